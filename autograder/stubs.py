@@ -1,0 +1,175 @@
+"""Generate ``helpers/`` (student stubs) from ``solutions/`` (the reference).
+
+Each region between ``# BEGIN SOLUTION: <what to write>`` and ``# END SOLUTION``
+becomes ``# COMPLETE THIS`` comments and ``raise NotImplementedError("COMPLETE THIS: <what>")``;
+a ``# HINT: ...`` line inside the region is kept as a one-line hint. Everything
+else is copied as it is, under a "generated, do not edit" header.
+"""
+
+import ast
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+HELPERS = ROOT / "helpers"
+
+BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::\s*(?P<what>.*\S))?\s*$")
+END = re.compile(r"^\s*# END SOLUTION\s*$")
+# The order students meet the modules in (notebooks 01-05); others follow alphabetically.
+COURSE_ORDER = ("schedules", "forward", "losses", "unet", "sampling")
+HINT = re.compile(r"^\s*# HINT:\s*(?P<hint>.*\S)\s*$")
+
+
+def header(name):
+    return f"# Generated from solutions/{name} by `python -m autograder helpers`. Do not edit: edit solutions/ and regenerate.\n"
+
+
+@dataclass(frozen=True)
+class Region:
+    """One ``BEGIN/END SOLUTION`` region: where it is, what it asks, which exercise it belongs to."""
+
+    module: str  # e.g. "schedules"
+    exercise: str  # the top-level function or class around it, e.g. "cosine_beta_schedule"
+    function: str  # the innermost def around it, e.g. "__init__"
+    what: str
+    hint: str
+    start: int  # 1-based line of BEGIN
+    end: int  # 1-based line of END
+
+
+class StubError(ValueError):
+    """A malformed solution region."""
+
+
+def _scan(path):
+    """Yield ``(begin_line, end_line, indent, what, hint)`` for each region, 1-based lines."""
+    lines = path.read_text().splitlines()
+    start = None
+    for number, line in enumerate(lines, 1):
+        if BEGIN.match(line):
+            if start is not None:
+                raise StubError(f"{path}:{number}: BEGIN SOLUTION inside the region opened at line {start[0]}")
+            match = BEGIN.match(line)
+            if not match["what"]:
+                raise StubError(f"{path}:{number}: write '# BEGIN SOLUTION: <what to write>'")
+            start = (number, match["indent"], match["what"], "")
+        elif HINT.match(line) and start is not None and not start[3]:
+            start = (*start[:3], HINT.match(line)["hint"])
+        elif END.match(line):
+            if start is None:
+                raise StubError(f"{path}:{number}: END SOLUTION without BEGIN SOLUTION")
+            yield (start[0], number, *start[1:])
+            start = None
+    if start is not None:
+        raise StubError(f"{path}:{start[0]}: BEGIN SOLUTION never closed")
+
+
+def stub_source(path):
+    """The student version of one solution file (without the header)."""
+    lines = path.read_text().splitlines(keepends=True)
+    out, cursor = [], 0
+    for begin, end, indent, what, hint in _scan(path):
+        out.extend(lines[cursor : begin - 1])
+        out.append(f"{indent}# COMPLETE THIS: {what}\n")
+        if hint:
+            out.append(f"{indent}# Hint: {hint}\n")
+        out.append(f"{indent}raise NotImplementedError({('COMPLETE THIS: ' + what)!r})\n")
+        cursor = end
+    out.extend(lines[cursor:])
+    return "".join(out)
+
+
+def _enclosing(tree, line):
+    """(top-level name, innermost def name) of the definitions around ``line``."""
+    top, inner = None, None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.lineno <= line <= node.end_lineno:
+            top = node.name
+            for sub in ast.walk(node):
+                if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)) and sub.lineno <= line <= sub.end_lineno:
+                    inner = sub.name
+    return top, inner
+
+
+def _course_order(path):
+    return (COURSE_ORDER.index(path.stem) if path.stem in COURSE_ORDER else len(COURSE_ORDER), path.stem)
+
+
+def regions(solutions=SOLUTIONS):
+    """Every solution region in ``solutions/``, in course order."""
+    found = []
+    for path in sorted(Path(solutions).glob("*.py"), key=_course_order):
+        tree = ast.parse(path.read_text())
+        for begin, end, _indent, what, hint in _scan(path):
+            top, inner = _enclosing(tree, begin)
+            if inner is None:
+                raise StubError(f"{path}:{begin}: a solution region must sit inside a function or method body")
+            found.append(Region(path.stem, top, inner, what, hint, begin, end))
+    return found
+
+
+def exercises(solutions=SOLUTIONS):
+    """``{exercise id: module}`` in course order."""
+    return {region.exercise: region.module for region in regions(solutions)}
+
+
+def generate(solutions=SOLUTIONS):
+    """``{file name: helpers text}`` for every ``.py`` file in ``solutions/``."""
+    files = {}
+    for path in sorted(Path(solutions).glob("*.py")):
+        text = header(path.name) + stub_source(path)
+        compile(text, f"helpers/{path.name}", "exec")  # a stub that is not valid Python is a bug here
+        files[path.name] = text
+    return files
+
+
+def write_helpers(solutions=SOLUTIONS, helpers=HELPERS):
+    """Regenerate ``helpers/``; returns the names written or removed."""
+    helpers = Path(helpers)
+    helpers.mkdir(exist_ok=True)
+    wanted = generate(solutions)
+    changed = []
+    for name, text in wanted.items():
+        target = helpers / name
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+            changed.append(name)
+    for stale in sorted(helpers.glob("*.py")):
+        if stale.name not in wanted:
+            stale.unlink()
+            changed.append(stale.name)
+    return changed
+
+
+def stale_helpers(solutions=SOLUTIONS, helpers=HELPERS):
+    """Names of files in ``helpers/`` that differ from what ``solutions/`` generates (or should not exist)."""
+    wanted = generate(solutions)
+    stale = [name for name, text in wanted.items() if not (Path(helpers) / name).exists() or (Path(helpers) / name).read_text() != text]
+    stale += [path.name for path in sorted(Path(helpers).glob("*.py")) if path.name not in wanted]
+    return stale
+
+
+def add_arguments(parser):
+    parser.add_argument("--check", action="store_true", help="only check that helpers/ is up to date (exit 1 if stale)")
+
+
+def run(args):
+    return main(check=args.check)
+
+
+def main(check=False):
+    if check:
+        stale = stale_helpers()
+        if stale:
+            print(f"helpers/ is stale ({', '.join(stale)}): run `python -m autograder helpers`", file=sys.stderr)
+            return 1
+        print("helpers/ is up to date")
+        return 0
+    changed = write_helpers()
+    print(f"helpers/: {len(changed)} file(s) written{': ' + ', '.join(changed) if changed else ''}")
+    for exercise, module in exercises().items():
+        print(f"  exercise {exercise:32s} helpers/{module}.py")
+    return 0

@@ -1,0 +1,327 @@
+# Generated from solutions/unet.py by `python -m autograder helpers`. Do not edit: edit solutions/ and regenerate.
+"""The noise-prediction network eps_theta(x_t, t): a U-Net with time embeddings.
+
+Architecture after the annotated-diffusion U-Net (itself after Phil Wang's
+``denoising-diffusion-pytorch``): a stem convolution, a downsampling path of
+ResNet blocks with linear attention, a middle with full attention, an
+upsampling path fed by skip connections, and a 1x1 output convolution.
+The time step enters every ResNet block through a sinusoidal embedding.
+"""
+
+import math
+from functools import partial
+
+import torch
+from einops import rearrange
+from einops.layers.torch import Rearrange
+from torch import einsum, nn
+
+
+class SinusoidalPositionEmbeddings(nn.Module):
+    """Transformer-style embedding of the time step (Vaswani et al. 2017, Section 3.5;
+    used by Ho et al. 2020, Section 4).
+
+    For ``half_dim = dim // 2`` frequencies ``w_i = exp(-i * ln(10000) / (half_dim - 1))``,
+    ``i = 0 ... half_dim - 1``, the embedding of ``t`` is
+    ``[sin(t * w_0), ..., sin(t * w_{half-1}), cos(t * w_0), ..., cos(t * w_{half-1})]``.
+
+    Shapes: ``time`` ``(B,)`` (int or float) -> ``(B, dim)`` float, values in ``[-1, 1]``.
+
+    Hints:
+        1. ``torch.arange(half_dim, device=time.device)`` gives the i.
+        2. ``time[:, None] * freqs[None, :]`` is the ``(B, half_dim)`` outer product.
+        3. ``torch.cat((sin, cos), dim=-1)``: sines first.
+    """
+
+    def __init__(self, dim):
+        super().__init__()
+        if dim < 4 or dim % 2:
+            raise ValueError(f"dim must be an even number >= 4, got {dim}")
+        self.dim = dim
+
+    def forward(self, time):
+        if time.ndim != 1:
+            raise ValueError(f"time must have shape (B,), got {tuple(time.shape)}")
+        half_dim = self.dim // 2
+        # COMPLETE THIS: frequencies, outer product with time, then [sin, cos]
+        raise NotImplementedError('COMPLETE THIS: frequencies, outer product with time, then [sin, cos]')
+
+
+class Block(nn.Module):
+    """Conv2d 3x3 (padding 1) -> GroupNorm(groups, dim_out) -> optional scale/shift -> SiLU.
+
+    Shapes: ``(B, dim, H, W)`` -> ``(B, dim_out, H, W)``.
+    ``scale_shift``, when given, is a pair of ``(B, dim_out, 1, 1)`` tensors
+    applied after the norm as ``x * (scale + 1) + shift``.
+
+    Hints:
+        1. In ``__init__``: ``self.proj``, ``self.norm`` and ``self.act``.
+        2. GroupNorm normalizes the convolution's *output*: ``dim_out`` channels.
+    """
+
+    def __init__(self, dim, dim_out, groups=8):
+        super().__init__()
+        if dim_out % groups:
+            raise ValueError(f"dim_out ({dim_out}) must be divisible by groups ({groups})")
+        # COMPLETE THIS: self.proj (3x3 conv), self.norm (GroupNorm), self.act (SiLU)
+        raise NotImplementedError('COMPLETE THIS: self.proj (3x3 conv), self.norm (GroupNorm), self.act (SiLU)')
+
+    def forward(self, x, scale_shift=None):
+        # COMPLETE THIS: conv, norm, optional x * (scale + 1) + shift, activation
+        raise NotImplementedError('COMPLETE THIS: conv, norm, optional x * (scale + 1) + shift, activation')
+
+
+class ResnetBlock(nn.Module):
+    """Two ``Block``s with the time embedding added in between, plus a residual
+    path (He et al. 2016; the DDPM U-Net uses Wide-ResNet blocks).
+
+    ``h = block1(x); h = h + mlp(time_emb)[:, :, None, None]; h = block2(h)``,
+    and the output is ``h + res_conv(x)`` where ``res_conv`` is a 1x1 conv when
+    ``dim != dim_out`` and the identity otherwise.
+
+    Shapes: ``x`` ``(B, dim, H, W)``, ``time_emb`` ``(B, time_emb_dim)`` or None
+    -> ``(B, dim_out, H, W)``.
+
+    Hints:
+        1. The layers are built for you in ``__init__``.
+        2. Skip the time term when ``self.mlp`` is None or ``time_emb`` is None.
+    """
+
+    def __init__(self, dim, dim_out, *, time_emb_dim=None, groups=8):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(time_emb_dim, dim_out)) if time_emb_dim else None
+        self.block1 = Block(dim, dim_out, groups=groups)
+        self.block2 = Block(dim_out, dim_out, groups=groups)
+        self.res_conv = nn.Conv2d(dim, dim_out, 1) if dim != dim_out else nn.Identity()
+
+    def forward(self, x, time_emb=None):
+        # COMPLETE THIS: block1, add the projected time embedding, block2, add the residual
+        raise NotImplementedError('COMPLETE THIS: block1, add the projected time embedding, block2, add the residual')
+
+
+class ConvNextBlock(nn.Module):
+    """A ConvNeXt block (Liu et al. 2022) as an alternative to ``ResnetBlock``:
+    depthwise 7x7 conv, time term, then norm -> conv -> GELU -> norm -> conv."""
+
+    def __init__(self, dim, dim_out, *, time_emb_dim=None, mult=2, norm=True):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.GELU(), nn.Linear(time_emb_dim, dim)) if time_emb_dim else None
+        self.ds_conv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.net = nn.Sequential(
+            nn.GroupNorm(1, dim) if norm else nn.Identity(),
+            nn.Conv2d(dim, dim_out * mult, 3, padding=1),
+            nn.GELU(),
+            nn.GroupNorm(1, dim_out * mult),
+            nn.Conv2d(dim_out * mult, dim_out, 3, padding=1),
+        )
+        self.res_conv = nn.Conv2d(dim, dim_out, 1) if dim != dim_out else nn.Identity()
+
+    def forward(self, x, time_emb=None):
+        h = self.ds_conv(x)
+        if self.mlp is not None and time_emb is not None:
+            h = h + rearrange(self.mlp(time_emb), "b c -> b c 1 1")
+        return self.net(h) + self.res_conv(x)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the pixels of a feature map (Vaswani et al. 2017)."""
+
+    def __init__(self, dim, heads=4, dim_head=32):
+        super().__init__()
+        self.scale = dim_head**-0.5
+        self.heads = heads
+        hidden_dim = dim_head * heads
+        self.to_qkv = nn.Conv2d(dim, hidden_dim * 3, 1, bias=False)
+        self.to_out = nn.Conv2d(hidden_dim, dim, 1)
+
+    def forward(self, x):
+        _, _, h, w = x.shape
+        q, k, v = (
+            rearrange(part, "b (h c) x y -> b h c (x y)", h=self.heads)
+            for part in self.to_qkv(x).chunk(3, dim=1)
+        )
+        sim = einsum("b h d i, b h d j -> b h i j", q * self.scale, k)
+        attn = sim.softmax(dim=-1)
+        out = einsum("b h i j, b h d j -> b h i d", attn, v)
+        return self.to_out(rearrange(out, "b h (x y) d -> b (h d) x y", x=h, y=w))
+
+
+class LinearAttention(nn.Module):
+    """Attention whose cost is linear in the number of pixels (Shen et al. 2018):
+    softmax over features for queries and over positions for keys."""
+
+    def __init__(self, dim, heads=4, dim_head=32):
+        super().__init__()
+        self.scale = dim_head**-0.5
+        self.heads = heads
+        hidden_dim = dim_head * heads
+        self.to_qkv = nn.Conv2d(dim, hidden_dim * 3, 1, bias=False)
+        self.to_out = nn.Sequential(nn.Conv2d(hidden_dim, dim, 1), nn.GroupNorm(1, dim))
+
+    def forward(self, x):
+        _, _, h, w = x.shape
+        q, k, v = (
+            rearrange(part, "b (h c) x y -> b h c (x y)", h=self.heads)
+            for part in self.to_qkv(x).chunk(3, dim=1)
+        )
+        q = q.softmax(dim=-2) * self.scale
+        k = k.softmax(dim=-1)
+        context = einsum("b h d n, b h e n -> b h d e", k, v)
+        out = einsum("b h d e, b h d n -> b h e n", context, q)
+        return self.to_out(rearrange(out, "b h c (x y) -> b (h c) x y", x=h, y=w))
+
+
+class PreNorm(nn.Module):
+    """GroupNorm with one group (a LayerNorm over C, H, W) before ``fn``."""
+
+    def __init__(self, dim, fn):
+        super().__init__()
+        self.fn = fn
+        self.norm = nn.GroupNorm(1, dim)
+
+    def forward(self, x):
+        return self.fn(self.norm(x))
+
+
+class Residual(nn.Module):
+    """``fn(x) + x``."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x, *args, **kwargs):
+        return self.fn(x, *args, **kwargs) + x
+
+
+def Downsample(dim, dim_out=None):
+    """Halve H and W without losing pixels: fold each 2x2 patch into channels, then a 1x1 conv."""
+    return nn.Sequential(
+        Rearrange("b c (h p1) (w p2) -> b (c p1 p2) h w", p1=2, p2=2),
+        nn.Conv2d(dim * 4, dim_out or dim, 1),
+    )
+
+
+def Upsample(dim, dim_out=None):
+    """Double H and W: nearest-neighbour upsampling, then a 3x3 conv."""
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(dim, dim_out or dim, 3, padding=1))
+
+
+class Unet(nn.Module):
+    """eps_theta(x_t, t): predicts the noise in ``x_t`` at step index ``t``.
+
+    Args:
+        dim: base channel count; level ``i`` has ``dim * dim_mults[i]`` channels.
+        init_dim: channels after the stem convolution (default ``dim``).
+        out_dim: output channels (default ``channels``).
+        dim_mults: channel multipliers, one per resolution level. Each level
+            but the last halves H and W, so H and W must be divisible by
+            ``2 ** (len(dim_mults) - 1)`` (28x28 works with ``(1, 2, 4)``).
+        channels: image channels (1 for Fashion-MNIST, 3 for colour).
+        resnet_block_groups: GroupNorm groups in every ResNet block; every
+            channel count must be divisible by it.
+        use_convnext: use ``ConvNextBlock`` instead of ``ResnetBlock``.
+        convnext_mult: expansion factor of the ConvNeXt blocks.
+
+    ``forward(x, t)``: ``x`` ``(B, channels, H, W)``, ``t`` ``(B,)`` -> ``(B, out_dim, H, W)``.
+    """
+
+    def __init__(
+        self,
+        dim,
+        init_dim=None,
+        out_dim=None,
+        dim_mults=(1, 2, 4, 8),
+        channels=3,
+        resnet_block_groups=8,
+        use_convnext=False,
+        convnext_mult=2,
+    ):
+        super().__init__()
+        self.channels = channels
+        self.downsample_factor = 2 ** (len(dim_mults) - 1)
+        init_dim = init_dim or dim
+        self.init_conv = nn.Conv2d(channels, init_dim, 7, padding=3)
+
+        dims = [init_dim, *(dim * m for m in dim_mults)]
+        in_out = list(zip(dims[:-1], dims[1:]))
+        if use_convnext:
+            block_klass = partial(ConvNextBlock, mult=convnext_mult)
+        else:
+            block_klass = partial(ResnetBlock, groups=resnet_block_groups)
+
+        time_dim = dim * 4
+        self.time_mlp = nn.Sequential(
+            SinusoidalPositionEmbeddings(dim),
+            nn.Linear(dim, time_dim),
+            nn.GELU(),
+            nn.Linear(time_dim, time_dim),
+        )
+
+        self.downs = nn.ModuleList()
+        for index, (dim_in, dim_out) in enumerate(in_out):
+            is_last = index == len(in_out) - 1
+            self.downs.append(
+                nn.ModuleList(
+                    [
+                        block_klass(dim_in, dim_out, time_emb_dim=time_dim),
+                        block_klass(dim_out, dim_out, time_emb_dim=time_dim),
+                        Residual(PreNorm(dim_out, LinearAttention(dim_out))),
+                        nn.Identity() if is_last else Downsample(dim_out),
+                    ]
+                )
+            )
+
+        mid_dim = dims[-1]
+        self.mid_block1 = block_klass(mid_dim, mid_dim, time_emb_dim=time_dim)
+        self.mid_attn = Residual(PreNorm(mid_dim, Attention(mid_dim)))
+        self.mid_block2 = block_klass(mid_dim, mid_dim, time_emb_dim=time_dim)
+
+        self.ups = nn.ModuleList()
+        for index, (dim_in, dim_out) in enumerate(reversed(in_out[1:])):
+            self.ups.append(
+                nn.ModuleList(
+                    [
+                        block_klass(dim_out * 2, dim_in, time_emb_dim=time_dim),
+                        block_klass(dim_in, dim_in, time_emb_dim=time_dim),
+                        Residual(PreNorm(dim_in, LinearAttention(dim_in))),
+                        Upsample(dim_in),
+                    ]
+                )
+            )
+
+        self.out_dim = out_dim or channels
+        self.final_block = block_klass(dims[1] * 2, dim, time_emb_dim=time_dim)
+        self.final_conv = nn.Conv2d(dim, self.out_dim, 1)
+
+    def forward(self, x, time):
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"x must have shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        if x.shape[-1] % self.downsample_factor or x.shape[-2] % self.downsample_factor:
+            raise ValueError(
+                f"H and W ({x.shape[-2]}x{x.shape[-1]}) must be divisible by {self.downsample_factor}; "
+                "use fewer dim_mults or resize the images"
+            )
+        x = self.init_conv(x)
+        t = self.time_mlp(time)
+
+        skips = []
+        for block1, block2, attn, downsample in self.downs:
+            x = block1(x, t)
+            x = block2(x, t)
+            x = attn(x)
+            skips.append(x)
+            x = downsample(x)
+
+        x = self.mid_block1(x, t)
+        x = self.mid_attn(x)
+        x = self.mid_block2(x, t)
+
+        for block1, block2, attn, upsample in self.ups:
+            x = block1(torch.cat((x, skips.pop()), dim=1), t)
+            x = block2(x, t)
+            x = attn(x)
+            x = upsample(x)
+
+        x = self.final_block(torch.cat((x, skips.pop()), dim=1), t)
+        return self.final_conv(x)
