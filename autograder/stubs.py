@@ -147,7 +147,9 @@ def write_helpers(solutions=SOLUTIONS, helpers=HELPERS):
 def stale_helpers(solutions=SOLUTIONS, helpers=HELPERS):
     """Names of files in ``helpers/`` that differ from what ``solutions/`` generates (or should not exist)."""
     wanted = generate(solutions)
-    stale = [name for name, text in wanted.items() if not (Path(helpers) / name).exists() or (Path(helpers) / name).read_text() != text]
+    stale = [
+        name for name, text in wanted.items() if not (Path(helpers) / name).exists() or (Path(helpers) / name).read_text() != text
+    ]
     stale += [path.name for path in sorted(Path(helpers).glob("*.py")) if path.name not in wanted]
     return stale
 

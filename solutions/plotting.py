@@ -68,7 +68,9 @@ def plot_losses(losses, ax=None, smooth=50):
     losses = np.asarray(losses, dtype=float)
     ax.plot(losses, alpha=0.3, label="loss")
     if len(losses) >= smooth:
-        ax.plot(np.arange(smooth - 1, len(losses)), np.convolve(losses, np.ones(smooth) / smooth, "valid"), label=f"mean of {smooth}")
+        ax.plot(
+            np.arange(smooth - 1, len(losses)), np.convolve(losses, np.ones(smooth) / smooth, "valid"), label=f"mean of {smooth}"
+        )
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend()

@@ -120,7 +120,9 @@ def build_state(config, device):
     seed_everything(config.seed)
     model = config.model().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return TrainState(config, model, EMA(model, config.ema_decay, config.ema_start), optimizer, config.diffusion_schedule().to(device))
+    return TrainState(
+        config, model, EMA(model, config.ema_decay, config.ema_start), optimizer, config.diffusion_schedule().to(device)
+    )
 
 
 def save_checkpoint(state, path):
@@ -213,7 +215,9 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
         bar.update(1)
         bar.set_postfix(loss=f"{sum(state.losses[-100:]) / len(state.losses[-100:]):.4f}")
         if out_dir and config.sample_every and state.step % config.sample_every == 0:
-            save_image_grid(generate(state, config.sample_grid, progress=False), Path(out_dir) / f"samples_step{state.step:06d}.png", nrow=4)
+            save_image_grid(
+                generate(state, config.sample_grid, progress=False), Path(out_dir) / f"samples_step{state.step:06d}.png", nrow=4
+            )
             save_checkpoint(state, Path(out_dir) / "checkpoint.pt")
     bar.close()
     state.model.eval()

@@ -153,10 +153,7 @@ class Attention(nn.Module):
 
     def forward(self, x):
         _, _, h, w = x.shape
-        q, k, v = (
-            rearrange(part, "b (h c) x y -> b h c (x y)", h=self.heads)
-            for part in self.to_qkv(x).chunk(3, dim=1)
-        )
+        q, k, v = (rearrange(part, "b (h c) x y -> b h c (x y)", h=self.heads) for part in self.to_qkv(x).chunk(3, dim=1))
         sim = einsum("b h d i, b h d j -> b h i j", q * self.scale, k)
         attn = sim.softmax(dim=-1)
         out = einsum("b h i j, b h d j -> b h i d", attn, v)
@@ -177,10 +174,7 @@ class LinearAttention(nn.Module):
 
     def forward(self, x):
         _, _, h, w = x.shape
-        q, k, v = (
-            rearrange(part, "b (h c) x y -> b h c (x y)", h=self.heads)
-            for part in self.to_qkv(x).chunk(3, dim=1)
-        )
+        q, k, v = (rearrange(part, "b (h c) x y -> b h c (x y)", h=self.heads) for part in self.to_qkv(x).chunk(3, dim=1))
         q = q.softmax(dim=-2) * self.scale
         k = k.softmax(dim=-1)
         context = einsum("b h d n, b h e n -> b h d e", k, v)
@@ -295,7 +289,7 @@ class Unet(nn.Module):
         self.mid_block2 = block_klass(mid_dim, mid_dim, time_emb_dim=time_dim)
 
         self.ups = nn.ModuleList()
-        for index, (dim_in, dim_out) in enumerate(reversed(in_out[1:])):
+        for dim_in, dim_out in reversed(in_out[1:]):
             self.ups.append(
                 nn.ModuleList(
                     [

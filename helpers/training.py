@@ -1,0 +1,280 @@
+# Generated from solutions/training.py by `python -m autograder helpers`. Do not edit: edit solutions/ and regenerate.
+"""Training the noise-prediction U-Net on Fashion-MNIST (Ho et al. 2020, Algorithm 1).
+
+Provided for students and instructors alike: AdamW, an exponential moving
+average (EMA) of the weights for sampling, gradient clipping, checkpoints that
+resume, periodic sample grids and a ``tqdm`` bar with the running loss.
+
+    python -m solutions.training --minutes 8 --samples 64 --out runs/cpu
+"""
+
+import argparse
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .data import images_as_tensor, load_fashion_mnist, random_hflip
+from .losses import p_losses
+from .plotting import save_image_grid
+from .runtime import fast_mode, get_device, seed_everything
+from .sampling import p_sample_loop
+from .schedules import DiffusionSchedule
+from .unet import Unet
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; saved in every checkpoint."""
+
+    image_size: int = 28
+    channels: int = 1
+    dim: int = 24
+    dim_mults: tuple = (1, 2, 4)
+    resnet_block_groups: int = 4
+    schedule: str = "cosine"
+    timesteps: int = 1000
+    loss_type: str = "l2"
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    ema_start: int = 50  # steps before the EMA starts averaging (early weights are noise)
+    max_steps: int = 100_000
+    minutes: float = None  # wall-clock budget; None means max_steps decides
+    sample_every: int = 0  # save a sample grid every N steps (0: never)
+    sample_grid: int = 16
+    data_limit: int = None  # train on the first N images only
+    mixed_precision: bool = False  # bfloat16/float16 autocast on CUDA
+    seed: int = 0
+    name: str = field(default="custom", compare=False)
+
+    def model(self):
+        return Unet(
+            dim=self.dim,
+            dim_mults=tuple(self.dim_mults),
+            channels=self.channels,
+            resnet_block_groups=self.resnet_block_groups,
+        )
+
+    def diffusion_schedule(self):
+        return DiffusionSchedule.from_name(self.schedule, self.timesteps)
+
+
+GPU_CONFIG = TrainConfig(name="gpu", dim=64, dim_mults=(1, 2, 4), resnet_block_groups=8, batch_size=128,
+                         lr=2e-4, ema_decay=0.999, ema_start=500, sample_every=1000, mixed_precision=True)  # fmt: skip
+CPU_CONFIG = TrainConfig(name="cpu", dim=16, dim_mults=(1, 2, 4), resnet_block_groups=4, batch_size=32,
+                         timesteps=500, lr=1e-3, ema_decay=0.995, ema_start=50, sample_every=250)  # fmt: skip
+SMOKE_CONFIG = TrainConfig(name="smoke", dim=8, dim_mults=(1, 2), resnet_block_groups=4, batch_size=16,
+                           timesteps=50, max_steps=20, sample_every=0, sample_grid=4, data_limit=512)  # fmt: skip
+
+
+def config_for(device, fast=None):
+    """The configuration that fits: smoke mode, a GPU, or a CPU-sized model (said aloud)."""
+    fast = fast_mode() if fast is None else fast
+    if fast:
+        return replace(SMOKE_CONFIG)
+    if torch.device(device).type == "cuda":
+        return replace(GPU_CONFIG)
+    return replace(CPU_CONFIG)
+
+
+class EMA:
+    """Exponential moving average of a model's weights: ``ema = decay * ema + (1 - decay) * w``.
+
+    Sampling with the averaged weights gives smoother images than the last
+    iterate (Ho et al. use decay 0.9999).
+    """
+
+    def __init__(self, model, decay=0.995, start=0):
+        self.decay = decay
+        self.start = start
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model, step):
+        decay = 0.0 if step < self.start else self.decay  # copy the weights until averaging starts
+        for ema_param, param in zip(self.model.parameters(), model.parameters()):
+            ema_param.lerp_(param.detach(), 1.0 - decay)
+        for ema_buffer, buffer in zip(self.model.buffers(), model.buffers()):
+            ema_buffer.copy_(buffer)
+
+
+@dataclass
+class TrainState:
+    config: TrainConfig
+    model: torch.nn.Module
+    ema: EMA
+    optimizer: torch.optim.Optimizer
+    schedule: DiffusionSchedule
+    step: int = 0
+    losses: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def build_state(config, device):
+    seed_everything(config.seed)
+    model = config.model().to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return TrainState(
+        config, model, EMA(model, config.ema_decay, config.ema_start), optimizer, config.diffusion_schedule().to(device)
+    )
+
+
+def save_checkpoint(state, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "config": asdict(state.config),
+            "model": state.model.state_dict(),
+            "ema": state.ema.model.state_dict(),
+            "optimizer": state.optimizer.state_dict(),
+            "step": state.step,
+            "losses": state.losses,
+            "seconds": state.seconds,
+            "rng": torch.get_rng_state(),
+        },
+        path,
+    )
+    return path
+
+
+def load_checkpoint(path, device=None):
+    """Rebuild the ``TrainState`` saved at ``path`` (to resume training or to sample)."""
+    device = device or get_device()
+    data = torch.load(path, map_location=device, weights_only=False)
+    config = TrainConfig(**{**data["config"], "dim_mults": tuple(data["config"]["dim_mults"])})
+    state = build_state(config, device)
+    state.model.load_state_dict(data["model"])
+    state.ema.model.load_state_dict(data["ema"])
+    state.optimizer.load_state_dict(data["optimizer"])
+    state.step, state.losses, state.seconds = data["step"], data["losses"], data["seconds"]
+    torch.set_rng_state(data["rng"])
+    return state
+
+
+def generate(state, n, clip_denoised=True, return_all=False, progress=True):
+    """``n`` images from the EMA weights, with x0-clipping by default (contract: ``clip_denoised=True``)."""
+    config = state.config
+    return p_sample_loop(
+        state.ema.model,
+        state.schedule,
+        (n, config.channels, config.image_size, config.image_size),
+        clip_denoised=clip_denoised,
+        return_all=return_all,
+        progress=progress,
+    )
+
+
+def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=True):
+    """Algorithm 1 until ``max_steps`` or ``minutes`` of wall time, whichever comes first.
+
+    Args:
+        state: a ``TrainState`` (fresh from ``build_state`` or resumed with ``load_checkpoint``).
+        images: float tensor ``(N, C, H, W)`` in [-1, 1] (``data.images_as_tensor``).
+        out_dir: where checkpoints and periodic sample grids go (None: nowhere).
+    Returns the state, trained further.
+    """
+    config = state.config
+    minutes = config.minutes if minutes is None else minutes
+    max_steps = config.max_steps if max_steps is None else max_steps
+    if images.ndim != 4 or images.shape[1:] != (config.channels, config.image_size, config.image_size):
+        raise ValueError(
+            f"images must have shape (N, {config.channels}, {config.image_size}, {config.image_size}), got {tuple(images.shape)}"
+        )
+    device = next(state.model.parameters()).device
+    use_amp = config.mixed_precision and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    generator = torch.Generator().manual_seed(config.seed + state.step)
+    deadline = time.monotonic() + 60 * minutes if minutes else None
+    started, start_seconds = time.monotonic(), state.seconds
+    bar = tqdm(total=max_steps, initial=state.step, desc="training", disable=not progress)
+    state.model.train()
+    while state.step < max_steps and (deadline is None or time.monotonic() < deadline):
+        index = torch.randint(len(images), (config.batch_size,), generator=generator)
+        x_0 = random_hflip(images[index].to(device))
+        t = torch.randint(0, config.timesteps, (config.batch_size,), device=device)  # Algorithm 1, line 3 (0-based)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+            loss = p_losses(state.model, state.schedule, x_0, t, loss_type=config.loss_type)
+        state.optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(state.optimizer)
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), config.grad_clip)
+        scaler.step(state.optimizer)
+        scaler.update()
+        state.step += 1
+        state.ema.update(state.model, state.step)
+        state.losses.append(loss.item())
+        state.seconds = start_seconds + time.monotonic() - started
+        bar.update(1)
+        bar.set_postfix(loss=f"{sum(state.losses[-100:]) / len(state.losses[-100:]):.4f}")
+        if out_dir and config.sample_every and state.step % config.sample_every == 0:
+            save_image_grid(
+                generate(state, config.sample_grid, progress=False), Path(out_dir) / f"samples_step{state.step:06d}.png", nrow=4
+            )
+            save_checkpoint(state, Path(out_dir) / "checkpoint.pt")
+    bar.close()
+    state.model.eval()
+    if out_dir:
+        save_checkpoint(state, Path(out_dir) / "checkpoint.pt")
+    return state
+
+
+def run(minutes, samples, out_dir, resume=False, fast=None, data_limit=None, progress=True):
+    """The command-line job: train for ``minutes``, then write samples.pt, samples.png and checkpoint.pt."""
+    out_dir = Path(out_dir)
+    device = get_device()
+    checkpoint = out_dir / "checkpoint.pt"
+    if resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint, device)
+        print(f"resuming '{state.config.name}' from step {state.step}")
+    else:
+        config = config_for(device, fast)
+        if data_limit:
+            config.data_limit = data_limit
+        state = build_state(config, device)
+    config = state.config
+    params = sum(p.numel() for p in state.model.parameters())
+    print(
+        f"device {device}: '{config.name}' configuration, U-Net dim={config.dim} mults={tuple(config.dim_mults)} "
+        f"({params / 1e6:.2f} M parameters), {config.schedule} schedule T={config.timesteps}, batch {config.batch_size}"
+    )
+    if device.type == "cpu" and config.name == "cpu":
+        print("No GPU found: using the CPU-sized configuration (a GPU trains the full one).")
+    images = images_as_tensor(load_fashion_mnist("train", limit=config.data_limit))
+    train(state, images, out_dir=out_dir, minutes=minutes, progress=progress)
+    seed_everything(config.seed + 1)
+    generated = generate(state, samples, progress=progress).clamp(-1, 1).cpu()
+    torch.save(generated, out_dir / "samples.pt")
+    save_image_grid(generated, out_dir / "samples.png", nrow=max(1, int(samples**0.5)))
+    summary = {"config": config.name, "steps": state.step, "train_seconds": round(state.seconds, 1),
+               "final_loss": sum(state.losses[-100:]) / max(1, len(state.losses[-100:])), "samples": samples}  # fmt: skip
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"{state.step} steps in {state.seconds:.0f} s; wrote {out_dir / 'samples.png'}, samples.pt, checkpoint.pt")
+    return state
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m solutions.training", description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock training budget (default 10)")
+    parser.add_argument("--samples", type=int, default=64, help="images to generate at the end (default 64)")
+    parser.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
+    parser.add_argument("--fast", action="store_true", help="smoke mode: a tiny model for a few steps (also DDPM_FAST=1)")
+    parser.add_argument("--data-limit", type=int, default=None, help="train on the first N images only")
+    args = parser.parse_args(argv)
+    if args.minutes <= 0 or args.samples < 1:
+        parser.error("--minutes must be > 0 and --samples >= 1")
+    run(args.minutes, args.samples, args.out, resume=args.resume, fast=args.fast or None, data_limit=args.data_limit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
