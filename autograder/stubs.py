@@ -98,10 +98,10 @@ def _course_order(path):
     return (COURSE_ORDER.index(path.stem) if path.stem in COURSE_ORDER else len(COURSE_ORDER), path.stem)
 
 
-def regions(solutions=SOLUTIONS):
+def regions(solutions=None):
     """Every solution region in ``solutions/``, in course order."""
     found = []
-    for path in sorted(Path(solutions).glob("*.py"), key=_course_order):
+    for path in sorted(Path(solutions or SOLUTIONS).glob("*.py"), key=_course_order):
         tree = ast.parse(path.read_text())
         for begin, end, _indent, what, hint in _scan(path):
             top, inner = _enclosing(tree, begin)
@@ -111,24 +111,24 @@ def regions(solutions=SOLUTIONS):
     return found
 
 
-def exercises(solutions=SOLUTIONS):
+def exercises(solutions=None):
     """``{exercise id: module}`` in course order."""
     return {region.exercise: region.module for region in regions(solutions)}
 
 
-def generate(solutions=SOLUTIONS):
+def generate(solutions=None):
     """``{file name: helpers text}`` for every ``.py`` file in ``solutions/``."""
     files = {}
-    for path in sorted(Path(solutions).glob("*.py")):
+    for path in sorted(Path(solutions or SOLUTIONS).glob("*.py")):
         text = header(path.name) + stub_source(path)
         compile(text, f"helpers/{path.name}", "exec")  # a stub that is not valid Python is a bug here
         files[path.name] = text
     return files
 
 
-def write_helpers(solutions=SOLUTIONS, helpers=HELPERS):
+def write_helpers(solutions=None, helpers=None):
     """Regenerate ``helpers/``; returns the names written or removed."""
-    helpers = Path(helpers)
+    helpers = Path(helpers or HELPERS)
     helpers.mkdir(exist_ok=True)
     wanted = generate(solutions)
     changed = []
@@ -144,13 +144,12 @@ def write_helpers(solutions=SOLUTIONS, helpers=HELPERS):
     return changed
 
 
-def stale_helpers(solutions=SOLUTIONS, helpers=HELPERS):
+def stale_helpers(solutions=None, helpers=None):
     """Names of files in ``helpers/`` that differ from what ``solutions/`` generates (or should not exist)."""
+    helpers = Path(helpers or HELPERS)
     wanted = generate(solutions)
-    stale = [
-        name for name, text in wanted.items() if not (Path(helpers) / name).exists() or (Path(helpers) / name).read_text() != text
-    ]
-    stale += [path.name for path in sorted(Path(helpers).glob("*.py")) if path.name not in wanted]
+    stale = [name for name, text in wanted.items() if not (helpers / name).exists() or (helpers / name).read_text() != text]
+    stale += [path.name for path in sorted(helpers.glob("*.py")) if path.name not in wanted]
     return stale
 
 

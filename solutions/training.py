@@ -117,12 +117,17 @@ class TrainState:
 
 
 def build_state(config, device):
+    schedule = config.diffusion_schedule()
+    if not schedule.reaches_noise():
+        abar_T = float(schedule.alphas_cumprod[-1])
+        raise ValueError(
+            f"the {config.schedule} schedule with T={config.timesteps} ends at abar_T = {abar_T:.3f}: "
+            "x_T would not be pure noise, yet sampling starts from N(0, I). Use the cosine schedule or a longer T."
+        )
     seed_everything(config.seed)
     model = config.model().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return TrainState(
-        config, model, EMA(model, config.ema_decay, config.ema_start), optimizer, config.diffusion_schedule().to(device)
-    )
+    return TrainState(config, model, EMA(model, config.ema_decay, config.ema_start), optimizer, schedule.to(device))
 
 
 def save_checkpoint(state, path):

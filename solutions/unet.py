@@ -135,8 +135,8 @@ class ConvNextBlock(nn.Module):
 
     def forward(self, x, time_emb=None):
         h = self.ds_conv(x)
-        if self.mlp is not None and time_emb is not None:
-            h = h + rearrange(self.mlp(time_emb), "b c -> b c 1 1")
+        if time_emb is not None and self.mlp is not None:
+            h = h + self.mlp(time_emb)[:, :, None, None]
         return self.net(h) + self.res_conv(x)
 
 

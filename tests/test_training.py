@@ -1,0 +1,129 @@
+"""The training loop on real data, checkpoints, the command line and the figures."""
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from PIL import Image
+
+from solutions import data, plotting, training
+from solutions.runtime import fast_mode, get_device, seed_everything
+from tests.test_data import needs_local_data
+
+TINY = replace(training.SMOKE_CONFIG, dim=8, dim_mults=(1, 2), batch_size=32, timesteps=100, lr=2e-3, ema_start=5)
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    if not (data.DEBIAN_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("install Debian's dataset-fashion-mnist (CI does) for the real-data tests")
+    return data.images_as_tensor(data.load_fashion_mnist("train", limit=256, data_dir=data.DEBIAN_DIR))
+
+
+@needs_local_data
+def test_loss_falls_on_real_fashion_mnist(real_images):
+    state = training.build_state(TINY, "cpu")
+    training.train(state, real_images, max_steps=60, progress=False)
+    first, last = sum(state.losses[:10]) / 10, sum(state.losses[-10:]) / 10
+    assert state.step == 60 and len(state.losses) == 60
+    assert last < 0.7 * first, f"loss went from {first:.3f} to {last:.3f}"
+
+
+def test_training_is_reproducible():
+    images = torch.rand(64, 1, 28, 28) * 2 - 1
+    runs = []
+    for _ in range(2):
+        state = training.build_state(TINY, "cpu")
+        training.train(state, images, max_steps=3, progress=False)
+        runs.append(state.losses)
+    assert runs[0] == runs[1]
+
+
+def test_checkpoint_resumes_where_it_stopped(tmp_path):
+    images = torch.rand(64, 1, 28, 28) * 2 - 1
+    state = training.build_state(TINY, "cpu")
+    training.train(state, images, out_dir=tmp_path, max_steps=4, progress=False)
+    resumed = training.load_checkpoint(tmp_path / "checkpoint.pt", "cpu")
+    assert resumed.step == 4 and resumed.losses == state.losses and resumed.config == state.config
+    for a, b in zip(resumed.ema.model.parameters(), state.ema.model.parameters()):
+        torch.testing.assert_close(a, b)
+    training.train(resumed, images, max_steps=6, progress=False)
+    assert resumed.step == 6 and len(resumed.losses) == 6
+
+
+def test_ema_copies_then_averages():
+    model = torch.nn.Linear(2, 2)
+    ema = training.EMA(model, decay=0.9, start=2)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model, step=1)  # before start: a copy
+    torch.testing.assert_close(ema.model.weight, torch.ones(2, 2))
+    with torch.no_grad():
+        model.weight.fill_(3.0)
+    ema.update(model, step=2)
+    torch.testing.assert_close(ema.model.weight, torch.full((2, 2), 0.9 * 1.0 + 0.1 * 3.0))
+    assert not any(p.requires_grad for p in ema.model.parameters())
+
+
+def test_configs_fit_their_machines():
+    assert training.config_for("cpu", fast=True).name == "smoke"
+    assert training.config_for("cpu", fast=False).name == "cpu"
+    assert training.config_for("cuda", fast=False).name == "gpu" and training.GPU_CONFIG.mixed_precision
+    for config in (training.SMOKE_CONFIG, training.CPU_CONFIG, training.GPU_CONFIG):
+        assert config.diffusion_schedule().reaches_noise()
+        assert config.model()(torch.zeros(1, 1, 28, 28), torch.tensor([0])).shape == (1, 1, 28, 28)
+    cpu_params = sum(p.numel() for p in training.CPU_CONFIG.model().parameters())
+    assert cpu_params < 2e6, "the CPU configuration must stay small enough to train in minutes"
+
+
+def test_short_linear_schedule_is_refused():
+    """§5: training for a schedule that never reaches noise is a mistake worth stopping for."""
+    with pytest.raises(ValueError, match="not be pure noise"):
+        training.build_state(replace(TINY, schedule="linear", timesteps=200), "cpu")
+
+
+def test_train_rejects_images_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        training.train(training.build_state(TINY, "cpu"), torch.zeros(4, 3, 28, 28), max_steps=1, progress=False)
+
+
+@needs_local_data
+def test_command_line_writes_samples_grid_and_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("DDPM_FAST", "1")
+    assert fast_mode()
+    assert training.main(["--minutes", "1", "--samples", "4", "--out", str(tmp_path)]) == 0
+    samples = torch.load(tmp_path / "samples.pt")
+    assert samples.shape == (4, 1, 28, 28) and samples.dtype == torch.float32
+    assert samples.min() >= -1 and samples.max() <= 1
+    assert Image.open(tmp_path / "samples.png").size[0] > 28
+    assert (tmp_path / "checkpoint.pt").exists()
+    assert json.loads((tmp_path / "summary.json").read_text())["steps"] == training.SMOKE_CONFIG.max_steps
+
+
+def test_runtime_helpers(monkeypatch):
+    assert get_device().type in {"cpu", "cuda", "mps"}
+    seed_everything(3)
+    a = torch.rand(2)
+    seed_everything(3)
+    assert torch.equal(a, torch.rand(2))
+    monkeypatch.setenv("DDPM_FAST", "0")
+    assert not fast_mode()
+
+
+def test_figures(tmp_path):
+    images = torch.linspace(-1, 1, 6 * 28 * 28).reshape(6, 1, 28, 28)
+    grid = plotting.image_grid(images, nrow=3)
+    assert grid.dtype.name == "uint8" and grid.shape == (2 * 30 + 2, 3 * 30 + 2, 3)
+    path = plotting.save_image_grid(images, tmp_path / "grid.png", nrow=3)
+    assert Image.open(path).size == (92, 62)
+    frames = [images * (1 - i / 10) for i in range(30)]
+    gif = Image.open(plotting.save_denoising_gif(frames, tmp_path / "rev.gif", nrow=3, max_frames=10))
+    assert gif.n_frames == 10
+    from solutions.schedules import DiffusionSchedule
+
+    axes = plotting.plot_schedules({"linear": DiffusionSchedule.from_name("linear", 50)})
+    assert len(axes) == 3 and len(axes[0].lines) == 1
+    assert len(plotting.plot_losses([1.0] * 60, smooth=10).lines) == 2
+    with pytest.raises(ValueError, match="return_all"):
+        plotting.save_denoising_gif([], tmp_path / "x.gif")
