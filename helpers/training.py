@@ -68,8 +68,10 @@ class TrainConfig:
 
 GPU_CONFIG = TrainConfig(name="gpu", dim=64, dim_mults=(1, 2, 4), resnet_block_groups=8, batch_size=128,
                          lr=2e-4, ema_decay=0.999, ema_start=500, sample_every=1000, mixed_precision=True)  # fmt: skip
+# CPU: a 0.59 M-parameter U-Net, cosine schedule with T = 500 (half the sampling cost of 1000), EMA 0.995.
+# Notebook 06 trains it for 12 minutes on a 2-core CPU; periodic grids are few and small (each costs T forward passes).
 CPU_CONFIG = TrainConfig(name="cpu", dim=16, dim_mults=(1, 2, 4), resnet_block_groups=4, batch_size=32,
-                         timesteps=500, lr=1e-3, ema_decay=0.995, ema_start=50, sample_every=250)  # fmt: skip
+                         timesteps=500, lr=1e-3, ema_decay=0.995, ema_start=50, sample_every=500, sample_grid=8)  # fmt: skip
 SMOKE_CONFIG = TrainConfig(name="smoke", dim=8, dim_mults=(1, 2), resnet_block_groups=4, batch_size=16,
                            timesteps=50, max_steps=20, sample_every=0, sample_grid=4, data_limit=512)  # fmt: skip
 

@@ -13,7 +13,7 @@ from solutions import unet as ref_unet
 
 EXPECTED_EXERCISES = [
     "cosine_beta_schedule", "DiffusionSchedule", "extract", "q_sample", "p_losses",
-    "SinusoidalPositionEmbeddings", "Block", "ResnetBlock", "p_sample", "p_sample_loop",
+    "SinusoidalPositionEmbeddings", "Block", "ResnetBlock", "p_sample", "p_sample_loop", "ddim_step",
 ]  # fmt: skip
 
 
@@ -91,11 +91,11 @@ def helpers():
 def _calls(helpers, monkeypatch):
     """One call per solution region, with every other piece taken from the reference so that
     the call reaches exactly that region."""
-    from helpers import forward, losses, sampling, schedules, unet
+    from helpers import ddim, forward, losses, sampling, schedules, unet
 
     ref = ref_schedules.DiffusionSchedule(ref_schedules.linear_beta_schedule(10))
     x, t = torch.zeros(2, 1, 4, 4), torch.tensor([1, 2])
-    for module in (forward, sampling):
+    for module in (forward, sampling, ddim):
         monkeypatch.setattr(module, "extract", ref_schedules.extract)
     monkeypatch.setattr(losses, "q_sample", lambda s, x0, t, noise=None: x0)
     stub_block = unet.Block
@@ -114,6 +114,7 @@ def _calls(helpers, monkeypatch):
         "p_sample mean": lambda: sampling.p_sample(model, ref, x, t, 2),
         "p_sample noise": lambda: sampling.p_sample(model, ref, x, t, 2, clip_denoised=True),
         "p_sample_loop": lambda: sampling.p_sample_loop(conv, ref, (1, 1, 2, 2), progress=False),
+        "ddim_step": lambda: ddim.ddim_step(model, ref, x, t, 0),
     }
 
 
@@ -138,6 +139,18 @@ def test_every_stub_raises_complete_this(helpers, monkeypatch):
 
 
 def test_helpers_import_without_running_stubs(helpers):
-    for module in ("schedules", "forward", "losses", "unet", "sampling", "data", "plotting", "runtime", "training"):
+    for module in (
+        "schedules",
+        "forward",
+        "losses",
+        "unet",
+        "sampling",
+        "ddim",
+        "data",
+        "plotting",
+        "runtime",
+        "training",
+        "checks",
+    ):
         importlib.import_module(f"helpers.{module}")
     assert Path(helpers.__file__).parent == stubs.HELPERS

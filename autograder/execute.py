@@ -1,0 +1,201 @@
+"""``python -m autograder execute``: run the notebooks headlessly in a temporary copy of the course.
+
+The copy holds ``notebooks/`` and ``helpers/``; with ``--with solutions`` (the default) the
+reference ``solutions/*.py`` files are laid over ``helpers/``, with ``--with stubs`` the stubs stay
+as students get them. The working tree is never touched. Each notebook runs in its own kernel
+(nbclient, the ``ipykernel`` of this interpreter) with the notebook folder as working directory;
+smoke mode follows ``DDPM_FAST`` from the environment. Prints each notebook's wall time and, for a
+failure, the failing cell and its error in a few lines; exit code 1 when any notebook fails.
+
+    DDPM_FAST=1 python -m autograder execute --out outputs/executed
+    DDPM_FAST=1 python -m autograder execute --with stubs       # must fail at the first exercise
+"""
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL_NAME = "ddpm-course-python"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--with",
+        dest="code",
+        choices=("solutions", "stubs"),
+        default="solutions",
+        help="run with the reference solutions overlaid on helpers/ (default) or with the stubs as released",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="write executed .ipynb, .html and produced images here")
+    parser.add_argument(
+        "--notebooks",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="only these notebooks: names, prefixes or globs (e.g. 01 '0[0-3]*' 05_sampling.ipynb)",
+    )
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch/OpenMP threads per kernel (OMP_NUM_THREADS); default 1 in smoke mode, where the models are tiny "
+        "and extra threads only contend on a busy machine, and the machine's default in full mode",
+    )
+    parser.add_argument("--fail-fast", action="store_true", help="stop after the first notebook that fails")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary course copy and print its path")
+
+
+def select_notebooks(names=None, notebooks=ROOT / "notebooks"):
+    """The numbered notebooks, in order, optionally filtered by names, prefixes or globs."""
+    paths = sorted(Path(notebooks).glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return paths
+    chosen = []
+    for path in paths:
+        for name in names:
+            if fnmatch.fnmatch(path.name, name) or fnmatch.fnmatch(path.stem, name) or path.name.startswith(name):
+                chosen.append(path)
+                break
+    return chosen
+
+
+def build_course_copy(target, code="solutions", root=ROOT):
+    """``target/notebooks`` and ``target/helpers`` (with the solutions laid over it when ``code == 'solutions'``)."""
+    target = Path(target)
+    shutil.copytree(root / "notebooks", target / "notebooks", ignore=shutil.ignore_patterns("outputs", ".ipynb_checkpoints"))
+    shutil.copytree(root / "helpers", target / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    if code == "solutions":
+        for path in sorted((root / "solutions").glob("*.py")):
+            shutil.copy2(path, target / "helpers" / path.name)
+    for name in ("requirements.txt",):
+        if (root / name).exists():
+            shutil.copy2(root / name, target / name)
+    return target
+
+
+def install_kernelspec(folder):
+    """A kernelspec that starts ipykernel with *this* interpreter; returns the folder to put on JUPYTER_PATH."""
+    spec = Path(folder) / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
+                "display_name": "Python 3 (ddpm course)",
+                "language": "python",
+            }
+        )
+    )
+    return Path(folder)
+
+
+def _error_summary(nb, error):
+    """(cell label, one-paragraph error) for a failed execution."""
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "error":
+                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                label = f"cell {index} (id {cell.get('id')}{', grade_id ' + grade_id if grade_id else ''})"
+                first_line = next((line for line in cell.source.splitlines() if line and not line.startswith("#")), "")
+                message = ANSI.sub("", f"{output.get('ename')}: {output.get('evalue')}")
+                return label, f"{message}\n      in: {first_line.strip()[:100]}"
+    text = ANSI.sub("", str(error)).strip().splitlines()
+    return "unknown cell", "\n".join(text[-5:])
+
+
+def execute_notebook(path, workdir, timeout, kernel_name=KERNEL_NAME):
+    """Execute ``path`` in ``workdir``; returns ``(notebook, seconds, error or None)``."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(workdir)}},
+        record_timing=True,
+    )
+    started = time.monotonic()
+    error = None
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError, DeadKernelError, RuntimeError) as exc:
+        error = exc
+    return nb, time.monotonic() - started, error
+
+
+def write_outputs(nb, name, out_dir):
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_dir / f"{name}.ipynb")
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (out_dir / f"{name}.html").write_text(html, encoding="utf-8")
+
+
+def run(args):
+    paths = select_notebooks(args.notebooks)
+    if not paths:
+        print("no notebook matches", args.notebooks, file=sys.stderr)
+        return 2
+    fast = os.environ.get("DDPM_FAST", "")
+    mode = f"smoke mode, DDPM_FAST={fast}" if fast not in ("", "0") else "full mode: set DDPM_FAST=1 for a smoke run"
+    print(f"executing {len(paths)} notebook(s) with the {args.code} ({mode})")
+    tmp = Path(tempfile.mkdtemp(prefix="ddpm-execute-"))
+    saved_env = {key: os.environ.get(key) for key in ("JUPYTER_PATH", "MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    results = []
+    try:
+        course = build_course_copy(tmp / "course", args.code)
+        kernels = install_kernelspec(tmp / "jupyter")
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(kernels), saved_env["JUPYTER_PATH"]]))
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        threads = args.threads or (1 if fast not in ("", "0") else None)
+        if threads:
+            os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+        total = time.monotonic()
+        for path in paths:
+            nb, seconds, error = execute_notebook(course / "notebooks" / path.name, course / "notebooks", args.timeout)
+            status = "ok" if error is None else "FAILED"
+            print(f"  {path.stem:<32}{seconds:7.1f} s  {status}", flush=True)
+            if error is not None:
+                where, message = _error_summary(nb, error)
+                print(f"    failed at {where}:\n    {message}", flush=True)
+            results.append((path.stem, seconds, error))
+            if args.out:
+                write_outputs(nb, path.stem, Path(args.out))
+            if error is not None and args.fail_fast:
+                break
+        print(f"  {'total':<32}{time.monotonic() - total:7.1f} s")
+        if args.out:
+            produced = course / "notebooks" / "outputs"
+            for image in sorted(produced.glob("*")) if produced.exists() else []:
+                if image.suffix.lower() in (".png", ".gif", ".jpg"):
+                    shutil.copy2(image, Path(args.out) / image.name)
+            print(f"executed notebooks, HTML and images written to {args.out}")
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if args.keep:
+            print(f"course copy kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    failed = [name for name, _, error in results if error is not None]
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,225 @@
+"""Runs one student's exercises inside the sandbox. UNTRUSTED: this process imports student code.
+
+Started by ``autograder.sandbox`` as ``python -I sandbox_runner.py`` in a throw-away
+directory that holds only: ``helpers/`` (the student's files), ``stubs/`` (public stubs,
+used when a student module cannot be imported), ``inputs/*.npz``, ``deps/`` (reference
+code of dependencies, written by the grader only after the dependency has been
+graded), ``standins.py`` and this file. No reference output and no solution of a
+task still to be graded is reachable from here; nothing this process writes is
+trusted beyond plain arrays (``outputs/<task>.npz``, read with ``allow_pickle=False``).
+
+Protocol (lines on the original stdout; student prints go to stderr):
+``IMPORT <module>`` ... ``READY <json>``, then for each ``RUN <task> [deps...]`` on stdin
+``DONE <task>``. ``EXIT`` ends the process.
+"""
+
+import importlib
+import importlib.util
+import json
+import os
+import sys
+
+PROTO = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(2, 1)  # student prints go to stderr, never into the protocol
+HERE = os.getcwd()
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+import standins  # noqa: E402
+
+MAX_ELEMENTS = 5_000_000
+MODS = {}
+
+
+def say(line):
+    PROTO.write(line + "\n")
+    PROTO.flush()
+
+
+def load_stub(name):
+    spec = importlib.util.spec_from_file_location(f"helpers.{name}", os.path.join(HERE, "stubs", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "helpers"
+    sys.modules[f"helpers.{name}"] = module
+    spec.loader.exec_module(module)
+    setattr(sys.modules["helpers"], name, module)
+    return module
+
+
+def import_all(modules, stubbed):
+    errors = {}
+    importlib.import_module("helpers")
+    for name in modules:
+        say(f"IMPORT {name}")
+        if name in stubbed:
+            MODS[name] = load_stub(name)
+            continue
+        try:
+            MODS[name] = importlib.import_module(f"helpers.{name}")
+        except BaseException as error:  # noqa: B036 - SystemExit from student code too
+            errors[name] = f"{type(error).__name__}: {error}"[:300]
+            sys.modules.pop(f"helpers.{name}", None)
+            MODS[name] = load_stub(name)
+    return errors
+
+
+def install(dep):
+    with open(os.path.join(HERE, "deps", f"{dep}.py")) as f:
+        source = f.read()
+    namespace = {"__name__": f"dep_{dep}"}
+    exec(compile(source, f"<dependency {dep}>", "exec"), namespace)
+    for module, dotted, obj in namespace["__targets__"]:
+        target = MODS[module]
+        *path, attr = dotted.split(".")
+        for part in path:
+            target = getattr(target, part)
+        setattr(target, attr, namespace[obj])
+
+
+def as_array(value):
+    if isinstance(value, (list, tuple)):
+        value = torch.stack([torch.as_tensor(v) for v in value])
+    if torch.is_tensor(value):
+        value = torch.Tensor.detach(value).cpu()
+        if value.numel() > MAX_ELEMENTS:
+            raise ValueError(f"output too large ({value.numel()} elements)")
+        if value.is_complex():
+            raise TypeError("complex output")
+        return value.to(torch.float64).numpy().copy() if value.dtype != torch.bool else value.numpy().copy()
+    array = np.asarray(value, dtype=np.float64)
+    if array.size > MAX_ELEMENTS:
+        raise ValueError("output too large")
+    return array
+
+
+def T(a, dtype=None):
+    t = torch.from_numpy(np.array(a))
+    return t.to(dtype) if dtype is not None else t
+
+
+def schedule_from(ci):
+    return standins.ScheduleData({n: ci[f"sched.{n}"] for n in standins.SCHEDULE_ATTRS})
+
+
+def load(module, ci):
+    sd = {k[3:]: torch.from_numpy(np.array(v)) for k, v in ci.items() if k.startswith("sd.")}
+    module.load_state_dict(sd, strict=True)
+    return module.eval()
+
+
+def run_case(task, ci):
+    """{key: value} of one case's outputs."""
+    m = MODS
+    if task == "cosine_beta_schedule":
+        return {"out": m["schedules"].cosine_beta_schedule(int(ci["T"]), s=float(ci["s"]), max_beta=float(ci["max_beta"]))}
+    if task == "DiffusionSchedule":
+        sched = m["schedules"].DiffusionSchedule(T(ci["betas"]))
+        out = {}
+        for name in standins.SCHEDULE_ATTRS:
+            try:
+                out[name] = getattr(sched, name)
+            except BaseException as error:  # noqa: B036
+                out[f"{name}.error"] = f"{type(error).__name__}: {error}"
+        return out
+    if task == "extract":
+        return {"out": m["schedules"].extract(T(ci["a"]), T(ci["t"]), tuple(int(v) for v in ci["x_shape"]))}
+    if task == "q_sample":
+        return {"out": m["forward"].q_sample(schedule_from(ci), T(ci["x_0"]), T(ci["t"]), noise=T(ci["noise"]))}
+    if task == "p_losses":
+        model = standins.StandInModel(ci["x_0"].shape[1])
+        loss = m["losses"].p_losses(
+            model, schedule_from(ci), T(ci["x_0"]), T(ci["t"]), noise=T(ci["noise"]), loss_type=str(ci["loss_type"])
+        )
+        return {"out": loss}
+    if task == "SinusoidalPositionEmbeddings":
+        return {"out": m["unet"].SinusoidalPositionEmbeddings(int(ci["dim"]))(T(ci["time"]))}
+    if task in ("Block.init", "Block.forward"):
+        dim, dim_out, groups = (int(v) for v in ci["config"])
+        block = load(m["unet"].Block(dim, dim_out, groups=groups), ci)
+        x = T(ci["x"])
+        if task == "Block.init":  # the layers alone, chained in the documented order
+            return {"out": block.act(block.norm(block.proj(x)))}
+        return {"out": block(x), "out_scale_shift": block(x, scale_shift=(T(ci["scale"]), T(ci["shift"])))}
+    if task == "ResnetBlock":
+        dim, dim_out, temb, groups, pass_time = (int(v) for v in ci["config"])
+        block = load(m["unet"].ResnetBlock(dim, dim_out, time_emb_dim=temb or None, groups=groups), ci)
+        return {"out": block(T(ci["x"]), T(ci["time_emb"]) if pass_time else None)}
+    if task in ("p_sample.mean", "p_sample.noise"):
+        x_t = T(ci["x_t"])
+        t_index = int(ci["t_index"])
+        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
+        model = standins.StandInModel(x_t.shape[1])
+        torch.manual_seed(int(ci["seed"]))
+        return {"out": m["sampling"].p_sample(model, schedule_from(ci), x_t, t, t_index, clip_denoised=task == "p_sample.noise")}
+    if task == "p_sample_loop":
+        shape = tuple(int(v) for v in ci["shape"])
+        result = m["sampling"].p_sample_loop(
+            standins.StandInModel(shape[1]),
+            schedule_from(ci),
+            shape,
+            clip_denoised=bool(ci["clip"]),
+            return_all=bool(ci["return_all"]),
+            progress=False,
+            generator=torch.Generator().manual_seed(int(ci["seed"])),
+        )
+        return {"out": result}
+    if task == "ddim_step":
+        x_t = T(ci["x_t"])
+        t = torch.full((x_t.shape[0],), int(ci["t_index"]), dtype=torch.long)
+        model = standins.StandInModel(x_t.shape[1])
+        torch.manual_seed(int(ci["seed"]))
+        result = m["ddim"].ddim_step(
+            model, schedule_from(ci), x_t, t, int(ci["t_prev"]), eta=float(ci["eta"]), clip_denoised=bool(ci["clip"])
+        )
+        return {"out": result}
+    raise KeyError(task)
+
+
+def run_task(task):
+    with np.load(os.path.join(HERE, "inputs", f"{task}.npz"), allow_pickle=False) as data:
+        inputs = {k: data[k] for k in data.files}
+    cases = sorted({k.split("/")[0] for k in inputs}, key=lambda c: int(c[1:]))
+    out = {}
+    for case in cases:
+        ci = {k[len(case) + 1 :]: v for k, v in inputs.items() if k.startswith(case + "/")}
+        torch.set_default_dtype(torch.float32)
+        try:
+            with torch.no_grad():
+                values = run_case(task, ci)
+            for key, value in values.items():
+                try:
+                    out[f"{case}/{key}"] = np.array(str(value)[:300]) if key.endswith(".error") else as_array(value)
+                except BaseException as error:  # noqa: B036
+                    out[f"{case}/{key}.error"] = np.array(f"{type(error).__name__}: {error}"[:300])
+        except BaseException as error:  # noqa: B036 - one failing case never stops the others
+            out[f"{case}/error"] = np.array(f"{type(error).__name__}: {error}"[:300])
+    path = os.path.join(HERE, "outputs", f"{task}.npz")
+    np.savez(path, **out)
+
+
+def main():
+    with open(os.path.join(HERE, "job.json")) as f:
+        job = json.load(f)
+    errors = import_all(job["modules"], set(job.get("stubbed", ())))
+    say("READY " + json.dumps(errors))
+    for line in sys.stdin:
+        words = line.split()
+        if not words or words[0] == "EXIT":
+            break
+        if words[0] == "RUN":
+            task, deps = words[1], words[2:]
+            for dep in deps:
+                try:
+                    install(dep)
+                except BaseException as error:  # noqa: B036
+                    print(f"dependency {dep} not installed: {error}", file=sys.stderr)
+            run_task(task)
+            say(f"DONE {task}")
+
+
+if __name__ == "__main__":
+    main()

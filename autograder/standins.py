@@ -1,0 +1,67 @@
+"""Public stand-ins shared by the trusted grader and the sandbox.
+
+Nothing here is secret or a solution: a schedule made of plain tensors, a
+deterministic toy noise-prediction model and a fake ``p_sample`` used to test
+``p_sample_loop`` in isolation. This file is copied into every sandbox, so it
+imports nothing but ``torch`` and ``numpy``.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+SCHEDULE_ATTRS = (
+    "betas",
+    "alphas",
+    "alphas_cumprod",
+    "alphas_cumprod_prev",
+    "sqrt_recip_alphas",
+    "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alphas_cumprod",
+    "posterior_variance",
+)
+
+
+class ScheduleData:
+    """A ``DiffusionSchedule`` look-alike built from reference arrays (no student code inside)."""
+
+    def __init__(self, arrays):
+        for name in SCHEDULE_ATTRS:
+            setattr(self, name, torch.as_tensor(np.asarray(arrays[name]), dtype=torch.float32))
+        self.timesteps = int(self.betas.shape[0])
+
+    def to(self, device):
+        for name in SCHEDULE_ATTRS:
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+    def __repr__(self):
+        return f"ScheduleData(timesteps={self.timesteps})"
+
+
+class StandInModel(nn.Module):
+    """A deterministic ``eps_theta(x_t, t)``: a fixed 1x1 mixing of the channels, squashed,
+    plus a term in ``t``. It consumes no random numbers when called."""
+
+    def __init__(self, channels):
+        super().__init__()
+        g = torch.Generator().manual_seed(1234 + channels)
+        self.weight = nn.Parameter(torch.randn(channels, channels, generator=g) * 0.7, requires_grad=False)
+        self.bias = nn.Parameter(torch.randn(channels, generator=g) * 0.1, requires_grad=False)
+
+    def forward(self, x, t):
+        mixed = torch.einsum("oc,bchw->bohw", self.weight.to(x.dtype), x) + self.bias.to(x.dtype)[None, :, None, None]
+        return torch.tanh(mixed) + 0.01 * torch.sin(t.to(x.dtype) * 0.37)[:, None, None, None]
+
+
+def standin_p_sample(model, schedule, x_t, t, t_index, clip_denoised=False):
+    """A fake reverse step whose output depends on every argument, so ``p_sample_loop`` can be
+    checked without a correct ``p_sample``: it is not the DDPM update."""
+    t_index = int(t_index)
+    if not torch.is_tensor(t) or t.shape != (x_t.shape[0],) or bool((t != t_index).any()):
+        raise ValueError(f"t must be a (B,) tensor filled with t_index={t_index}")
+    beta = schedule.betas[t_index].to(x_t.dtype)
+    out = 0.9 * x_t + 0.01 * (t_index + 1) + beta
+    if clip_denoised:
+        out = out.clamp(-1.5, 1.5) + 0.05
+    return out

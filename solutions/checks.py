@@ -1,0 +1,963 @@
+"""Self-checks for the exercises: ``checks.check_<exercise>()`` runs your code on
+fixed inputs and, when something is off, says which quantity is wrong, what was
+expected, what your code gave and, for the classic mistakes, what you probably did.
+
+The expected numbers live in ``checks_expected.py``. They were computed once from
+the reference implementation (``python -m autograder helpers`` regenerates them), so
+this file contains checks, not answers. A check that passes prints one line; a
+check that fails raises ``CheckFailure`` (an ``AssertionError``) with a short message.
+"""
+
+import math
+import pprint
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import checks_expected as EXPECTED
+from . import forward, losses, sampling, schedules, unet
+
+__all__ = [
+    "CheckFailure",
+    "check_cosine_beta_schedule",
+    "check_DiffusionSchedule",
+    "check_extract",
+    "check_q_sample",
+    "check_p_losses",
+    "check_SinusoidalPositionEmbeddings",
+    "check_Block",
+    "check_ResnetBlock",
+    "check_p_sample",
+    "check_p_sample_loop",
+    "check_ddim_step",
+]
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+class CheckFailure(AssertionError):
+    """A self-check found a problem; the message says what to fix."""
+
+
+# ----------------------------------------------------------------------------
+# Fixed inputs. No random numbers: smooth deterministic patterns that give the
+# same values on every machine and every torch version.
+# ----------------------------------------------------------------------------
+
+
+def _pattern(shape, phase=0.0, scale=1.0):
+    n = math.prod(shape)
+    values = torch.sin(torch.arange(n, dtype=torch.float64) * 1.37 + phase) * scale
+    return values.reshape(shape).to(torch.float32)
+
+
+CHECK_T = 10
+
+
+def _check_betas():
+    """Large, evenly spaced betas: every constant of the schedule differs clearly from the others."""
+    return torch.linspace(0.05, 0.5, CHECK_T, dtype=torch.float32)
+
+
+SCHEDULE_FIELDS = (
+    "betas",
+    "alphas",
+    "alphas_cumprod",
+    "alphas_cumprod_prev",
+    "sqrt_recip_alphas",
+    "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alphas_cumprod",
+    "posterior_variance",
+)
+
+
+class FrozenSchedule:
+    """A stand-in for ``DiffusionSchedule`` holding fixed (reference) constants, so
+    that checking ``q_sample`` or ``p_sample`` does not depend on your schedule."""
+
+    def __init__(self, **constants):
+        self.timesteps = len(constants["betas"])
+        for name, value in constants.items():
+            setattr(self, name, torch.as_tensor(value, dtype=torch.float32))
+
+    def replace(self, **changes):
+        """A copy with some constants swapped (used to build the known mistakes)."""
+        constants = {name: getattr(self, name) for name in SCHEDULE_FIELDS}
+        constants.update(changes)
+        return FrozenSchedule(**constants)
+
+    def to(self, device):
+        for name in SCHEDULE_FIELDS:
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+
+def _frozen_schedule():
+    return FrozenSchedule(**EXPECTED.SCHEDULE)
+
+
+def _eps_model(x, t):
+    """A fixed stand-in for the trained network eps_theta(x_t, t)."""
+    return 0.5 * x - 0.2 + 0.05 * (t.to(x.dtype) + 1.0).reshape(-1, *([1] * (x.ndim - 1)))
+
+
+class _EpsNet(nn.Module):
+    """``_eps_model`` with a parameter, for code that needs ``model.parameters()`` or gradients."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x, t):
+        return self.gain * _eps_model(x, t)
+
+
+def _fill_parameters(module):
+    """Give every parameter and buffer a fixed value, in name order, so two modules
+    with the same structure compute the same function."""
+    with torch.no_grad():
+        for index, (name, tensor) in enumerate(sorted(module.state_dict().items())):
+            if not torch.is_floating_point(tensor):
+                continue
+            values = _pattern(tuple(tensor.shape), phase=0.3 * index, scale=0.4)
+            if name.endswith("norm.weight"):
+                values = values + 1.0
+            tensor.copy_(values)
+    return module
+
+
+X0 = dict(shape=(3, 1, 4, 4), phase=0.1)
+NOISE = dict(shape=(3, 1, 4, 4), phase=2.0)
+Q_T = [1, 4, 8]
+LOSS_T = [2, 5, 7]
+EMB_DIM = 16
+EMB_T = [0.0, 1.0, 7.0, 250.0, 999.0]
+BLOCK = dict(dim=4, dim_out=8, groups=2)
+BLOCK_X = dict(shape=(2, 4, 5, 5), phase=0.5)
+RESNET = dict(dim=4, dim_out=8, time_emb_dim=6, groups=2)
+RESNET_SAME = dict(dim=8, dim_out=8, time_emb_dim=None, groups=2)
+RESNET_TIME = dict(shape=(2, 6), phase=1.1)
+SAMPLE_X = dict(shape=(2, 1, 4, 4), phase=0.7)
+SAMPLE_CASES = {
+    # name: (t_index, clip_denoised, posterior variance replaced by betas?)
+    "step": (6, False, False),
+    "last": (0, False, True),  # sigma_t^2 = beta_t here so that noise at index 0 would show
+    "clipped": (6, True, False),
+}
+SEED = 1234
+DDIM_CASES = {
+    # name: (t index, t_prev, eta, clip_denoised)
+    "jump": (6, 3, 0.0, False),
+    "jump_clipped": (6, 3, 0.0, True),
+    "to_x0": (2, -1, 0.0, True),
+    "eta_1": (6, 5, 1.0, False),
+}
+
+
+# ----------------------------------------------------------------------------
+# Reporting
+# ----------------------------------------------------------------------------
+
+
+def _exercise_of(error):
+    """(exercise, module) of the stub that raised ``error``, if it is one of ours."""
+    message = str(error)
+    if message.startswith("COMPLETE THIS: "):
+        return EXPECTED.REGIONS.get(message[len("COMPLETE THIS: ") :])
+    return None
+
+
+def _not_implemented(exercise, module, error):
+    found = _exercise_of(error)
+    if found is None or found[0] == exercise:
+        where = found[1] if found else module
+        return f"not implemented yet: {exercise} (COMPLETE THIS in helpers/{where}.py)"
+    return f"{exercise} relies on {found[0]}, which is not implemented yet: {found[0]} (COMPLETE THIS in helpers/{found[1]}.py)"
+
+
+@contextmanager
+def _running(exercise, module):
+    """Turn a stub's NotImplementedError into one clean sentence."""
+    try:
+        yield
+    except NotImplementedError as error:
+        raise CheckFailure(_not_implemented(exercise, module, error)) from None
+
+
+def _fail(message):
+    raise CheckFailure(message)
+
+
+def _passed(exercise, detail=""):
+    print(f"\u2705 {exercise}: all checks passed{' (' + detail + ')' if detail else ''}.")
+
+
+def _fmt(tensor, limit=6):
+    values = torch.as_tensor(tensor).detach().double().flatten().tolist()
+    shown = ", ".join(f"{v:.5g}" for v in values[:limit])
+    return f"[{shown}{', ...' if len(values) > limit else ''}]"
+
+
+def _close(got, want, rtol=RTOL, atol=ATOL):
+    got, want = torch.as_tensor(got).detach().double().cpu(), torch.as_tensor(want).detach().double().cpu()
+    return got.shape == want.shape and bool(torch.allclose(got, want, rtol=rtol, atol=atol))
+
+
+def _shifted(got, want):
+    """'one index later' / 'one index earlier' when ``got`` is ``want`` shifted along its first axis."""
+    got, want = torch.as_tensor(got).double(), torch.as_tensor(want).double()
+    if got.shape != want.shape or got.ndim != 1 or len(got) < 3:
+        return None
+    if _close(got[:-1], want[1:]):
+        return "one index later"
+    if _close(got[1:], want[:-1]):
+        return "one index earlier"
+    return None
+
+
+def _compare(what, got, want, mistakes=(), rtol=RTOL, atol=ATOL):
+    """Pass when ``got`` matches ``want``; otherwise name the matching known mistake, or show the numbers."""
+    if not torch.is_tensor(got):
+        _fail(f"{what} should be a torch.Tensor, got {type(got).__name__}")
+    want = torch.as_tensor(want)
+    if tuple(got.shape) != tuple(want.shape):
+        _fail(f"{what} has shape {tuple(got.shape)}, expected {tuple(want.shape)}")
+    if not torch.is_floating_point(got):
+        _fail(f"{what} has dtype {got.dtype}, expected a float tensor")
+    if not bool(torch.isfinite(got).all()):
+        _fail(f"{what} contains NaN or inf: {_fmt(got)}")
+    if _close(got, want, rtol, atol):
+        return
+    for mistaken, hint in mistakes:
+        if mistaken is not None and _close(got, mistaken, rtol, atol):
+            _fail(f"{what} is wrong. {hint}\n  expected {_fmt(want)}\n  got      {_fmt(got)}")
+    shift = _shifted(got, want)
+    if shift:
+        _fail(
+            f"{what} is off by one index: every value sits {shift} than expected. Index t = 0 is the paper's "
+            f"step 1; arrays have length T and are indexed 0 ... T-1.\n  expected {_fmt(want)}\n  got      {_fmt(got)}"
+        )
+    error = (got.detach().double().cpu() - want.double()).abs()
+    worst = int(error.flatten().argmax())
+    _fail(
+        f"{what} is wrong: largest difference {float(error.max()):.3g} at flat index {worst}.\n"
+        f"  expected {_fmt(want)}\n  got      {_fmt(got)}"
+    )
+
+
+def _tensor(name):
+    return torch.tensor(getattr(EXPECTED, name) if isinstance(name, str) else name, dtype=torch.float32)
+
+
+# ----------------------------------------------------------------------------
+# 01: schedules
+# ----------------------------------------------------------------------------
+
+
+def check_cosine_beta_schedule():
+    """``schedules.cosine_beta_schedule``: values for T = 10 and T = 1000, dtype, range, clipping."""
+    __tracebackhide__ = True
+    with _running("cosine_beta_schedule", "schedules"):
+        got = schedules.cosine_beta_schedule(CHECK_T)
+        got_long = schedules.cosine_beta_schedule(1000)
+        got_capped = schedules.cosine_beta_schedule(CHECK_T, max_beta=0.5)
+    want = _tensor(EXPECTED.COSINE_10)
+    for label, value, length in (("cosine_beta_schedule(10)", got, 10), ("cosine_beta_schedule(1000)", got_long, 1000)):
+        if not torch.is_tensor(value):
+            _fail(f"{label} should return a torch.Tensor, got {type(value).__name__}")
+        if tuple(value.shape) != (length,):
+            _fail(
+                f"{label} has shape {tuple(value.shape)}, expected ({length},): one beta per step. "
+                "Build T + 1 grid points t = 0 ... T, then take the T ratios abar(t + 1) / abar(t)."
+            )
+        if value.dtype != torch.float32:
+            _fail(f"{label} has dtype {value.dtype}; compute in float64, then return .to(torch.float32)")
+    abar = torch.cumprod(1 - want.double(), 0)
+    _compare(
+        "cosine_beta_schedule(10)",
+        got,
+        want,
+        mistakes=[
+            (
+                want.clamp(1e-4, 0.02),
+                "Your betas are clipped at 0.02 (a known slip in some tutorials): clip at max_beta = 0.999 only.",
+            ),
+            (want.clamp(max=0.02), "Your betas are clipped at 0.02: clip at max_beta = 0.999 only."),
+            (abar, "You returned abar_t (alphas_cumprod), not the betas: beta_t = 1 - abar(t + 1) / abar(t)."),
+            (1 - want, "You returned alpha_t = 1 - beta_t, not beta_t."),
+            (torch.ones_like(want) * 0.999, "Every beta equals max_beta: the clip should be an upper bound only."),
+        ],
+    )
+    if float(got_long.max()) <= 0.0201:
+        _fail("cosine_beta_schedule(1000) never exceeds 0.02: the betas are clipped at 0.02. Clip at max_beta = 0.999 only.")
+    long_want = EXPECTED.COSINE_1000
+    picked = got_long[list(long_want)]
+    _compare("cosine_beta_schedule(1000) at indices " + str(list(long_want)), picked, _tensor(list(long_want.values())))
+    if not _close(got_capped.max(), 0.5):
+        _fail(
+            f"cosine_beta_schedule(10, max_beta=0.5) has max {float(got_capped.max()):.4g}: clip at max_beta, not a fixed number"
+        )
+    _passed("cosine_beta_schedule", f"beta_1 = {float(got_long[0]):.3g}, beta_T = {float(got_long[-1]):.3g} for T = 1000")
+
+
+def check_DiffusionSchedule():
+    """``schedules.DiffusionSchedule``: every constant, for betas = linspace(0.05, 0.5, 10)."""
+    __tracebackhide__ = True
+    with _running("DiffusionSchedule", "schedules"):
+        schedule = schedules.DiffusionSchedule(_check_betas())
+    if getattr(schedule, "timesteps", None) != CHECK_T:
+        _fail(f"schedule.timesteps should be {CHECK_T}, got {getattr(schedule, 'timesteps', None)!r}")
+    want = {name: _tensor(values) for name, values in EXPECTED.SCHEDULE.items()}
+    betas, alphas, abar = want["betas"], want["alphas"], want["alphas_cumprod"]
+    abar_prev = want["alphas_cumprod_prev"]
+    mistakes = {
+        "alphas": [(betas, "alphas should be 1 - betas, not betas.")],
+        "alphas_cumprod": [
+            (alphas, "You used alphas instead of alphas_cumprod: abar_t is the running product torch.cumprod(alphas, 0)."),
+            (torch.cumsum(alphas, 0), "That is a running sum: use torch.cumprod."),
+        ],
+        "alphas_cumprod_prev": [
+            (torch.cat([torch.zeros(1), abar[:-1]]), "alphas_cumprod_prev must start at 1.0 (abar_0 = 1: no noise yet), not 0."),
+            (abar, "alphas_cumprod_prev is abar shifted right by one, starting at 1.0; you returned abar itself."),
+            (torch.cat([abar[1:], torch.ones(1)]), "Shift to the right (pad on the left with 1.0), not to the left."),
+        ],
+        "sqrt_recip_alphas": [
+            (1 / alphas, "You used 1/alpha_t instead of 1/sqrt(alpha_t)."),
+            (torch.sqrt(alphas), "That is sqrt(alpha_t); the constant is its reciprocal 1/sqrt(alpha_t)."),
+            (1 / torch.sqrt(abar), "You used alphas_cumprod instead of alphas: the constant is 1/sqrt(alpha_t)."),
+        ],
+        "sqrt_alphas_cumprod": [
+            (torch.sqrt(alphas), "You used alphas instead of alphas_cumprod."),
+            (abar, "Missing square root: this is sqrt(abar_t)."),
+        ],
+        "sqrt_one_minus_alphas_cumprod": [
+            (1 - abar, "You used (1 - abar_t) instead of sqrt(1 - abar_t): the noise is scaled by a standard deviation."),
+            (torch.sqrt(1 - alphas), "You used alphas instead of alphas_cumprod: this is sqrt(1 - abar_t)."),
+            (1 - torch.sqrt(abar), "That is 1 - sqrt(abar_t); the constant is sqrt(1 - abar_t)."),
+        ],
+        "posterior_variance": [
+            (
+                want["posterior_variance"].sqrt(),
+                "You took a square root: posterior_variance is a variance (eq. 7); sampling takes the root.",
+            ),
+            (betas, "That is beta_t; the posterior variance of eq. 7 is beta_t (1 - abar_{t-1}) / (1 - abar_t)."),
+            (
+                betas * (1 - torch.cat([torch.zeros(1), abar[:-1]])) / (1 - abar),
+                "Your alphas_cumprod_prev starts at 0 here: it must start at 1.0, which makes the first posterior variance 0.",
+            ),
+            (
+                betas * (1 - abar) / (1 - abar_prev).clamp(min=1e-12),
+                "The fraction is upside down: (1 - abar_{t-1}) / (1 - abar_t).",
+            ),
+        ],
+    }
+    for name in SCHEDULE_FIELDS[1:]:
+        if not hasattr(schedule, name):
+            _fail(f"DiffusionSchedule has no attribute {name!r}: set self.{name} in __init__")
+        _compare(f"schedule.{name}", getattr(schedule, name), want[name], mistakes.get(name, ()))
+    if float(schedule.alphas_cumprod_prev[0]) != 1.0:
+        _fail("schedule.alphas_cumprod_prev[0] must be exactly 1.0")
+    with _running("DiffusionSchedule", "schedules"):
+        moved = schedule.to("cpu")
+    if moved is not schedule:
+        _fail("DiffusionSchedule.to(device) should return self")
+    _passed("DiffusionSchedule", f"abar_T = {float(schedule.alphas_cumprod[-1]):.3g} for these betas")
+
+
+def check_extract():
+    """``schedules.extract``: values, shape for several ranks, device."""
+    __tracebackhide__ = True
+    a = 0.5 + 0.25 * torch.arange(CHECK_T, dtype=torch.float32) ** 1.5
+    t = torch.tensor([2, 0, 9, 5])
+    with _running("extract", "schedules"):
+        got = schedules.extract(a, t, (4, 3, 8, 8))
+        got_2d = schedules.extract(a, t, (4, 7))
+    if not torch.is_tensor(got):
+        _fail(f"extract should return a tensor, got {type(got).__name__}")
+    if tuple(got.shape) != (4, 1, 1, 1):
+        _fail(f"extract(a, t, (4, 3, 8, 8)) has shape {tuple(got.shape)}, expected (4, 1, 1, 1) so it broadcasts over C, H, W")
+    if tuple(got_2d.shape) != (4, 1):
+        _fail(f"extract(a, t, (4, 7)) has shape {tuple(got_2d.shape)}, expected (4, 1): one trailing 1 per extra dimension")
+    _compare(
+        "extract(a, t, x_shape)",
+        got.flatten(),
+        a[t],
+        mistakes=[
+            (a[t - 1], "Off by one: you took a[t - 1]. t is already the 0-based index; take a[t]."),
+            (a[(t + 1).clamp(max=CHECK_T - 1)], "Off by one: you took a[t + 1]. t is already the 0-based index; take a[t]."),
+        ],
+    )
+    if got.device != t.device:
+        _fail(f"extract returned a tensor on {got.device}; it must be on t's device ({t.device})")
+    _passed("extract")
+
+
+# ----------------------------------------------------------------------------
+# 02: the forward process
+# ----------------------------------------------------------------------------
+
+
+def check_q_sample():
+    """``forward.q_sample`` with a fixed schedule, images and noise."""
+    __tracebackhide__ = True
+    schedule = _frozen_schedule()
+    x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(Q_T)
+    with _running("q_sample", "forward"):
+        got = forward.q_sample(schedule, x_0, t, noise=noise)
+        got_default = forward.q_sample(schedule, x_0, t)
+    want = EXPECTED.Q_SAMPLE
+    _compare(
+        "q_sample(schedule, x_0, t, noise)",
+        got,
+        _tensor(want["x_t"]),
+        mistakes=[
+            (
+                _tensor(want["one_minus_abar"]),
+                "You scaled the noise by (1 - abar_t), a variance; use its square root sqrt(1 - abar_t).",
+            ),
+            (
+                _tensor(want["no_sqrt"]),
+                "Both coefficients lack their square roots: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise.",
+            ),
+            (_tensor(want["alphas"]), "You used alphas instead of alphas_cumprod: q(x_t | x_0) needs the product abar_t."),
+            (_tensor(want["t_minus_1"]), "Off by one: you used the constants at t - 1. t is already the 0-based index."),
+            (_tensor(want["t_plus_1"]), "Off by one: you used the constants at t + 1. t is already the 0-based index."),
+            (_tensor(want["swapped"]), "The coefficients are swapped: sqrt(abar_t) multiplies x_0, sqrt(1 - abar_t) the noise."),
+        ],
+    )
+    if tuple(got_default.shape) != tuple(x_0.shape):
+        _fail(f"q_sample without noise returned shape {tuple(got_default.shape)}, expected {tuple(x_0.shape)}")
+    if _close(got_default, got):
+        _fail("q_sample ignored noise=None: draw fresh noise with torch.randn_like(x_0) when none is given")
+    _passed("q_sample")
+
+
+# ----------------------------------------------------------------------------
+# 03: the training objective
+# ----------------------------------------------------------------------------
+
+
+def check_p_losses():
+    """``losses.p_losses`` for l1, l2 and huber with a fixed stand-in model."""
+    __tracebackhide__ = True
+    schedule = _frozen_schedule()
+    x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(LOSS_T)
+    model = _EpsNet()
+    want = EXPECTED.P_LOSSES
+    got = {}
+    with _running("p_losses", "losses"):
+        for loss_type in ("l2", "l1", "huber"):
+            got[loss_type] = losses.p_losses(model, schedule, x_0, t, noise=noise, loss_type=loss_type)
+    for loss_type, value in got.items():
+        if not torch.is_tensor(value) or value.ndim != 0:
+            shape = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
+            _fail(f"p_losses(loss_type={loss_type!r}) should return a scalar tensor (the mean), got {shape}")
+    numel = x_0.numel()
+    for loss_type in ("l2", "l1", "huber"):
+        cases = want[loss_type]
+        others = [(want[other]["loss"], f"That is the {other} loss: loss_type={loss_type!r} asks for {LOSS_NAMES[loss_type]}.")
+                  for other in ("l2", "l1", "huber") if other != loss_type]  # fmt: skip
+        _compare(
+            f"p_losses(loss_type={loss_type!r})",
+            got[loss_type],
+            torch.tensor(cases["loss"]),
+            mistakes=[
+                (torch.tensor(cases["model_on_x0"]), "The model saw the clean x_0: feed it the noisy x_t from q_sample."),
+                (torch.tensor(cases["target_x0"]), "The target should be the noise, not x_0: the network predicts the noise."),
+                (torch.tensor(cases["loss"] * numel), "You summed instead of averaging: use the mean over every element."),
+                (
+                    torch.tensor(cases["other_noise"]),
+                    "q_sample got different noise than the target: pass the same noise to both.",
+                ),
+                *[(torch.tensor(value), hint) for value, hint in others],
+            ],
+        )
+    if not got["l2"].requires_grad:
+        _fail("p_losses returned a loss without gradient: do not detach or wrap the model call in torch.no_grad()")
+    try:
+        losses.p_losses(model, schedule, x_0, t, noise=noise, loss_type="l3")
+    except ValueError:
+        pass
+    except NotImplementedError:
+        pass
+    else:
+        _fail("p_losses(loss_type='l3') should raise ValueError")
+    _passed("p_losses", ", ".join(f"{k} = {float(v.detach()):.4f}" for k, v in got.items()))
+
+
+LOSS_NAMES = {"l2": "the mean squared error", "l1": "the mean absolute error", "huber": "F.smooth_l1_loss"}
+
+
+# ----------------------------------------------------------------------------
+# 04: the U-Net parts
+# ----------------------------------------------------------------------------
+
+
+def check_SinusoidalPositionEmbeddings():
+    """``unet.SinusoidalPositionEmbeddings(16)`` on t = 0, 1, 7, 250, 999."""
+    __tracebackhide__ = True
+    time = torch.tensor(EMB_T)
+    with _running("SinusoidalPositionEmbeddings", "unet"):
+        module = unet.SinusoidalPositionEmbeddings(EMB_DIM)
+        got = module(time)
+        got_long = module(time.long())
+    want = _tensor(EXPECTED.EMBEDDINGS)
+    half = EMB_DIM // 2
+    if torch.is_tensor(got) and tuple(got.shape) == (len(EMB_T), EMB_DIM) and not _close(got, want):
+        # What frequencies did the student use? At t = 1 the sine half is sin(w_i), and every w_i <= 1.
+        freqs = torch.asin(got[1, :half].double().clamp(-1, 1))
+        lowest = float(freqs[-1])
+        if _close(torch.tensor(lowest), torch.tensor(10000.0 ** (-(half - 1) / half)), rtol=1e-2, atol=1e-7):
+            _fail(
+                "SinusoidalPositionEmbeddings uses the wrong frequencies: the lowest one is "
+                f"{lowest:.3g}, expected 1/10000. Divide ln(10000) by (half_dim - 1), not half_dim, "
+                "so that w runs from 1 down to exactly 1/10000."
+            )
+    _compare(
+        "SinusoidalPositionEmbeddings(16)(t)",
+        got,
+        want,
+        mistakes=[
+            (
+                torch.cat([want[:, half:], want[:, :half]], dim=1),
+                "sin and cos are swapped: the sines come first, then the cosines.",
+            ),
+            (
+                torch.stack([want[:, :half], want[:, half:]], dim=-1).flatten(1),
+                "You interleaved sin and cos; concatenate [sin, cos].",
+            ),
+        ],
+    )
+    _compare("SinusoidalPositionEmbeddings(16)(t as LongTensor)", got_long.float(), want)
+    _passed("SinusoidalPositionEmbeddings")
+
+
+def _block_structure(block, dim, dim_out, groups):
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    norms = [m for m in block.modules() if isinstance(m, nn.GroupNorm)]
+    if not isinstance(getattr(block, "proj", None), nn.Conv2d):
+        _fail("Block needs self.proj = nn.Conv2d(dim, dim_out, 3, padding=1)")
+    if not isinstance(getattr(block, "norm", None), nn.GroupNorm):
+        _fail("Block needs self.norm = nn.GroupNorm(groups, dim_out)")
+    if not hasattr(block, "act"):
+        _fail("Block needs self.act = nn.SiLU()")
+    proj, norm = block.proj, block.norm
+    if (proj.in_channels, proj.out_channels) != (dim, dim_out):
+        _fail(f"Block.proj maps {proj.in_channels} -> {proj.out_channels} channels, expected {dim} -> {dim_out}")
+    if tuple(proj.kernel_size) != (3, 3) or tuple(proj.padding) != (1, 1):
+        _fail(f"Block.proj has kernel {tuple(proj.kernel_size)} and padding {proj.padding}: use a 3x3 kernel with padding=1")
+    if norm.num_channels == dim and dim != dim_out:
+        _fail(
+            f"Block.norm is a GroupNorm over {dim} channels, the block's *input*. It normalizes the convolution's "
+            f"output: nn.GroupNorm(groups, dim_out) with dim_out = {dim_out}."
+        )
+    if norm.num_channels != dim_out:
+        _fail(f"Block.norm normalizes {norm.num_channels} channels, expected dim_out = {dim_out}")
+    if norm.num_groups != groups:
+        _fail(f"Block.norm has {norm.num_groups} groups; use the `groups` argument ({groups})")
+    if len(convs) != 1 or len(norms) != 1:
+        _fail(f"Block should have exactly one Conv2d and one GroupNorm, found {len(convs)} and {len(norms)}")
+
+
+def check_Block():
+    """``unet.Block(4, 8, groups=2)``: layers, output with and without scale_shift."""
+    __tracebackhide__ = True
+    with _running("Block", "unet"):
+        block = unet.Block(BLOCK["dim"], BLOCK["dim_out"], groups=BLOCK["groups"])
+    _block_structure(block, **BLOCK)
+    _fill_parameters(block)
+    x = _pattern(**BLOCK_X)
+    scale = _pattern((2, BLOCK["dim_out"], 1, 1), phase=0.2, scale=0.5)
+    shift = _pattern((2, BLOCK["dim_out"], 1, 1), phase=0.9, scale=0.5)
+    with _running("Block", "unet"), torch.no_grad():
+        got = block(x)
+        got_ss = block(x, scale_shift=(scale, shift))
+    want = EXPECTED.BLOCK
+    _compare(
+        "Block(x)",
+        got,
+        _tensor(want["plain"]),
+        mistakes=[
+            (_tensor(want["no_act"]), "The SiLU activation is missing: conv -> norm -> SiLU."),
+            (_tensor(want["act_first"]), "The order is conv -> GroupNorm -> SiLU (you applied SiLU before the norm)."),
+        ],
+    )
+    _compare(
+        "Block(x, scale_shift=(scale, shift))",
+        got_ss,
+        _tensor(want["scale_shift"]),
+        mistakes=[
+            (_tensor(want["plain"]), "scale_shift was ignored: after the norm, x = x * (scale + 1) + shift."),
+            (_tensor(want["scale_no_one"]), "Use x * (scale + 1) + shift: a scale of 0 must leave x unchanged."),
+            (_tensor(want["ss_after_act"]), "Apply scale and shift after the norm and before the SiLU."),
+        ],
+    )
+    _passed("Block")
+
+
+def check_ResnetBlock():
+    """``unet.ResnetBlock``: with a time embedding and 4 -> 8 channels, and without one at 8 -> 8."""
+    __tracebackhide__ = True
+    with _running("ResnetBlock", "unet"):
+        block = _fill_parameters(
+            unet.ResnetBlock(RESNET["dim"], RESNET["dim_out"], time_emb_dim=RESNET["time_emb_dim"], groups=2)
+        )
+        same = _fill_parameters(unet.ResnetBlock(8, 8, time_emb_dim=None, groups=2))
+    x = _pattern(**BLOCK_X)
+    x8 = _pattern((2, 8, 5, 5), phase=0.25)
+    time_emb = _pattern(**RESNET_TIME)
+    with _running("ResnetBlock", "unet"), torch.no_grad():
+        got = block(x, time_emb)
+        got_none = block(x, None)
+        got_same = same(x8)
+        residual = block.res_conv(x)
+    want = EXPECTED.RESNET
+    _compare(
+        "ResnetBlock(4, 8, time_emb_dim=6)(x, time_emb)",
+        got,
+        _tensor(want["with_time"]),
+        mistakes=[
+            (
+                _tensor(want["without_time"]),
+                "The time embedding is ignored: add self.mlp(time_emb), reshaped to (B, C, 1, 1), after block1.",
+            ),
+            (_tensor(want["with_time"]) - residual, "The residual is missing: return h + self.res_conv(x)."),
+        ],
+    )
+    _compare("ResnetBlock(4, 8, time_emb_dim=6)(x, None)", got_none, _tensor(want["without_time"]))
+    _compare(
+        "ResnetBlock(8, 8)(x)",
+        got_same,
+        _tensor(want["same"]),
+        mistakes=[(_tensor(want["same"]) - x8, "The residual is missing: return h + self.res_conv(x) (the identity here).")],
+    )
+    _passed("ResnetBlock")
+
+
+# ----------------------------------------------------------------------------
+# 05: sampling
+# ----------------------------------------------------------------------------
+
+
+def _sample_schedule(schedule, use_betas_as_variance):
+    return schedule.replace(posterior_variance=schedule.betas) if use_betas_as_variance else schedule
+
+
+def check_p_sample():
+    """``sampling.p_sample``: one reverse step at t_index 6 (with and without clipping) and at t_index 0."""
+    __tracebackhide__ = True
+    x_t = _pattern(**SAMPLE_X)
+    for case, (t_index, clip, betas_as_variance) in SAMPLE_CASES.items():
+        schedule = _sample_schedule(_frozen_schedule(), betas_as_variance)
+        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
+        torch.manual_seed(SEED)
+        with _running("p_sample", "sampling"):
+            got = sampling.p_sample(_eps_model, schedule, x_t, t, t_index, clip_denoised=clip)
+        torch.manual_seed(SEED)
+        z = torch.randn_like(x_t)
+        want = EXPECTED.P_SAMPLE[case]
+        label = f"p_sample(..., t_index={t_index}{', clip_denoised=True' if clip else ''})"
+        if case == "last":
+            notes = [("noise_at_0", "At t_index == 0 return the mean alone: Algorithm 2 sets z = 0 at the last step.")]
+            note = " (this check sets posterior_variance = betas so that noise at index 0 would show)"
+        else:
+            notes = [
+                (
+                    "variance_as_std",
+                    "posterior_variance is a variance: scale z by sqrt(posterior_variance_t), not by the variance.",
+                ),
+                ("recip_alpha", "You used 1/alpha_t instead of 1/sqrt(alpha_t) (sqrt_recip_alphas) in the mean."),
+                ("alphas_not_cumprod", "You used alphas instead of alphas_cumprod: the mean needs sqrt(1 - abar_t)."),
+                ("t_minus_1", "Off by one: you read the constants at t - 1. t (and t_index) are already 0-based."),
+                ("t_plus_1", "Off by one: you read the constants at t + 1. t (and t_index) are already 0-based."),
+                ("beta_variance", "You scaled z by sqrt(beta_t); this course uses the posterior variance of eq. 7."),
+                ("no_noise", "No noise was added: for t_index > 0 return mean + sqrt(posterior_variance_t) * z."),
+            ]
+            note = ""
+        mistakes = [(_tensor(want[key][0]) + want[key][1] * z, hint) for key, hint in notes]
+        _compare(label + note, got, _tensor(want["correct"][0]) + want["correct"][1] * z, mistakes=mistakes)
+    _passed("p_sample")
+
+
+@contextmanager
+def _recording_p_sample():
+    """Wrap ``sampling.p_sample`` to record every call ``p_sample_loop`` makes."""
+    calls = []
+    original = sampling.p_sample
+
+    def recorder(model, schedule, x_t, t, t_index, clip_denoised=False, *args, **kwargs):
+        out = original(model, schedule, x_t, t, t_index, clip_denoised, *args, **kwargs)
+        calls.append(dict(x_t=x_t.detach().clone(), t=t.detach().clone(), t_index=t_index, clip=clip_denoised, out=out.clone()))
+        return out
+
+    sampling.p_sample = recorder
+    try:
+        yield calls
+    finally:
+        sampling.p_sample = original
+
+
+def check_p_sample_loop():
+    """``sampling.p_sample_loop``: the order of the steps, what each step receives, and what is returned."""
+    __tracebackhide__ = True
+    schedule = _frozen_schedule()
+    shape = (2, 1, 4, 4)
+    model = _EpsNet()
+    for keep_all, clip in ((False, True), (True, False)):
+        generator = torch.Generator().manual_seed(SEED)
+        x_T = torch.randn(shape, generator=torch.Generator().manual_seed(SEED))
+        torch.manual_seed(SEED)
+        with _running("p_sample_loop", "sampling"), _recording_p_sample() as calls:
+            result = sampling.p_sample_loop(
+                model, schedule, shape, clip_denoised=clip, return_all=keep_all, progress=False, generator=generator
+            )
+        indices = [call["t_index"] for call in calls]
+        expected_indices = list(range(CHECK_T - 1, -1, -1))
+        if indices != expected_indices:
+            hint = ""
+            if indices == expected_indices[:-1]:
+                hint = " The loop stops at 1: it must go down to t_index 0 (the paper's step 1)."
+            elif indices == list(range(CHECK_T, 0, -1)):
+                hint = " Off by one: start at T - 1 (0-based) and end at 0."
+            elif indices == sorted(expected_indices):
+                hint = " The loop runs forwards: use reversed(range(schedule.timesteps))."
+            shown = f"{indices[:12]}{'...' if len(indices) > 12 else ''}"
+            _fail(f"p_sample_loop called p_sample with t_index {shown}, expected T-1 ... 0 = {expected_indices}.{hint}")
+        for call in calls:
+            t = call["t"]
+            if not torch.is_tensor(t) or t.dtype != torch.long or tuple(t.shape) != (shape[0],):
+                _fail(f"p_sample_loop passed t = {t!r}; it should be a LongTensor of shape ({shape[0]},) filled with t_index")
+            if bool((t != call["t_index"]).any()):
+                _fail(f"p_sample_loop passed t = {t.tolist()} with t_index = {call['t_index']}: t must be filled with t_index")
+            if bool(call["clip"]) != clip:
+                _fail(f"p_sample_loop(clip_denoised={clip}) called p_sample with clip_denoised={call['clip']}: pass it on")
+        if not _close(calls[0]["x_t"], x_T):
+            _fail("The first step should start from x_T, the provided `img = torch.randn(...)`; do not draw a new one")
+        for previous, call in zip(calls, calls[1:]):
+            if not _close(call["x_t"], previous["out"]):
+                _fail(f"At t_index {call['t_index']} p_sample did not receive the output of the previous step: "
+                      "feed each step's result into the next one (img = p_sample(...)).")  # fmt: skip
+        final = calls[-1]["out"]
+        if keep_all:
+            if not isinstance(result, (list, tuple)):
+                _fail(f"p_sample_loop(return_all=True) should return a list of T + 1 tensors, got {type(result).__name__}")
+            if len(result) != CHECK_T + 1:
+                _fail(
+                    f"p_sample_loop(return_all=True) returned {len(result)} tensors, expected T + 1 = {CHECK_T + 1}: "
+                    "x_T first, then every step"
+                )
+            if not _close(result[0], x_T):
+                _fail("p_sample_loop(return_all=True): the first element should be x_T, the starting noise")
+            for index, (image, call) in enumerate(zip(result[1:], calls), 1):
+                if not _close(image, call["out"]):
+                    _fail(f"p_sample_loop(return_all=True): element {index} is not the output of step {index}")
+                if image.device.type != "cpu":
+                    _fail("p_sample_loop(return_all=True) should keep the steps on the CPU (.cpu())")
+        else:
+            if not torch.is_tensor(result):
+                _fail(f"p_sample_loop should return a tensor (x_0), got {type(result).__name__}")
+            if not _close(result, final):
+                _fail("p_sample_loop should return x_0, the output of the last step (t_index 0)")
+    _passed("p_sample_loop")
+
+
+# ----------------------------------------------------------------------------
+# Bonus (notebook 08): DDIM
+# ----------------------------------------------------------------------------
+
+
+def _seeded_noise(x, seed):
+    torch.manual_seed(seed)
+    return torch.randn_like(x)
+
+
+def check_ddim_step():
+    """``ddim.ddim_step``: deterministic jumps (with and without clipping), the jump to x_0, and eta = 1."""
+    __tracebackhide__ = True
+    from . import ddim  # the bonus module, imported only by its own check
+
+    x_t = _pattern(**SAMPLE_X)
+    schedule = _frozen_schedule()
+    for case, (index, t_prev, eta, clip) in DDIM_CASES.items():
+        t = torch.full((x_t.shape[0],), index, dtype=torch.long)
+        torch.manual_seed(SEED)
+        with _running("ddim_step", "ddim"):
+            got = ddim.ddim_step(_eps_model, schedule, x_t, t, t_prev, eta=eta, clip_denoised=clip)
+        z = _seeded_noise(x_t, SEED)
+        want = EXPECTED.DDIM[case]
+        hints = {
+            "alphas": "You used alphas where DDIM needs alphas_cumprod (abar_t and abar_{t_prev}).",
+            "no_clip": "clip_denoised=True: clamp x0_hat to [-1, 1], then re-derive eps from the clamped x0_hat.",
+            "no_noise": "With eta > 0 add sigma * z, z = torch.randn_like(x_t).",
+            "deterministic": "eta scales sigma: with eta = 1, sigma is not 0 and sqrt(1 - abar_prev - sigma^2) shrinks.",
+        }
+        mistakes = [(_tensor(want[key][0]) + want[key][1] * z, hint) for key, hint in hints.items() if key in want]
+        label = f"ddim_step(t={index}, t_prev={t_prev}, eta={eta}{', clip_denoised=True' if clip else ''})"
+        _compare(label, got, _tensor(want["correct"][0]) + want["correct"][1] * z, mistakes=mistakes)
+    _passed("ddim_step", "with eta = 1 and consecutive steps, DDIM's sigma equals DDPM's posterior standard deviation")
+
+
+# ----------------------------------------------------------------------------
+# Generating checks_expected.py from the reference (instructors only).
+# ----------------------------------------------------------------------------
+
+
+def _values(tensor, digits=9):
+    tensor = torch.as_tensor(tensor).detach().double().cpu()
+    if tensor.ndim == 0:
+        return float(f"{float(tensor):.{digits}g}")
+    return [_values(row, digits) for row in tensor]
+
+
+def build_expected():
+    """Every expected value, computed with the reference implementation (this package in ``solutions/``)."""
+    reference = schedules.DiffusionSchedule(_check_betas())
+    frozen = {name: getattr(reference, name) for name in SCHEDULE_FIELDS}
+    schedule = FrozenSchedule(**frozen)
+    out = {"SCHEDULE": {name: _values(value) for name, value in frozen.items()}}
+
+    out["COSINE_10"] = _values(schedules.cosine_beta_schedule(CHECK_T))
+    long = schedules.cosine_beta_schedule(1000)
+    out["COSINE_1000"] = {index: _values(long[index]) for index in (0, 1, 2, 100, 499, 900, 990, 998, 999)}
+
+    x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(Q_T)
+    alphas, abar = schedule.alphas, schedule.alphas_cumprod
+
+    def q(sched, x_0=x_0, t=t, noise=noise):
+        return _values(forward.q_sample(sched, x_0, t, noise))
+
+    out["Q_SAMPLE"] = {
+        "x_t": q(schedule),
+        "one_minus_abar": q(schedule.replace(sqrt_one_minus_alphas_cumprod=1 - abar)),
+        "no_sqrt": q(schedule.replace(sqrt_alphas_cumprod=abar, sqrt_one_minus_alphas_cumprod=1 - abar)),
+        "alphas": q(schedule.replace(sqrt_alphas_cumprod=alphas.sqrt(), sqrt_one_minus_alphas_cumprod=(1 - alphas).sqrt())),
+        "t_minus_1": q(schedule, t=t - 1),
+        "t_plus_1": q(schedule, t=t + 1),
+        "swapped": q(schedule, x_0=noise, noise=x_0),
+    }
+
+    model = _EpsNet()
+    t = torch.tensor(LOSS_T)
+    x_t = forward.q_sample(schedule, x_0, t, noise)
+    loss_fns = {"l2": F.mse_loss, "l1": F.l1_loss, "huber": F.smooth_l1_loss}
+    out["P_LOSSES"] = {}
+    for loss_type, loss_fn in loss_fns.items():
+        with torch.no_grad():
+            out["P_LOSSES"][loss_type] = {
+                "loss": _values(losses.p_losses(model, schedule, x_0, t, noise=noise, loss_type=loss_type)),
+                "model_on_x0": _values(loss_fn(model(x_0, t), noise)),
+                "target_x0": _values(loss_fn(model(x_t, t), x_0)),
+                "other_noise": _values(loss_fn(model(forward.q_sample(schedule, x_0, t, -noise), t), noise)),
+            }
+
+    out["EMBEDDINGS"] = _values(unet.SinusoidalPositionEmbeddings(EMB_DIM)(torch.tensor(EMB_T)))
+
+    block = _fill_parameters(unet.Block(BLOCK["dim"], BLOCK["dim_out"], groups=BLOCK["groups"]))
+    x = _pattern(**BLOCK_X)
+    scale = _pattern((2, BLOCK["dim_out"], 1, 1), phase=0.2, scale=0.5)
+    shift = _pattern((2, BLOCK["dim_out"], 1, 1), phase=0.9, scale=0.5)
+    with torch.no_grad():
+        normed = block.norm(block.proj(x))
+        out["BLOCK"] = {
+            "plain": _values(block(x)),
+            "scale_shift": _values(block(x, scale_shift=(scale, shift))),
+            "no_act": _values(normed),
+            "act_first": _values(block.norm(F.silu(block.proj(x)))),
+            "scale_no_one": _values(F.silu(normed * scale + shift)),
+            "ss_after_act": _values(F.silu(normed) * (scale + 1) + shift),
+        }
+
+    resnet = _fill_parameters(unet.ResnetBlock(RESNET["dim"], RESNET["dim_out"], time_emb_dim=RESNET["time_emb_dim"], groups=2))
+    same = _fill_parameters(unet.ResnetBlock(8, 8, time_emb_dim=None, groups=2))
+    x8 = _pattern((2, 8, 5, 5), phase=0.25)
+    with torch.no_grad():
+        out["RESNET"] = {
+            "with_time": _values(resnet(x, _pattern(**RESNET_TIME))),
+            "without_time": _values(resnet(x, None)),
+            "same": _values(same(x8)),
+        }
+
+    out["P_SAMPLE"] = {}
+    x_t = _pattern(**SAMPLE_X)
+    for case, (t_index, clip, betas_as_variance) in SAMPLE_CASES.items():
+        base = _sample_schedule(schedule, betas_as_variance)
+        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
+
+        def mean(sched, shift=0, clip=clip, t=t):
+            # the reference step with the noise switched off is the mean alone; a shift moves the
+            # schedule lookups (not the model's input) one index away, as an off-by-one slip does
+            silent = sched.replace(posterior_variance=torch.zeros(CHECK_T))
+            model = lambda x, steps: _eps_model(x, steps - shift)
+            return _values(sampling.p_sample(model, silent, x_t, t + shift, 1, clip))
+
+        def std(sched, index=t_index):
+            return 0.0 if index == 0 else _values(sched.posterior_variance[index].sqrt())
+
+        variance = float(base.posterior_variance[t_index])
+        cases = {"correct": (mean(base), std(base))}
+        if case == "last":
+            cases["noise_at_0"] = (mean(base), _values(math.sqrt(variance)))
+        else:
+            cases.update(
+                variance_as_std=(mean(base), _values(variance)),
+                recip_alpha=(mean(base.replace(sqrt_recip_alphas=1 / base.alphas)), std(base)),
+                alphas_not_cumprod=(mean(base.replace(sqrt_one_minus_alphas_cumprod=(1 - base.alphas).sqrt())), std(base)),
+                t_minus_1=(mean(base, -1), std(base, t_index - 1)),
+                t_plus_1=(mean(base, +1), std(base, t_index + 1)),
+                beta_variance=(mean(base), _values(base.betas[t_index].sqrt())),
+                no_noise=(mean(base), 0.0),
+            )
+        out["P_SAMPLE"][case] = cases
+
+    from . import ddim
+
+    out["DDIM"] = {}
+    x_t = _pattern(**SAMPLE_X)
+    for case, (index, t_prev, eta, clip) in DDIM_CASES.items():
+        t = torch.full((x_t.shape[0],), index, dtype=torch.long)
+
+        def split(sched, eta=eta, clip=clip, t=t, t_prev=t_prev):
+            # (mean, std) from two seeded runs: out = mean + std * z
+            runs = []
+            for seed in (SEED, SEED + 1):
+                torch.manual_seed(seed)
+                runs.append(
+                    (ddim.ddim_step(_eps_model, sched, x_t, t, t_prev, eta=eta, clip_denoised=clip), _seeded_noise(x_t, seed))
+                )
+            (out_a, z_a), (out_b, z_b) = runs
+            std = float(((out_a - out_b) / (z_a - z_b)).median()) if eta > 0 else 0.0
+            return _values(out_a - std * z_a), _values(std)
+
+        cases = {"correct": split(schedule)}
+        cases["alphas"] = split(schedule.replace(alphas_cumprod=schedule.alphas))
+        if clip:
+            cases["no_clip"] = split(schedule, clip=False)
+        if eta > 0:
+            cases["no_noise"] = (cases["correct"][0], 0.0)
+            cases["deterministic"] = split(schedule, eta=0.0)
+        out["DDIM"][case] = cases
+
+    from autograder.stubs import regions  # the instructor's tooling, present when regenerating
+
+    out["REGIONS"] = {region.what: (region.exercise, region.module) for region in regions()}
+    return out
+
+
+def render_expected(values=None):
+    """The text of ``checks_expected.py``."""
+    values = build_expected() if values is None else values
+    lines = [
+        '"""Expected values for checks.py, computed from the reference implementation.',
+        "",
+        "Generated by `python -m autograder helpers`; do not edit.",
+        '"""',
+        "",
+        "# fmt: off",
+        "",
+    ]
+    for name, value in values.items():
+        lines.append(f"{name} = {pprint.pformat(value, width=110, compact=True, sort_dicts=False)}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,232 @@
+"""The autograder: hidden tests, sandbox, release leak check, and the adversarial corpus
+graded end to end through the real CLI and real nbgrader (``-m slow`` for the long ones)."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import coursefiles, hidden_tests, mutants, release, stubs, submission
+from autograder.engine import EXERCISE_MODULES, GradingRun
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config():
+    from traitlets.config import Config
+
+    c = Config()
+    exec((ROOT / "autograder" / "nbgrader_config.py").read_text(), {"get_config": lambda: c})
+    return c
+
+
+def test_every_exercise_has_hidden_tests_and_points():
+    assert list(stubs.exercises()) == hidden_tests.EXERCISES
+    points = coursefiles.exercise_points()
+    assert set(points) == set(hidden_tests.EXERCISES) and all(p > 0 for p in points.values())
+
+
+def test_nbgrader_config_keeps_student_helpers_and_ignores_stderr():
+    c = _config()
+    kept = set(c.Autograde.exclude_overwriting["ddpm"])
+    assert kept == {f"helpers/{m}.py" for m in set(stubs.exercises().values())}
+    assert c.OverwriteCells.add_missing_cells is True
+    assert c.IgnorePattern.enabled is True and c.IgnorePattern.pattern
+    assert c.Execute.timeout > 0
+
+
+def test_mutants_apply_to_the_current_solutions():
+    for mutant in mutants.MUTANTS:
+        text = (stubs.SOLUTIONS / f"{mutant.module}.py").read_text()
+        assert mutants.apply(mutant, text) != text
+        assert stubs.exercises()[mutant.exercise] == mutant.module
+    assert len({m.pitfall for m in mutants.MUTANTS if m.pitfall}) >= 12
+
+
+def _fake_bundle(tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "helpers").mkdir(parents=True)
+    for name, text in stubs.generate().items():
+        (bundle / "helpers" / name).write_text(text)
+    (bundle / "notebooks").mkdir()
+    nb = {
+        "cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "source": "x = 1\n"}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (bundle / "notebooks" / "01.ipynb").write_text(json.dumps(nb))
+    return bundle, nb
+
+
+def test_leak_check_is_clean_on_stubs_and_catches_every_kind_of_leak(tmp_path):
+    bundle, nb = _fake_bundle(tmp_path)
+    assert release.leak_check(bundle) == []
+    line = sorted(release.solution_lines())[0]
+    nb["cells"][0]["source"] = f"# look\n{line}\n"
+    (bundle / "notebooks" / "01.ipynb").write_text(json.dumps(nb))
+    assert any("solution line" in leak for leak in release.leak_check(bundle))
+    bundle2, _ = _fake_bundle(tmp_path / "b2")
+    shutil.copytree(stubs.SOLUTIONS, bundle2 / "solutions")
+    assert any("solutions/ file" in leak for leak in release.leak_check(bundle2))
+    bundle3, _ = _fake_bundle(tmp_path / "b3")
+    shutil.copyfile(ROOT / "autograder" / "hidden_tests" / "__init__.py", bundle3 / "notes.py")
+    assert any("hidden-test code" in leak for leak in release.leak_check(bundle3))
+    zip_path = tmp_path / "b4.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("b/helpers/extra.py", (stubs.SOLUTIONS / "forward.py").read_text())
+    assert any("BEGIN SOLUTION" in leak for leak in release.leak_check(_fake_bundle(tmp_path / "b5")[0], zip_path))
+
+
+def test_zip_extraction_ignores_path_traversal(tmp_path):
+    archive = tmp_path / "s1.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../../evil.py", "x = 1")
+        z.writestr("helpers/forward.py", "x = 2")
+    sub = submission.resolve(archive, tmp_path / "work")
+    assert not (tmp_path / "evil.py").exists() and not (tmp_path.parent / "evil.py").exists()
+    assert sub.exercise_files["forward"].read_text() == "x = 2"
+    assert "helpers/schedules.py missing: its exercises score 0" in sub.flags
+
+
+@pytest.fixture(scope="module")
+def grading_run():
+    with GradingRun(seed=123) as run:
+        yield run
+
+
+def test_reference_full_marks_and_stubs_zero(grading_run, tmp_path):
+    points = coursefiles.exercise_points()
+    full, errors, events = grading_run.grade({m: stubs.SOLUTIONS / f"{m}.py" for m in EXERCISE_MODULES}, points)
+    assert (errors, events) == ({}, [])
+    assert {e: v["points"] for e, v in full.items()} == points
+    zero, _, _ = grading_run.grade({m: stubs.HELPERS / f"{m}.py" for m in EXERCISE_MODULES}, points)
+    assert all(v["points"] == 0 for v in zero.values())
+
+
+def test_a_broken_dependency_costs_only_its_own_exercise(grading_run, tmp_path):
+    files = {}
+    for m in EXERCISE_MODULES:
+        files[m] = tmp_path / f"{m}.py"
+        text = (stubs.SOLUTIONS / f"{m}.py").read_text()
+        if m == "schedules":  # a broken extract and DiffusionSchedule: q_sample, p_losses, p_sample stay full
+            text = text.replace("    out = a[t.to(a.device)]", "    out = a[t.to(a.device)] * 2")
+            text = text.replace("self.alphas = 1.0 - betas", "self.alphas = 1.0 - 2 * betas")
+        files[m].write_text(text)
+    verdicts, _, _ = grading_run.grade(files)
+    assert verdicts["extract"]["points"] == 0
+    for exercise in ("q_sample", "p_losses", "p_sample", "p_sample_loop"):
+        assert verdicts[exercise]["points"] == verdicts[exercise]["max"], exercise
+
+
+# ----------------------------------------------------------------------------- end to end (slow)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / "ddpm-course"
+    return release.build(out, repo_url="https://github.com/example-org/ddpm-student")
+
+
+@pytest.mark.slow
+def test_release_bundle(bundle):
+    assert (bundle / "README.md").exists() and (bundle / "requirements.txt").exists()
+    assert bundle.with_suffix(".zip").exists()
+    assert sorted(p.name for p in (bundle / "notebooks").glob("*.ipynb")) == [p.name for p in coursefiles.notebook_paths()]
+    assert not (bundle / "solutions").exists()
+    assert release.leak_check(bundle, bundle.with_suffix(".zip")) == []
+    text = "".join(p.read_text() for p in (bundle / "notebooks").glob("*.ipynb"))
+    assert "github.com/example-org/ddpm-student" in text and "{{REPO_URL}}" not in text
+
+
+def _run_grade(submissions, out, course, *extra):
+    cmd = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out), "--course-dir", str(course)]
+    cmd += ["--jobs", "2", "--task-timeout", "10", "--import-timeout", "40", "--cell-timeout", "15", "--seed", "2024", *extra]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+
+
+@pytest.mark.slow
+def test_corpus_end_to_end(bundle, tmp_path):
+    from autograder import sandbox
+    from tests import corpus
+
+    isolation = sandbox.choose_isolation("nobody", [tmp_path])
+    cases = corpus.build(tmp_path / "submissions", bundle, dangerous=isolation.user is not None)
+    done = _run_grade(tmp_path / "submissions", tmp_path / "out", tmp_path / "course")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    isolated = "private mount namespace" in report["isolation"]
+    rows = {row["student_id"]: row for row in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
+    assert list(next(iter(rows.values())))[: len(hidden_tests.EXERCISES) + 1] == ["student_id", *hidden_tests.EXERCISES]
+    assert len(rows) == len(cases) + len(corpus.EXTRA)
+    failures = []
+    for sid, case in cases.items():
+        if case.needs_isolation and not isolated:
+            continue
+        row = rows[sid]
+        expected = corpus.expected_points(case)
+        got = {e: float(row[e]) for e in hidden_tests.EXERCISES}
+        if got != expected:
+            failures.append(f"{sid}: expected {expected}, got {got}")
+        if abs(float(row["total"]) - sum(expected.values())) > 1e-9 or float(row["max_total"]) != sum(
+            coursefiles.exercise_points().values()
+        ):
+            failures.append(f"{sid}: total {row['total']} / {row['max_total']}")
+        for flag in case.flags:
+            if flag not in row["flags"]:
+                failures.append(f"{sid}: flag {flag!r} missing from {row['flags']!r}")
+        if not case.flags and case.points == {} and "tampering" in row["flags"]:
+            failures.append(f"{sid}: unexpected tampering flag {row['flags']!r}")
+    for sid, flags in corpus.EXTRA.items():
+        assert float(rows[sid]["total"]) == 0
+        for flag in flags:
+            if flag not in rows[sid]["flags"]:
+                failures.append(f"{sid}: flag {flag!r} missing")
+    assert "suspected tampering" in rows["sys_modules_swap"]["flags"]
+    assert not failures, "\n".join(failures)
+
+    # feedback: one HTML per student, visible results shown, hidden tests never
+    fingerprints, _ = release.hidden_test_fingerprints()
+    for sid in rows:
+        html = (tmp_path / "out" / "feedback" / f"{sid}.html").read_text()
+        assert not any(f in html for f in fingerprints) and "BEGIN HIDDEN TESTS" not in html
+    full_html = (tmp_path / "out" / "feedback" / "full_solution.html").read_text()
+    assert "check_q_sample" in full_html and "Hidden tests for" in full_html
+
+    # nbgrader's own gradebook: the student's helpers were graded, not the stubs (exclude_overwriting),
+    # stderr did not zero a correct solution (IgnorePattern), the deleted cell was put back (add_missing_cells)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{tmp_path / 'course' / 'gradebook.db'}", course_id="ddpm") as gb:
+        for sid in ("full_solution", "warning_but_correct", "deleted_test_cell", "zip_submission"):
+            sub = gb.find_submission("ddpm", sid)
+            auto = {g.name: g.auto_score for g in sub.notebooks[0].grades}
+            assert all(g.auto_score == g.max_score for g in sub.notebooks[0].grades), (sid, auto)
+            assert sub.score == sub.max_score
+        assert gb.find_submission("ddpm", "untouched_stubs").score == 0
+    restored = json.loads((tmp_path / "course" / "autograded" / "deleted_test_cell" / "ddpm" / "grading.ipynb").read_text())
+    assert any(c["metadata"].get("nbgrader", {}).get("grade_id") == "check_q_sample" for c in restored["cells"])
+
+
+@pytest.mark.slow
+def test_grade_exit_codes(tmp_path):
+    done = _run_grade(tmp_path / "does-not-exist", tmp_path / "out", tmp_path / "course", "--no-nbgrader")
+    assert done.returncode != 0
+    (tmp_path / "empty").mkdir()
+    done = _run_grade(tmp_path / "empty", tmp_path / "out", tmp_path / "course", "--no-nbgrader")
+    assert done.returncode == 0
+    assert (tmp_path / "out" / "grades.csv").read_text().startswith("student_id,")
+
+
+@pytest.mark.slow
+def test_validate_passes_with_every_pitfall_killed():
+    pitfalls = [m.id for m in mutants.MUTANTS if m.pitfall]
+    cmd = [sys.executable, "-m", "autograder", "validate", "--skip-release", "--only", *pitfalls]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "§5 pitfalls: " in done.stdout and "= 100%" in done.stdout

@@ -1,0 +1,515 @@
+"""The visible self-checks (solutions/checks.py, shipped as helpers/checks.py).
+
+For every exercise: the reference passes, the stub gives "not implemented yet",
+and each known mistake of contract section 5 that applies fails with a hint that names it.
+The mistaken variants below are written here, in the tests, never in anything students get.
+"""
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from solutions import checks, ddim, forward, losses, sampling, schedules, unet
+from solutions.schedules import extract
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = [
+    "cosine_beta_schedule",
+    "DiffusionSchedule",
+    "extract",
+    "q_sample",
+    "p_losses",
+    "SinusoidalPositionEmbeddings",
+    "Block",
+    "ResnetBlock",
+    "p_sample",
+    "p_sample_loop",
+    "ddim_step",  # bonus (notebook 08)
+]
+
+
+def fails_with(check, *fragments):
+    """Run ``check``; it must raise CheckFailure whose message contains every fragment (case-insensitive)."""
+    with pytest.raises(AssertionError) as info:
+        check()
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment.lower() in message.lower(), f"{fragment!r} not in the message:\n{message}"
+    return message
+
+
+# --------------------------------------------------------------------------- basics
+
+
+def test_every_exercise_has_a_check():
+    from autograder.stubs import exercises
+
+    assert list(exercises()) == EXERCISES
+    assert checks.__all__[1:] == [f"check_{name}" for name in EXERCISES]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_reference_passes(exercise, capsys):
+    getattr(checks, f"check_{exercise}")()
+    assert "all checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_stub_says_not_implemented(exercise):
+    from autograder.stubs import exercises
+
+    helpers_checks = pytest.importorskip("helpers.checks")
+    module = exercises()[exercise]
+    if exercise == "ddim_step":  # in the released stubs, its first dependency (extract) is not written yet
+        module = "schedules"
+    message = fails_with(
+        getattr(helpers_checks, f"check_{exercise}"), "not implemented yet", "COMPLETE THIS", f"helpers/{module}.py"
+    )
+    assert "Traceback" not in message and len(message.splitlines()) == 1
+
+
+def test_expected_values_are_up_to_date():
+    from autograder.stubs import refresh_expected
+
+    assert refresh_expected(check=True), "run `python -m autograder helpers`"
+
+
+def test_checks_do_not_leak_solutions():
+    """No line of any solution region appears in a file students get or in a notebook."""
+    from autograder.stubs import SOLUTIONS, _scan
+
+    solution_lines = set()
+    for path in SOLUTIONS.glob("*.py"):
+        lines = path.read_text().splitlines()
+        for begin, end, *_ in _scan(path):
+            for line in lines[begin : end - 1]:
+                stripped = line.strip()
+                if stripped and not stripped.startswith("#"):
+                    solution_lines.add(stripped)
+    shipped = [
+        ROOT / "solutions" / "checks.py",
+        ROOT / "solutions" / "checks_expected.py",
+        *sorted((ROOT / "notebooks").glob("*.ipynb")),
+    ]
+    for path in shipped:
+        text = path.read_text()
+        lines = {line.strip().strip('",').replace('\\"', '"') for line in text.splitlines()}
+        leaked = sorted(solution_lines & lines)
+        assert not leaked, f"{path.name} contains solution lines: {leaked}"
+
+
+def test_failure_message_is_short_in_ipython():
+    """In a notebook the failure shows the message, not a wall of frames."""
+    code = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "shell.run_cell('from helpers import checks')\n"
+        "shell.run_cell('checks.check_q_sample()')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+    assert "not implemented yet: q_sample (COMPLETE THIS in helpers/forward.py)" in output
+    assert output.count("File ") + output.count("Cell In") <= 3, output
+
+
+# --------------------------------------------------------------------------- 01 schedules
+
+
+def _cosine(timesteps, s=0.008, max_beta=0.999, clip=None, shift=0, dtype=torch.float64):
+    t = torch.linspace(0, timesteps, timesteps + 1, dtype=dtype) + shift
+    f = torch.cos(((t / timesteps) + s) / (1 + s) * math.pi / 2) ** 2
+    abar = f / f[0]
+    betas = 1 - abar[1:] / abar[:-1]
+    betas = betas.clamp(*clip) if clip else betas.clamp(max=max_beta)
+    return betas.float()
+
+
+def test_cosine_clipped_at_0_02(monkeypatch):
+    monkeypatch.setattr(schedules, "cosine_beta_schedule", lambda T, s=0.008, max_beta=0.999: _cosine(T, clip=(1e-4, 0.02)))
+    fails_with(checks.check_cosine_beta_schedule, "clipped at 0.02")
+
+
+def test_cosine_returns_alphas_cumprod(monkeypatch):
+    def wrong(T, s=0.008, max_beta=0.999):
+        return torch.cumprod(1 - _cosine(T, s, max_beta).double(), 0).float()
+
+    monkeypatch.setattr(schedules, "cosine_beta_schedule", wrong)
+    fails_with(checks.check_cosine_beta_schedule, "returned abar_t")
+
+
+def test_cosine_off_by_one(monkeypatch):
+    monkeypatch.setattr(schedules, "cosine_beta_schedule", lambda T, s=0.008, max_beta=0.999: _cosine(T, s, max_beta, shift=1))
+    fails_with(checks.check_cosine_beta_schedule, "off by one")
+
+
+def test_cosine_wrong_length(monkeypatch):
+    monkeypatch.setattr(schedules, "cosine_beta_schedule", lambda T, s=0.008, max_beta=0.999: _cosine(T + 1, s, max_beta))
+    fails_with(checks.check_cosine_beta_schedule, "shape", "one beta per step")
+
+
+def test_cosine_ignores_max_beta(monkeypatch):
+    monkeypatch.setattr(schedules, "cosine_beta_schedule", lambda T, s=0.008, max_beta=0.999: _cosine(T, s, 0.999))
+    fails_with(checks.check_cosine_beta_schedule, "max_beta")
+
+
+def _schedule_with(**changes):
+    """A DiffusionSchedule whose constants are recomputed by the given mistaken formulas."""
+
+    class Mistaken(schedules.DiffusionSchedule):
+        def __init__(self, betas):
+            super().__init__(betas)
+            for name, formula in changes.items():
+                setattr(self, name, formula(self))
+
+    return Mistaken
+
+
+SCHEDULE_MISTAKES = {
+    "alphas_instead_of_cumprod": (
+        dict(
+            sqrt_alphas_cumprod=lambda s: torch.sqrt(s.alphas),
+            sqrt_one_minus_alphas_cumprod=lambda s: torch.sqrt(1 - s.alphas),
+        ),
+        "alphas instead of alphas_cumprod",
+    ),
+    "cumprod_is_alphas": (dict(alphas_cumprod=lambda s: s.alphas), "alphas instead of alphas_cumprod"),
+    "prev_starts_at_0": (
+        dict(alphas_cumprod_prev=lambda s: F.pad(s.alphas_cumprod[:-1], (1, 0), value=0.0)),
+        "must start at 1.0",
+    ),
+    "prev_not_shifted": (dict(alphas_cumprod_prev=lambda s: s.alphas_cumprod), "starting at 1.0"),
+    "recip_alpha": (dict(sqrt_recip_alphas=lambda s: 1.0 / s.alphas), "1/alpha_t instead of 1/sqrt(alpha_t)"),
+    "one_minus_abar": (
+        dict(sqrt_one_minus_alphas_cumprod=lambda s: 1.0 - s.alphas_cumprod),
+        "(1 - abar_t) instead of sqrt(1 - abar_t)",
+    ),
+    "posterior_std": (dict(posterior_variance=lambda s: torch.sqrt(s.posterior_variance)), "posterior_variance is a variance"),
+    "off_by_one": (
+        dict(alphas_cumprod=lambda s: torch.cumprod(torch.cat([torch.ones(1), s.alphas[:-1]]), 0)),
+        "off by one",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", SCHEDULE_MISTAKES)
+def test_diffusion_schedule_mistakes(mistake, monkeypatch):
+    changes, hint = SCHEDULE_MISTAKES[mistake]
+    monkeypatch.setattr(schedules, "DiffusionSchedule", _schedule_with(**changes))
+    fails_with(checks.check_DiffusionSchedule, hint)
+
+
+def test_extract_off_by_one(monkeypatch):
+    monkeypatch.setattr(schedules, "extract", lambda a, t, x_shape: a[t - 1].reshape(len(t), *([1] * (len(x_shape) - 1))))
+    fails_with(checks.check_extract, "off by one", "a[t - 1]")
+
+
+def test_extract_wrong_shape(monkeypatch):
+    monkeypatch.setattr(schedules, "extract", lambda a, t, x_shape: a[t])
+    fails_with(checks.check_extract, "shape", "(4, 1, 1, 1)")
+
+
+# --------------------------------------------------------------------------- 02 forward
+
+
+def _q_sample_with(signal, noise_scale, shift=0):
+    def q_sample(schedule, x_0, t, noise=None):
+        noise = torch.randn_like(x_0) if noise is None else noise
+        t = t + shift
+        return extract(signal(schedule), t, x_0.shape) * x_0 + extract(noise_scale(schedule), t, x_0.shape) * noise
+
+    return q_sample
+
+
+Q_MISTAKES = {
+    "one_minus_abar": (_q_sample_with(lambda s: s.sqrt_alphas_cumprod, lambda s: 1 - s.alphas_cumprod), "(1 - abar_t)"),
+    "alphas": (_q_sample_with(lambda s: s.alphas.sqrt(), lambda s: (1 - s.alphas).sqrt()), "alphas instead of alphas_cumprod"),
+    "t_minus_1": (_q_sample_with(lambda s: s.sqrt_alphas_cumprod, lambda s: s.sqrt_one_minus_alphas_cumprod, -1), "off by one"),
+    "no_sqrt": (_q_sample_with(lambda s: s.alphas_cumprod, lambda s: 1 - s.alphas_cumprod), "square roots"),
+}
+
+
+@pytest.mark.parametrize("mistake", Q_MISTAKES)
+def test_q_sample_mistakes(mistake, monkeypatch):
+    wrong, hint = Q_MISTAKES[mistake]
+    monkeypatch.setattr(forward, "q_sample", wrong)
+    fails_with(checks.check_q_sample, hint)
+
+
+def test_q_sample_ignores_given_noise(monkeypatch):
+    original = forward.q_sample
+    monkeypatch.setattr(
+        forward, "q_sample", lambda schedule, x_0, t, noise=None: original(schedule, x_0, t, torch.randn_like(x_0))
+    )
+    fails_with(checks.check_q_sample, "q_sample(schedule, x_0, t, noise) is wrong")
+
+
+# --------------------------------------------------------------------------- 03 losses
+
+
+def _p_losses_with(model_input="x_t", target="noise", reduce="mean", swap_l1_l2=False):
+    def p_losses(model, schedule, x_0, t, noise=None, loss_type="l2"):
+        if loss_type not in ("l1", "l2", "huber"):
+            raise ValueError(loss_type)
+        noise = torch.randn_like(x_0) if noise is None else noise
+        x_t = forward.q_sample(schedule, x_0, t, noise=noise)
+        predicted = model(x_t if model_input == "x_t" else x_0, t)
+        goal = noise if target == "noise" else x_0
+        if swap_l1_l2 and loss_type != "huber":
+            loss_type = {"l1": "l2", "l2": "l1"}[loss_type]
+        fn = {"l1": F.l1_loss, "l2": F.mse_loss, "huber": F.smooth_l1_loss}[loss_type]
+        return fn(predicted, goal, reduction=reduce)
+
+    return p_losses
+
+
+LOSS_MISTAKES = {
+    "model_on_x0": (_p_losses_with(model_input="x_0"), "clean x_0"),
+    "target_x0": (_p_losses_with(target="x_0"), "should be the noise"),
+    "sum": (_p_losses_with(reduce="sum"), "summed instead of averaging"),
+    "l1_l2_swapped": (_p_losses_with(swap_l1_l2=True), "That is the l1 loss"),
+}
+
+
+@pytest.mark.parametrize("mistake", LOSS_MISTAKES)
+def test_p_losses_mistakes(mistake, monkeypatch):
+    wrong, hint = LOSS_MISTAKES[mistake]
+    monkeypatch.setattr(losses, "p_losses", wrong)
+    fails_with(checks.check_p_losses, hint)
+
+
+def test_p_losses_with_unfinished_q_sample(monkeypatch):
+    def stub(*args, **kwargs):
+        raise NotImplementedError("COMPLETE THIS: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise")
+
+    monkeypatch.setattr(losses, "q_sample", stub)
+    fails_with(checks.check_p_losses, "relies on q_sample", "not implemented yet: q_sample", "helpers/forward.py")
+
+
+# --------------------------------------------------------------------------- 04 U-Net parts
+
+
+class _Embeddings(nn.Module):
+    def __init__(self, dim, divisor_offset=-1, cos_first=False):
+        super().__init__()
+        self.dim, self.divisor_offset, self.cos_first = dim, divisor_offset, cos_first
+
+    def forward(self, time):
+        half = self.dim // 2
+        w = torch.exp(torch.arange(half, dtype=torch.float32) * -(math.log(10000) / (half + self.divisor_offset)))
+        angles = time.float()[:, None] * w[None, :]
+        parts = (angles.cos(), angles.sin()) if self.cos_first else (angles.sin(), angles.cos())
+        return torch.cat(parts, dim=-1)
+
+
+def test_embeddings_half_dim(monkeypatch):
+    monkeypatch.setattr(unet, "SinusoidalPositionEmbeddings", lambda dim: _Embeddings(dim, divisor_offset=0))
+    fails_with(checks.check_SinusoidalPositionEmbeddings, "half_dim - 1")
+
+
+def test_embeddings_cos_sin_swapped(monkeypatch):
+    monkeypatch.setattr(unet, "SinusoidalPositionEmbeddings", lambda dim: _Embeddings(dim, cos_first=True))
+    fails_with(checks.check_SinusoidalPositionEmbeddings, "swapped")
+
+
+def test_embeddings_variant_passes(monkeypatch):
+    monkeypatch.setattr(unet, "SinusoidalPositionEmbeddings", lambda dim: _Embeddings(dim))
+    checks.check_SinusoidalPositionEmbeddings()
+
+
+class _Block(nn.Module):
+    def __init__(self, dim, dim_out, groups=8, norm_channels=None, act=True, plus_one=True):
+        super().__init__()
+        self.proj = nn.Conv2d(dim, dim_out, 3, padding=1)
+        self.norm = nn.GroupNorm(groups, norm_channels or dim_out)
+        self.act = nn.SiLU() if act else nn.Identity()
+        self.plus_one = plus_one
+
+    def forward(self, x, scale_shift=None):
+        x = self.norm(self.proj(x))
+        if scale_shift is not None:
+            scale, shift = scale_shift
+            x = x * (scale + 1 if self.plus_one else scale) + shift
+        return self.act(x)
+
+
+def test_block_groupnorm_over_input_channels(monkeypatch):
+    monkeypatch.setattr(unet, "Block", lambda dim, dim_out, groups=8: _Block(dim, dim_out, groups, norm_channels=dim))
+    fails_with(checks.check_Block, "GroupNorm over 4 channels", "input", "dim_out")
+
+
+def test_block_without_activation(monkeypatch):
+    monkeypatch.setattr(unet, "Block", lambda dim, dim_out, groups=8: _Block(dim, dim_out, groups, act=False))
+    fails_with(checks.check_Block, "SiLU activation is missing")
+
+
+def test_block_scale_without_plus_one(monkeypatch):
+    monkeypatch.setattr(unet, "Block", lambda dim, dim_out, groups=8: _Block(dim, dim_out, groups, plus_one=False))
+    fails_with(checks.check_Block, "x * (scale + 1) + shift")
+
+
+def test_block_variant_passes(monkeypatch):
+    monkeypatch.setattr(unet, "Block", lambda dim, dim_out, groups=8: _Block(dim, dim_out, groups))
+    checks.check_Block()
+
+
+def _resnet_forward(use_time=True, residual=True):
+    def forward_(self, x, time_emb=None):
+        h = self.block1(x)
+        if use_time and self.mlp is not None and time_emb is not None:
+            h = h + self.mlp(time_emb)[:, :, None, None]
+        h = self.block2(h)
+        return h + self.res_conv(x) if residual else h
+
+    return forward_
+
+
+def test_resnet_block_ignores_time(monkeypatch):
+    monkeypatch.setattr(unet.ResnetBlock, "forward", _resnet_forward(use_time=False))
+    fails_with(checks.check_ResnetBlock, "time embedding is ignored")
+
+
+def test_resnet_block_without_residual(monkeypatch):
+    monkeypatch.setattr(unet.ResnetBlock, "forward", _resnet_forward(residual=False))
+    fails_with(checks.check_ResnetBlock, "residual is missing")
+
+
+def test_resnet_block_with_unfinished_block(monkeypatch):
+    class Stub(nn.Module):
+        def __init__(self, *args, **kwargs):
+            raise NotImplementedError("COMPLETE THIS: self.proj (3x3 conv), self.norm (GroupNorm), self.act (SiLU)")
+
+    monkeypatch.setattr(unet, "Block", Stub)
+    fails_with(checks.check_ResnetBlock, "relies on Block", "helpers/unet.py")
+
+
+# --------------------------------------------------------------------------- 05 sampling
+
+
+def _p_sample_with(recip=lambda s: s.sqrt_recip_alphas, sigma=lambda s: s.posterior_variance.sqrt(), noise_at_0=False,
+                   shift=0, noise_std=lambda s: s.sqrt_one_minus_alphas_cumprod):  # fmt: skip
+    @torch.no_grad()
+    def p_sample(model, schedule, x_t, t, t_index, clip_denoised=False):
+        eps = model(x_t, t)
+        t = t + shift
+        if clip_denoised:
+            x0 = sampling.predict_x0(schedule, x_t, t, eps).clamp(-1, 1)
+            mean = sampling.posterior_mean(schedule, x_t, t, x0)
+        else:
+            coef = extract(schedule.betas, t, x_t.shape) / extract(noise_std(schedule), t, x_t.shape)
+            mean = extract(recip(schedule), t, x_t.shape) * (x_t - coef * eps)
+        if t_index == 0 and not noise_at_0:
+            return mean
+        return mean + extract(sigma(schedule), t, x_t.shape) * torch.randn_like(x_t)
+
+    return p_sample
+
+
+P_SAMPLE_MISTAKES = {
+    "variance_as_std": (_p_sample_with(sigma=lambda s: s.posterior_variance), "scale z by sqrt(posterior_variance_t)"),
+    "recip_alpha": (_p_sample_with(recip=lambda s: 1 / s.alphas), "1/alpha_t instead of 1/sqrt(alpha_t)"),
+    "noise_at_0": (_p_sample_with(noise_at_0=True), "t_index == 0 return the mean alone"),
+    "off_by_one": (_p_sample_with(shift=-1), "off by one"),
+    "alphas_not_cumprod": (_p_sample_with(noise_std=lambda s: (1 - s.alphas).sqrt()), "alphas instead of alphas_cumprod"),
+    "beta_variance": (_p_sample_with(sigma=lambda s: s.betas.sqrt()), "sqrt(beta_t)"),
+}
+
+
+@pytest.mark.parametrize("mistake", P_SAMPLE_MISTAKES)
+def test_p_sample_mistakes(mistake, monkeypatch):
+    wrong, hint = P_SAMPLE_MISTAKES[mistake]
+    monkeypatch.setattr(sampling, "p_sample", wrong)
+    fails_with(checks.check_p_sample, hint)
+
+
+def test_p_sample_variant_passes(monkeypatch):
+    monkeypatch.setattr(sampling, "p_sample", _p_sample_with())
+    checks.check_p_sample()
+
+
+def _p_sample_loop_with(indices, chain=True, return_x_T=False):
+    @torch.no_grad()
+    def p_sample_loop(model, schedule, shape, clip_denoised=False, return_all=False, progress=True, generator=None):
+        img = torch.randn(shape, generator=generator)
+        start = img
+        images = [img]
+        for t_index in indices(schedule.timesteps):
+            t = torch.full((shape[0],), t_index, dtype=torch.long)
+            out = sampling.p_sample(model, schedule, img if chain else start, t, t_index, clip_denoised=clip_denoised)
+            img = out
+            images.append(img)
+        if return_x_T:
+            return start
+        return images if return_all else img
+
+    return p_sample_loop
+
+
+LOOP_MISTAKES = {
+    "stops_at_1": (_p_sample_loop_with(lambda T: range(T - 1, 0, -1)), "must go down to t_index 0"),
+    "forwards": (_p_sample_loop_with(lambda T: range(T)), "runs forwards"),
+    "not_chained": (_p_sample_loop_with(lambda T: reversed(range(T)), chain=False), "feed each step's result"),
+    "returns_x_T": (_p_sample_loop_with(lambda T: reversed(range(T)), return_x_T=True), "return x_0"),
+}
+
+
+@pytest.mark.parametrize("mistake", LOOP_MISTAKES)
+def test_p_sample_loop_mistakes(mistake, monkeypatch):
+    wrong, hint = LOOP_MISTAKES[mistake]
+    monkeypatch.setattr(sampling, "p_sample_loop", wrong)
+    fails_with(checks.check_p_sample_loop, hint)
+
+
+def test_p_sample_loop_variant_passes(monkeypatch):
+    monkeypatch.setattr(sampling, "p_sample_loop", _p_sample_loop_with(lambda T: reversed(range(T))))
+    checks.check_p_sample_loop()
+
+
+# --------------------------------------------------------------------------- 08 DDIM (bonus)
+
+
+def _ddim_step_with(cumprod=lambda s: s.alphas_cumprod, clamp=True, noise=True):
+    @torch.no_grad()
+    def ddim_step(model, schedule, x_t, t, t_prev, eta=0.0, clip_denoised=True):
+        eps = model(x_t, t)
+        abar = extract(cumprod(schedule), t, x_t.shape)
+        abar_prev = extract(cumprod(schedule), torch.full_like(t, t_prev), x_t.shape) if t_prev >= 0 else torch.ones_like(abar)
+        x0 = (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
+        if clip_denoised and clamp:
+            x0 = x0.clamp(-1, 1)
+            eps = (x_t - abar.sqrt() * x0) / (1 - abar).sqrt()
+        sigma = eta * ((1 - abar_prev) / (1 - abar)).sqrt() * (1 - abar / abar_prev).sqrt()
+        out = abar_prev.sqrt() * x0 + (1 - abar_prev - sigma**2).clamp(min=0).sqrt() * eps
+        return out + sigma * torch.randn_like(x_t) if eta > 0 and noise else out
+
+    return ddim_step
+
+
+DDIM_MISTAKES = {
+    "alphas": (_ddim_step_with(cumprod=lambda s: s.alphas), "alphas where DDIM needs alphas_cumprod"),
+    "no_clip": (_ddim_step_with(clamp=False), "clamp x0_hat"),
+    "no_noise": (_ddim_step_with(noise=False), "add sigma * z"),
+}
+
+
+@pytest.mark.parametrize("mistake", DDIM_MISTAKES)
+def test_ddim_mistakes(mistake, monkeypatch):
+    wrong, hint = DDIM_MISTAKES[mistake]
+    monkeypatch.setattr(ddim, "ddim_step", wrong)
+    fails_with(checks.check_ddim_step, hint)
+
+
+def test_ddim_variant_passes(monkeypatch):
+    monkeypatch.setattr(ddim, "ddim_step", _ddim_step_with())
+    checks.check_ddim_step()
+
+
+def test_ddim_with_eta_1_matches_ddpm_noise():
+    schedule = checks._frozen_schedule()
+    assert abs(checks.EXPECTED.DDIM["eta_1"]["correct"][1] - float(schedule.posterior_variance[6].sqrt())) < 1e-6

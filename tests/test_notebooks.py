@@ -1,0 +1,168 @@
+"""The notebook series: structure, nbgrader metadata, and headless execution (``python -m autograder execute``)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CORE = [p for p in NOTEBOOKS if p.name[:2] <= "06"]
+NBGRADER_KEYS = {"grade", "grade_id", "locked", "points", "schema_version", "solution", "task"}
+
+
+def load(path):
+    return nbformat.read(path, as_version=4)
+
+
+def check_cells(nb):
+    return [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+
+
+def test_the_series_is_there():
+    names = [p.stem for p in CORE]
+    assert names == [
+        "00_setup",
+        "01_noise_schedules",
+        "02_forward_diffusion",
+        "03_training_objective",
+        "04_unet",
+        "05_sampling",
+        "06_training",
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_valid_and_committed_without_outputs(path):
+    nb = load(path)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4
+    for cell in nb.cells:
+        assert cell.get("id"), "every cell needs a stable id"
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: cell {cell.id} has outputs"
+            assert cell.execution_count is None, f"{path.name}: cell {cell.id} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_teaching_frame(path):
+    """What you will learn at the top, a recap and paper links at the end, the set-up cell first."""
+    nb = load(path)
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    assert "What you will learn" in markdown[0]
+    assert "## Recap" in markdown[-1] and "arxiv.org" in markdown[-1]
+    first_code = next(c.source for c in nb.cells if c.cell_type == "code")
+    assert "google.colab" in first_code and "%autoreload 2" in first_code and "sys.path.insert" in first_code
+
+
+def test_one_check_cell_per_exercise_with_valid_metadata():
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    from autograder.stubs import exercises
+
+    seen = {}
+    validator = MetadataValidator()
+    for path in NOTEBOOKS:
+        nb = load(path)
+        validator.validate_nb(nb)
+        for cell in check_cells(nb):
+            meta = cell.metadata["nbgrader"]
+            assert set(meta) == NBGRADER_KEYS, meta
+            assert meta["grade"] and meta["locked"] and not meta["solution"] and not meta["task"]
+            assert meta["schema_version"] == 3 and isinstance(meta["points"], int) and meta["points"] > 0
+            exercise = meta["grade_id"].removeprefix("check_")
+            assert cell.cell_type == "code" and f"checks.check_{exercise}()" in cell.source
+            assert cell.id == f"check-{exercise}"
+            assert exercise not in seen, f"check_{exercise} appears in {seen.get(exercise)} and {path.name}"
+            seen[exercise] = path.name
+    assert set(exercises()) <= set(seen), f"exercises without a check cell: {set(exercises()) - set(seen)}"
+
+
+def test_checks_follow_their_explanation():
+    """Each check cell comes right after a markdown cell that names its exercise."""
+    for path in NOTEBOOKS:
+        nb = load(path)
+        for index, cell in enumerate(nb.cells):
+            if cell in check_cells(nb):
+                exercise = cell.metadata["nbgrader"]["grade_id"].removeprefix("check_")
+                previous = nb.cells[index - 1]
+                assert previous.cell_type == "markdown" and exercise in previous.source, (path.name, exercise)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_long_cells_have_a_smoke_mode(path):
+    """Notebooks that train or sample read runtime.fast_mode()."""
+    text = path.read_text()
+    if re.search(r"training\.train|p_sample_loop|\.generate\(", text):
+        assert "fast_mode()" in text and "FAST" in text
+
+
+def _execute(*args, env_extra=None):
+    env = {**os.environ, "DDPM_FAST": "1", **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "execute", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800
+    )
+
+
+@pytest.mark.slow
+def test_execute_with_solutions(tmp_path):
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    result = _execute("--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in CORE:
+        assert re.search(rf"{path.stem}\s+[\d.]+ s\s+ok", result.stdout), result.stdout
+        assert (tmp_path / f"{path.stem}.ipynb").exists() and (tmp_path / f"{path.stem}.html").exists()
+        executed = load(tmp_path / f"{path.stem}.ipynb")
+        assert not [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert (tmp_path / "06_samples.png").exists() and (tmp_path / "06_reverse_process.gif").exists()
+    assert (tmp_path / "05_reverse_process.gif").exists()
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert before == after, "execute must not touch the working tree"
+
+
+@pytest.mark.slow
+def test_execute_with_stubs_fails_at_the_first_exercise():
+    result = _execute("--with", "stubs", "--fail-fast")
+    assert result.returncode != 0
+    assert re.search(r"00_setup\s+[\d.]+ s\s+ok", result.stdout), result.stdout
+    assert re.search(r"01_noise_schedules\s+[\d.]+ s\s+FAILED", result.stdout), result.stdout
+    assert "grade_id check_cosine_beta_schedule" in result.stdout
+    assert "not implemented yet: cosine_beta_schedule (COMPLETE THIS in helpers/schedules.py)" in result.stdout
+    assert "02_forward_diffusion" not in result.stdout  # --fail-fast stops there
+
+
+@pytest.mark.slow
+def test_every_notebook_stops_at_its_first_exercise_with_stubs():
+    result = _execute("--with", "stubs", "--notebooks", "01", "02", "03", "04", "05")
+    assert result.returncode != 0
+    for exercise in ("cosine_beta_schedule", "q_sample", "p_losses", "SinusoidalPositionEmbeddings", "p_sample"):
+        assert f"grade_id check_{exercise}" in result.stdout and f"not implemented yet: {exercise}" in result.stdout
+
+
+@pytest.mark.slow
+def test_nbgrader_validate_accepts_the_solved_notebooks(tmp_path):
+    """`nbgrader validate` runs each notebook with the solutions in place and checks its graded cells pass."""
+    from autograder.execute import build_course_copy
+
+    course = build_course_copy(tmp_path / "course", "solutions")
+    env = {
+        **os.environ,
+        "DDPM_FAST": "1",
+        "OMP_NUM_THREADS": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    graded = [p.name for p in CORE if check_cells(load(p))]
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "validate", *graded],
+        cwd=course / "notebooks",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    output = result.stdout + result.stderr
+    assert output.count("Success! Your notebook passes all the tests.") == len(graded), output
