@@ -538,11 +538,11 @@ def _block_structure(block, dim, dim_out, groups):
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     norms = [m for m in block.modules() if isinstance(m, nn.GroupNorm)]
     if not isinstance(getattr(block, "proj", None), nn.Conv2d):
-        _fail("Block needs self.proj = nn.Conv2d(dim, dim_out, 3, padding=1)")
+        _fail("Block needs self.proj: a 3x3 convolution from dim to dim_out channels, padding 1")
     if not isinstance(getattr(block, "norm", None), nn.GroupNorm):
-        _fail("Block needs self.norm = nn.GroupNorm(groups, dim_out)")
+        _fail("Block needs self.norm: a GroupNorm with `groups` groups over the dim_out output channels")
     if not hasattr(block, "act"):
-        _fail("Block needs self.act = nn.SiLU()")
+        _fail("Block needs self.act: the SiLU activation module")
     proj, norm = block.proj, block.norm
     if (proj.in_channels, proj.out_channels) != (dim, dim_out):
         _fail(f"Block.proj maps {proj.in_channels} -> {proj.out_channels} channels, expected {dim} -> {dim_out}")
@@ -551,7 +551,7 @@ def _block_structure(block, dim, dim_out, groups):
     if norm.num_channels == dim and dim != dim_out:
         _fail(
             f"Block.norm is a GroupNorm over {dim} channels, the block's *input*. It normalizes the convolution's "
-            f"output: nn.GroupNorm(groups, dim_out) with dim_out = {dim_out}."
+            f"output: a GroupNorm over dim_out = {dim_out} channels."
         )
     if norm.num_channels != dim_out:
         _fail(f"Block.norm normalizes {norm.num_channels} channels, expected dim_out = {dim_out}")
@@ -589,8 +589,8 @@ def check_Block():
         got_ss,
         _tensor(want["scale_shift"]),
         mistakes=[
-            (_tensor(want["plain"]), "scale_shift was ignored: after the norm, x = x * (scale + 1) + shift."),
-            (_tensor(want["scale_no_one"]), "Use x * (scale + 1) + shift: a scale of 0 must leave x unchanged."),
+            (_tensor(want["plain"]), "scale_shift was ignored: after the norm, multiply by (scale + 1), then add shift."),
+            (_tensor(want["scale_no_one"]), "Multiply by (scale + 1), not by scale: a scale of 0 must leave x unchanged."),
             (_tensor(want["ss_after_act"]), "Apply scale and shift after the norm and before the SiLU."),
         ],
     )
@@ -623,7 +623,7 @@ def check_ResnetBlock():
                 _tensor(want["without_time"]),
                 "The time embedding is ignored: add self.mlp(time_emb), reshaped to (B, C, 1, 1), after block1.",
             ),
-            (_tensor(want["with_time"]) - residual, "The residual is missing: return h + self.res_conv(x)."),
+            (_tensor(want["with_time"]) - residual, "The residual is missing: add self.res_conv(x) to the output of block2."),
         ],
     )
     _compare("ResnetBlock(4, 8, time_emb_dim=6)(x, None)", got_none, _tensor(want["without_time"]))
@@ -631,7 +631,12 @@ def check_ResnetBlock():
         "ResnetBlock(8, 8)(x)",
         got_same,
         _tensor(want["same"]),
-        mistakes=[(_tensor(want["same"]) - x8, "The residual is missing: return h + self.res_conv(x) (the identity here).")],
+        mistakes=[
+            (
+                _tensor(want["same"]) - x8,
+                "The residual is missing: add self.res_conv(x) (the identity here) to the output of block2.",
+            )
+        ],
     )
     _passed("ResnetBlock")
 
