@@ -58,7 +58,7 @@ def _find_idx(folder, split, kind):
 
 
 def _features():
-    from datasets import ClassLabel, Features, Image, Value  # noqa: F401
+    from datasets import ClassLabel, Features, Image
 
     return Features({"image": Image(), "label": ClassLabel(names=CLASS_NAMES)})
 
