@@ -39,3 +39,8 @@ def exercise_points(notebooks=NOTEBOOKS):
     """``{exercise id: points}``: the points of each exercise's test cell."""
     cells = course_cells(notebooks)
     return {e: cells[f"check_{e}"][2] for e in hidden_tests.EXERCISES}
+
+
+def bonus_exercises(notebooks=NOTEBOOKS):
+    """Exercises whose self-check sits in an optional ``NN_bonus_*`` notebook: extra credit, outside ``max_total``."""
+    return [e for e in hidden_tests.EXERCISES if "_bonus_" in course_cells(notebooks)[f"check_{e}"][0]]

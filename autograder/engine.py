@@ -3,53 +3,54 @@
 This process imports ``solutions/`` and the hidden tests but never student code.
 """
 
+import io
 import secrets
-import shutil
-import tempfile
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import hidden_tests, sandbox, stubs
 
 EXERCISE_MODULES = sandbox.MODULES
-ROOT = Path(__file__).resolve().parent.parent
-# Hidden from the sandbox (when the machine allows a mount namespace): the reference, the
-# hidden tests, the course directory with every submission, the test corpus, git history.
-DEFAULT_MASK = tuple(p for p in (ROOT / "solutions", ROOT / "autograder", ROOT / "tests", ROOT / ".git") if p.is_dir())
+ROOT = sandbox.ROOT
+
+
+@dataclass
+class Check:
+    """A notebook self-check, re-run in the sandbox on the student's own modules."""
+
+    name: str
+    exercise: str
+    deps: tuple = ()
+
+
+def check_tasks():
+    return [Check(f"check:{exercise}", exercise) for exercise in hidden_tests.EXERCISES]
 
 
 class GradingRun:
-    """Everything shared by the students of one run: seed, inputs, references, stubs."""
+    """Everything shared by the students of one run: seed, inputs, references, stubs, isolation."""
 
-    def __init__(self, seed=None, limits=None, user="nobody", mask=()):
+    def __init__(self, seed=None, limits=None, isolation=None, hidden=(), user="nobody", unsafe=False, self_checks=True):
         self.seed = int(seed) if seed is not None else secrets.randbits(31)
         self.limits = limits or sandbox.Limits()
-        stage = Path(tempfile.mkdtemp(prefix="ddpm-stage-"))
-        try:
-            self.isolation = sandbox.choose_isolation(user, [*DEFAULT_MASK, *mask], self.limits, stage)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        self.isolation = isolation or sandbox.detect(hidden, user, unsafe, self.limits)
         self.inputs = hidden_tests.make_inputs(self.seed)
         self.references = hidden_tests.make_references(self.inputs)
         self.dep_sources = hidden_tests.dep_sources()
+        self.input_bytes = {}
+        for task, arrays in self.inputs.items():
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            self.input_bytes[task] = buffer.getvalue()
         generated = stubs.generate()
         self.stub_texts = {name[:-3]: text for name, text in generated.items() if name[:-3] in EXERCISE_MODULES}
         # Everything in helpers/ that is not an exercise module is provided code: the grader's copy wins.
-        self.provided = {name: text for name, text in generated.items() if name[:-3] not in EXERCISE_MODULES}
-        self.tmp = Path(tempfile.mkdtemp(prefix="ddpm-run-"))
-        self.tmp.chmod(0o700)
-        self.inputs_dir = self.tmp / "inputs"
-        self.inputs_dir.mkdir()
-        for task, arrays in self.inputs.items():
-            np.savez(self.inputs_dir / f"{task}.npz", **arrays)
-        self.provided_dir = self.tmp / "provided"
-        self.provided_dir.mkdir()
-        for name, text in self.provided.items():
-            (self.provided_dir / name).write_text(text)
+        self.provided = {name: text.encode() for name, text in generated.items() if name[:-3] not in EXERCISE_MODULES}
+        self.tasks = [*(check_tasks() if self_checks else []), *hidden_tests.TASKS]
 
     def close(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        pass
 
     def __enter__(self):
         return self
@@ -57,33 +58,34 @@ class GradingRun:
     def __exit__(self, *exc):
         self.close()
 
-    def helpers_files(self, exercise_files):
-        """The sandbox's ``helpers/``: ``{module: path}`` of the student's exercise modules
-        (missing ones get the stub) plus the provided modules."""
-        files = {f"{name}.py": self.provided_dir / f"{name}.py" for name in (p[:-3] for p in self.provided)}
+    def helpers_files(self, student_files):
+        """The sandbox's ``helpers/``: ``{file name: bytes}``. The student's exercise modules and own
+        extra modules, the stub for a missing exercise module, the grader's copy of provided modules."""
+        files = {name: data for name, data in student_files.items() if name not in self.provided}
         for module in EXERCISE_MODULES:
-            if module in exercise_files:
-                files[f"{module}.py"] = Path(exercise_files[module])
-            else:
-                stub = self.tmp / "stubs" / f"{module}.py"
-                stub.parent.mkdir(exist_ok=True)
-                stub.write_text(self.stub_texts[module])
-                files[f"{module}.py"] = stub
+            files.setdefault(f"{module}.py", self.stub_texts[module].encode())
+        files.update(self.provided)
         return files
 
-    def grade(self, exercise_files, exercise_points=None, log=None, isolation=None):
-        """Trusted verdicts for one student. ``exercise_files``: ``{module: path to the student's file}``.
-
-        Returns ``(verdicts, import_errors, events)`` (see ``hidden_tests.score``)."""
-        results, import_errors, events = sandbox.run_student(
-            self.helpers_files(exercise_files),
+    def run(self, student_files):
+        """Sandbox results for one student: ``(results, import_info, events, stderr)``."""
+        return sandbox.run_student(
+            self.helpers_files(student_files),
             self.stub_texts,
-            self.inputs_dir,
-            hidden_tests.TASKS,
+            self.input_bytes,
+            self.tasks,
             self.dep_sources,
             self.limits,
-            isolation or self.isolation,
-            log=log,
+            self.isolation,
         )
+
+    def grade(self, student_files, exercise_points=None):
+        """Trusted verdicts for one student. ``student_files``: ``{file name: bytes}`` of their ``helpers/``
+        (or ``{module: path}``, read here). Returns ``(verdicts, import_errors, events)``."""
+        student_files = {
+            (name if name.endswith(".py") else f"{name}.py"): (data if isinstance(data, bytes) else open(data, "rb").read())
+            for name, data in student_files.items()
+        }
+        results, import_info, events, _ = self.run(student_files)
         verdicts = hidden_tests.score(exercise_points or {}, self.inputs, self.references, results)
-        return verdicts, import_errors, events
+        return verdicts, import_info["errors"], events

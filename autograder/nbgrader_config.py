@@ -10,11 +10,11 @@ c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 c.CourseDirectory.course_id = "ddpm"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".git", "outputs"]
 
-# autograde copies every non-notebook file of source/ over the submission. Without this,
-# each student's helpers/*.py would be replaced by the stubs and everyone would score 0.
-# Only the exercise modules are kept from the student; the provided modules (checks.py,
-# checks_expected.py, runtime.py, ...) are restored from source/, so a student cannot
-# weaken the visible checks by editing them.
+# `python -m autograder grade` never runs `nbgrader autograde`: student code runs only in the
+# bubblewrap sandbox, and the grader writes the autograded notebooks and gradebook scores itself.
+# The settings below matter if an instructor runs nbgrader's own commands on this course.
+
+# Kept from the student if anyone autogrades by hand: their exercise modules (not the stubs).
 c.Autograde.exclude_overwriting = {
     "ddpm": [
         "helpers/schedules.py",
@@ -33,13 +33,10 @@ c.OverwriteCells.add_missing_cells = True
 # stderr stream output of test cells. Failures still show: they are `error` outputs.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"
-
-# Per-cell wall clock: an infinite loop fails its own cell (CellTimeoutError), then the
-# kernel is interrupted and the next cells run.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
-c.Execute.raise_on_iopub_timeout = False
 
-# Feedback never contains hidden tests (the grading notebook has none anyway: hidden tests
-# run outside the student's kernel, see autograder/hidden_tests/).
+# Feedback HTML: outputs sanitized (no script, event handler or javascript: link survives),
+# and never hidden tests (the grading notebook has none: they run in the sandbox).
+c.HTMLExporter.sanitize_html = True
 c.ClearHiddenTests.enforce_metadata = True

@@ -1,34 +1,50 @@
-"""Run one student's exercises in an isolated, unprivileged, resource-limited process.
+"""Run one student's code in a bubblewrap sandbox built from an allow-list. Trusted side.
 
-Trusted side. The sandbox process (``sandbox_runner.py``) gets a private copy of the
-student's ``helpers/``, the public stubs, the task inputs and the public stand-ins:
-never ``solutions/``, the hidden tests, reference outputs or other students' work.
-As root it runs as ``nobody`` (``--sandbox-user``) with ``setsid`` and rlimits on CPU
-time, address space, file size and processes; ``python -I`` keeps the repository,
-``PYTHONPATH`` and user site-packages off ``sys.path``. A watchdog gives each task a
-wall-clock budget; when the process hangs or dies, it is killed and a fresh one runs
-the remaining tasks, so an infinite loop costs exactly the exercise it is in.
+The sandbox (``bwrap``) sees: the Python environment read-only (interpreter prefix, venv,
+``/usr`` for shared libraries), a read-only ``/box`` that the grader filled for this
+student alone (their ``helpers/``, the public stubs, the task inputs, the runner), and a
+private size-capped ``/tmp`` and ``/dev/shm``. Nothing else: no course checkout, no
+``solutions/``, no hidden tests, no other student, no network, its own PID, IPC and UTS
+namespaces, no capabilities. The runner (``sandbox_runner.py``) lowers CPU, memory,
+file-size and process limits before it imports student code.
+
+The trusted side never opens a path the student can write: dependencies go in over
+stdin, results come back over the stdout pipe as length-framed ``.npz`` bytes (read with
+``allow_pickle=False``, size-capped), and a frame nobody asked for is ignored. A sandbox
+is killed through its PID namespace (SIGKILL to its init kills every process in it), so
+concurrent runs never touch each other's processes. As root, bwrap runs as an
+unprivileged user (``nobody``); if that user cannot run the interpreter, it runs in a
+user namespace without capabilities and the run's report says the process limit is weaker.
 """
 
+import io
 import json
 import os
 import pwd
-import resource
-import secrets
 import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MAX_OUTPUT_BYTES = 64 << 20
+MAX_LINE_BYTES = 1 << 20
+STDERR_TAIL = 200_000
+ENABLE_HINT = (
+    "install bubblewrap (`sudo apt-get install bubblewrap`) and allow unprivileged user namespaces "
+    "(on Ubuntu 23.10+: `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`), "
+    "or grade trusted code only with --unsafe-no-sandbox"
+)
 
 
 def exercise_modules():
@@ -39,422 +55,433 @@ def exercise_modules():
 
 
 MODULES = exercise_modules()
-MAX_OUTPUT_BYTES = 200 * 1024 * 1024
-STUDENT_UID_BASE = 2_000_000  # far above regular and system users: each graded student gets one
 
 
-def kill_uid(uid):
-    """SIGKILL every process running as ``uid`` (a per-student uid: only that student's leftovers)."""
-    if uid is None or uid < STUDENT_UID_BASE:
-        return 0
-    killed = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        line = next((x for x in status.splitlines() if x.startswith("Uid:")), "")
-        if line.split()[1:2] == [str(uid)]:
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed += 1
-            except OSError:
-                pass
-    return killed
+class SandboxUnavailable(RuntimeError):
+    """bwrap is missing or cannot create namespaces here: student code must not run."""
 
 
 @dataclass
 class Limits:
     task_seconds: float = 30.0  # wall clock per task
     import_seconds: float = 60.0  # wall clock to import torch and the student's modules
-    cpu_seconds: int = 300  # RLIMIT_CPU of one sandbox process
+    cpu_seconds: int = 300  # RLIMIT_CPU of the sandbox process
     memory_bytes: int = 8 << 30  # RLIMIT_AS (torch alone maps ~3.3 GB of address space)
-    file_bytes: int = 256 << 20  # RLIMIT_FSIZE
+    file_bytes: int = 64 << 20  # RLIMIT_FSIZE
+    tmp_bytes: int = 256 << 20  # size of the private /tmp and /dev/shm (each)
+    processes: int = 64  # RLIMIT_NPROC (threads count too)
     max_restarts: int = 12
 
 
-def sandbox_user(name="nobody"):
-    """(uid, gid) to run untrusted code as, or None when we cannot switch users (not root)."""
-    if os.geteuid() != 0 or not name:
-        return None
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        return None
-    return entry.pw_uid, entry.pw_gid
+# ----------------------------------------------------------------------------- the allow-list
 
 
-def _probe(user, limits, mask, stage, check, net=False):
-    try:
-        done = subprocess.run(
-            [sys.executable, "-I", "-c", check],
-            cwd="/",
-            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
-            preexec_fn=_preexec(limits, user, mask, stage, net),
-            capture_output=True,
-            timeout=180,
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        return f"{type(error).__name__}: {error}"
-    if done.returncode != 0:
-        return " ".join(done.stderr.decode(errors="replace").strip().splitlines()[-1:])
-    return ""
+def _python_paths():
+    """The interpreter's installation and the environment's packages: what the sandbox must read."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths |= {p for p in sys.path if p and "-packages" in p and os.path.isdir(p)}
+    paths = sorted({os.path.realpath(p) for p in paths} | {os.path.abspath(p) for p in paths if os.path.isdir(p)})
+    # only the outermost of nested paths (a venv's site-packages is inside the venv)
+    return [p for p in paths if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in paths)]
+
+
+def _system_args():
+    """/usr read-only, and the merged-/usr links (/bin, /lib, ...) as they are on this machine."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    if Path("/etc/ld.so.cache").is_file():
+        args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    return args
+
+
+def _masks(binds, hidden):
+    """``--tmpfs`` over every hidden folder that an allowed bind happens to contain."""
+    args = []
+    for path in sorted({os.path.realpath(p) for p in hidden}):
+        if any(path == b or path.startswith(b.rstrip("/") + "/") for b in binds) and os.path.isdir(path):
+            args += ["--size", "4096", "--perms", "0000", "--tmpfs", path]
+    return args
 
 
 @dataclass
 class Isolation:
-    """How sandboxes of this run are isolated; ``describe()`` goes into the grading report."""
+    """How this run's sandboxes are made; ``describe()`` goes into the report and the CSV flags."""
 
-    user: tuple = None  # (uid, gid) or None: same user as the grader
-    mask: tuple = None  # paths hidden by a private mount namespace, or None: no namespace
-    notes: str = ""
-    net: bool = False  # sandbox processes get an empty network namespace (no network at all)
+    bwrap: str = None  # path of bwrap, None: no sandbox (--unsafe-no-sandbox)
+    user: tuple = None  # (uid, gid) that bwrap runs as when the grader is root
+    notes: list = field(default_factory=list)
+    hidden: tuple = ()
 
-    def for_student(self, index, role=0):
-        """The same isolation with a uid of its own (``STUDENT_UID_BASE + 2 * index + role``; role 0:
-        sandbox, 1: nbgrader kernel): concurrent students cannot signal, trace or read each other,
-        and leftovers can be killed by uid."""
-        if self.user is None:
-            return self
-        uid = STUDENT_UID_BASE + 2 * int(index) + int(role)
-        return Isolation((uid, uid), self.mask, self.notes, self.net)
+    @property
+    def sandboxed(self):
+        return self.bwrap is not None
 
     def describe(self):
-        who = f"uid {self.user[0]}" if self.user else "the grader's own user"
-        ns = (
-            f"a private mount namespace hiding {', '.join(map(str, self.mask))}"
-            if self.mask is not None
-            else "no mount namespace"
-        )
-        ns += ", and no network" if self.net else ""
-        return f"sandbox runs as {who}, with {ns}" + (f" ({self.notes})" if self.notes else "")
+        if not self.sandboxed:
+            return "NO SANDBOX (--unsafe-no-sandbox): student code ran with the grader's rights"
+        who = f"uid {self.user[0]}" if self.user else f"the grader's uid {os.getuid()} in a user namespace"
+        text = f"bubblewrap allow-list sandbox as {who}: no network, own PID/IPC/UTS namespaces, private /tmp"
+        return text + "".join(f"; {note}" for note in self.notes)
+
+    def row_flags(self):
+        """What every CSV row must say about isolation (nothing when it is complete)."""
+        if not self.sandboxed:
+            return ["graded WITHOUT a sandbox (--unsafe-no-sandbox): only for trusted code"]
+        return [f"sandbox: {note}" for note in self.notes]
+
+    def command(self, box, limits, status_fd=None):
+        """The argv that runs the runner in ``box`` (a folder only the grader wrote); bwrap reports
+        the PID of the sandbox's init on ``status_fd``."""
+        runner = ["-I", "-B", "-X", "utf8"]
+        if not self.sandboxed:
+            return [sys.executable, *runner, str(box / "sandbox_runner.py")]
+        binds = _python_paths()
+        args = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"]
+        args += ["--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv"]
+        for name, value in _env().items():
+            args += ["--setenv", name, value]
+        if os.getuid() == 0 and self.user is None:
+            args += ["--uid", "65534", "--gid", "65534"]
+        args += _system_args()
+        for path in binds:
+            args += ["--ro-bind", path, path]
+        args += _masks(binds, self.hidden)
+        args += ["--ro-bind", str(box), "/box", "--proc", "/proc", "--dev", "/dev"]
+        args += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]
+        args += ["--chdir", "/tmp"] + (["--json-status-fd", str(status_fd)] if status_fd is not None else [])
+        return [*args, "--", sys.executable, *runner, "/box/sandbox_runner.py"]
+
+    def popen_user(self):
+        return {"user": self.user[0], "group": self.user[1], "extra_groups": []} if self.user else {}
 
 
-def choose_isolation(user_name, mask, limits=None, stage=None):
-    """The strongest isolation this machine allows: namespace + unprivileged user, else
-    unprivileged user alone, else none (stated in the report). Probed once per run."""
+def _run_probe(isolation, limits, code):
+    box = Path(tempfile.mkdtemp(prefix="ddpm-probe-"))
+    try:
+        box.chmod(0o755)
+        (box / "sandbox_runner.py").write_text(code)
+        done = subprocess.run(isolation.command(box, limits), capture_output=True, timeout=180, cwd="/", env=_env(), **isolation.popen_user())
+        if done.returncode != 0:
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            return next((line for line in reversed(lines) if not line.startswith("{")), f"exit code {done.returncode}")
+        return ""
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"{type(error).__name__}: {error}"
+    finally:
+        shutil.rmtree(box, ignore_errors=True)
+
+
+def detect(hidden=(), user_name="nobody", unsafe=False, limits=None):
+    """The sandbox this machine allows; ``SandboxUnavailable`` when it allows none (and not ``unsafe``).
+
+    ``hidden``: folders masked even if an allowed bind contains them (the course, the submissions)."""
     limits = limits or Limits()
-    user = sandbox_user(user_name)
-    mask = tuple(str(Path(p).resolve()) for p in mask)
-    if stage is None:
-        stage = tempfile.mkdtemp(prefix="ddpm-stage-")
-    check = (
+    hidden = tuple(str(p) for p in (ROOT, *hidden))
+    if unsafe:
+        return Isolation(None, None, [], hidden)
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {ENABLE_HINT}")
+    # a hidden folder may appear only as the way to an allowed bind (the venv inside the course)
+    binds = _python_paths()
+    allowed = {p: sorted({b[len(p) :].strip("/").split("/")[0] for b in binds if b.startswith(p.rstrip("/") + "/")}) for p in hidden}
+    probe = (
         "import os, numpy, torch\n"
-        f"for p in {[p for p in mask if Path(p).is_dir()]!r}:\n"
-        "    try:\n        assert not os.listdir(p), p + ' is visible'\n"
-        "    except PermissionError:\n        pass\n"
+        f"for p, allowed in {allowed!r}.items():\n"
+        "    seen = set(os.listdir(p)) if os.path.isdir(p) else set()\n"
+        "    assert seen <= set(allowed), f'{p} is visible: {sorted(seen)}'\n"
     )
-    notes = []
-    if user is not None:
-        problem = _probe(user, limits, mask, stage, check)
+    candidates = []
+    if os.getuid() == 0 and user_name:
+        try:
+            entry = pwd.getpwnam(user_name)
+            candidates.append(Isolation(bwrap, (entry.pw_uid, entry.pw_gid), [], hidden))
+        except KeyError:
+            pass
+    candidates.append(Isolation(bwrap, None, [], hidden))
+    problems = []
+    for isolation in candidates:
+        problem = _run_probe(isolation, limits, probe)
         if not problem:
-            no_net = not _probe(user, limits, mask, stage, "import socket; socket.socket()", net=True)
-            return Isolation(user, mask, "" if no_net else "network namespace unavailable", no_net)
-        notes.append(f"namespace unavailable: {problem}")
-        problem = _probe(user, limits, None, None, "import numpy, torch")
-        if not problem:
-            return Isolation(user, None, "; ".join(notes))
-        notes.append(f"user {user_name!r} cannot run {sys.executable}: {problem}")
-    elif user_name:
-        notes.append("not root: cannot switch to an unprivileged user")
-    return Isolation(None, None, "; ".join(notes))
+            if os.getuid() == 0 and isolation.user is None:
+                isolation.notes.append(
+                    f"grader is root and user {user_name!r} cannot run {sys.executable}: "
+                    "the process-count limit is not enforced (grade as an ordinary user)"
+                )
+            return isolation
+        problems.append(problem)
+    raise SandboxUnavailable(f"bubblewrap cannot start a sandbox here ({'; '.join(problems)}): {ENABLE_HINT}")
 
 
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
-_CLONE_NEWNS = 0x00020000
-_CLONE_NEWNET = 0x40000000
+# ----------------------------------------------------------------------------- one sandbox process
 
 
-def _mount(source, target, fstype, flags, data=None):
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    enc = lambda v: None if v is None else str(v).encode()  # noqa: E731
-    if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
-
-
-def _blocked_ancestors(path, uid, gid):
-    """Directories on the way to ``path`` that ``uid`` cannot traverse: [(dir, child on the path)]."""
-    parts = Path(path).parts
-    blocked = []
-    for i in range(0, len(parts) - 1):
-        directory = Path(*parts[: i + 1])
-        st = directory.stat()
-        mode = st.st_mode
-        can = (mode & 0o001) or (st.st_gid == gid and mode & 0o010) or (st.st_uid == uid and mode & 0o100)
-        if not can:
-            blocked.append((directory, Path(*parts[: i + 2])))
-    return blocked
+def _env():
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "PYTHONHASHSEED": "0",
+        "CUDA_VISIBLE_DEVICES": "",
+        "TQDM_DISABLE": "1",
+        "MPLBACKEND": "Agg",
+        "LANG": "C.UTF-8",
+    }
 
 
-def _needed_paths():
-    """What the sandbox must reach: the interpreter, the environment (venv) and its packages."""
-    paths = {os.path.realpath(sys.executable), os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
-    paths |= {os.path.realpath(p) for p in sys.path if p and "-packages" in p and os.path.isdir(p)}
-    return sorted(paths)
-
-
-def _isolate(mask, user, stage, net=False):
-    """In the child, before exec: a private mount namespace where ``mask`` paths are empty
-    read-only tmpfs and the interpreter is reachable by ``user`` even under a private home."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(_CLONE_NEWNS | (_CLONE_NEWNET if net else 0)) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
-    _mount("none", "/", None, _MS_REC | _MS_PRIVATE)
-    if user is not None:
-        uid, gid = user
-        blocked = {}  # directory the user cannot traverse -> the children on the way to what it needs
-        for needed in _needed_paths():
-            for directory, child in _blocked_ancestors(needed, uid, gid):
-                blocked.setdefault(directory, set()).add(child)
-        index = 0
-        for directory in sorted(blocked, key=lambda d: len(d.parts)):
-            staged = []
-            for child in sorted(blocked[directory]):
-                target = Path(stage) / f"s{index}"
-                index += 1
-                target.mkdir(exist_ok=True) if child.is_dir() else target.touch()
-                _mount(child, target, None, _MS_BIND | _MS_REC)
-                staged.append((child, target))
-            _mount("tmpfs", directory, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=755")
-            for child, target in staged:
-                place = directory / child.name
-                place.mkdir() if target.is_dir() else place.touch()
-                _mount(target, place, None, _MS_BIND | _MS_REC)
-    for path in mask:
-        if Path(path).is_dir():
-            _mount("tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV, "size=4k,mode=000")
-
-
-def _preexec(limits, user, mask=None, stage=None, net=False):
-    def apply():
-        os.setsid()
-        if mask is not None:
-            _isolate(mask, user, stage, net)
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if user is not None:
-            uid, gid = user
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
-
-    return apply
-
-
-def read_npz(path):
-    """Plain arrays from an untrusted ``.npz``: no pickle, bounded size."""
-    path = Path(path)
-    if path.stat().st_size > MAX_OUTPUT_BYTES:
-        raise ValueError("output file too large")
-    with zipfile.ZipFile(path) as archive:
+def read_npz(data):
+    """Plain arrays from untrusted ``.npz`` bytes: no pickle, bounded size."""
+    if len(data) > MAX_OUTPUT_BYTES:
+        raise ValueError("output too large")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         if sum(info.file_size for info in archive.infolist()) > MAX_OUTPUT_BYTES:
-            raise ValueError("output file too large once decompressed")
+            raise ValueError("output too large once decompressed")
     out = {}
-    with np.load(path, allow_pickle=False) as data:
-        for key in data.files:
-            value = data[key]
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        for key in arrays.files:
+            value = arrays[key]
             out[key] = str(value) if value.dtype.kind == "U" else np.array(value)
     return out
 
 
 class _Process:
-    """One sandbox process and its line protocol."""
+    """One sandbox process: a line protocol on its stdout, ``RESULT`` frames with bytes."""
 
-    def __init__(self, box, stderr_file, limits, isolation, stubbed):
-        (box / "job.json").write_text(json.dumps({"modules": list(MODULES), "stubbed": sorted(stubbed)}))
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(box / "tmp"),
-            "TMPDIR": str(box / "tmp"),
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONHASHSEED": "0",
-            "CUDA_VISIBLE_DEVICES": "",
-            "TQDM_DISABLE": "1",
-            "LANG": "C.UTF-8",
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "sandbox_runner.py"],
-            cwd=box,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr_file,
-            preexec_fn=_preexec(limits, isolation.user, isolation.mask, box.parent / "stage", isolation.net),
-            close_fds=True,
-        )
+    def __init__(self, box, limits, isolation):
+        status_r, status_w = os.pipe() if isolation.sandboxed else (None, None)
+        try:
+            self.proc = subprocess.Popen(
+                isolation.command(box, limits, status_w),
+                cwd="/",
+                env=_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(status_w,) if status_w is not None else (),
+                start_new_session=True,
+                **isolation.popen_user(),
+            )
+        finally:
+            if status_w is not None:
+                os.close(status_w)
+        self.status_fd = status_r
+        self.init_pid = None
         self.buffer = b""
         self.current_import = None
+        self.stderr_tail = bytearray()
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
 
-    def send(self, line):
+    def _drain_stderr(self):
+        for chunk in iter(lambda: self.proc.stderr.read1(65536), b""):
+            self.stderr_tail += chunk
+            del self.stderr_tail[:-STDERR_TAIL]
+
+    def _read_init_pid(self):
+        """The PID (outside) of the sandbox's init: killing it kills its whole PID namespace."""
+        if self.status_fd is None or self.init_pid is not None:
+            return
+        ready, _, _ = select.select([self.status_fd], [], [], 0)
+        if ready:
+            data = os.read(self.status_fd, 4096)
+            try:
+                self.init_pid = int(json.loads(data.split(b"\n")[0])["child-pid"])
+            except (ValueError, KeyError, IndexError):
+                pass
+
+    def send(self, message):
         try:
-            self.proc.stdin.write((line + "\n").encode())
+            self.proc.stdin.write((json.dumps(message) + "\n").encode())
             self.proc.stdin.flush()
             return True
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):
             return False
 
-    def expect(self, prefix, deadline):
-        """The first protocol line starting with ``prefix``; None on timeout or death."""
+    def _fill(self, deadline):
+        """Read more bytes; False on timeout or when the process closed its stdout."""
+        self._read_init_pid()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
         fd = self.proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
+        if not ready:
+            return self.proc.poll() is None or self._fill(min(deadline, time.monotonic()))
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return False
+        self.buffer += chunk
+        return True
+
+    def expect(self, word, task=None, deadline=0.0):
+        """The first line ``word [task] ...`` (with its frame for ``RESULT``); None on timeout or death.
+
+        Lines and frames that are not what was asked for at this moment are dropped."""
         while True:
             while b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
-                text = line.decode("utf-8", "replace")
-                if text.startswith("IMPORT "):
-                    self.current_import = text.split(" ", 1)[1].strip()
-                if text.startswith(prefix):
-                    return text
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
-            if ready:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    return None  # the process closed stdout: it died
-                self.buffer = (self.buffer + chunk)[-(1 << 20) :]
-            elif self.proc.poll() is not None:
+                line, rest = self.buffer.split(b"\n", 1)
+                words = line.decode("utf-8", "replace").split(" ", 2)
+                if words[0] == "RESULT" and len(words) == 3 and words[2].isdigit():
+                    size = int(words[2])
+                    if size > MAX_OUTPUT_BYTES:
+                        return None
+                    while len(rest) < size:
+                        self.buffer = line + b"\n" + rest
+                        if not self._fill(deadline):
+                            return None
+                        rest = self.buffer.split(b"\n", 1)[1]
+                    self.buffer = rest[size:]
+                    if word == "RESULT" and words[1] == task:
+                        return rest[:size]
+                    continue
+                self.buffer = rest
+                if words[0] == "IMPORT" and len(words) > 1:
+                    self.current_import = words[1].strip()
+                if words[0] == word and word != "RESULT":
+                    return " ".join(words[1:])
+            if len(self.buffer) > MAX_LINE_BYTES:
+                self.buffer = b""
+            if not self._fill(deadline):
                 return None
 
     def kill(self):
+        self._read_init_pid()
+        for pid in (self.init_pid, self.proc.pid):
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
             pass
-        try:
-            self.proc.kill()
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
             except OSError:
                 pass
+        if self.status_fd is not None:
+            os.close(self.status_fd)
+            self.status_fd = None
 
     def describe_death(self):
         code = self.proc.poll()
         if code is None:
             return "no answer"
-        if code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        if code < 0 or code > 128:
+            number = -code if code < 0 else code - 128
+            name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
             return f"killed by {name}" + (" (CPU time limit)" if name == "SIGXCPU" else "")
         return f"exited with code {code}"
 
 
-def _copy_into(box, helpers_files, stubs, inputs_dir, user):
-    """Lay out the sandbox directory; returns nothing. ``helpers_files``: {name: source path}."""
-    box.mkdir()
-    (box / "helpers").mkdir()
-    for name, src in helpers_files.items():
-        shutil.copyfile(src, box / "helpers" / name)
-    (box / "stubs").mkdir()
+# ----------------------------------------------------------------------------- the box
+
+
+def _write_box(box, helpers, stubs, inputs, limits, stubbed):
+    """The read-only ``/box``: written here, by the grader, from texts and bytes (never by copying paths)."""
+    box.mkdir(mode=0o755)
+    for folder in ("helpers", "stubs", "inputs"):
+        (box / folder).mkdir(mode=0o755)
+    for name, data in helpers.items():
+        (box / "helpers" / name).write_bytes(data)
     for name, text in stubs.items():
         (box / "stubs" / f"{name}.py").write_text(text)
-    shutil.copytree(inputs_dir, box / "inputs")
+    for name, data in inputs.items():
+        (box / "inputs" / f"{name}.npz").write_bytes(data)
     shutil.copyfile(HERE / "sandbox_runner.py", box / "sandbox_runner.py")
     shutil.copyfile(HERE / "standins.py", box / "standins.py")
-    for sub in ("deps", "outputs", "tmp"):
-        (box / sub).mkdir()
+    job = {
+        "modules": list(MODULES),
+        "stubbed": sorted(stubbed),
+        "limits": {"cpu": limits.cpu_seconds, "memory": limits.memory_bytes, "file": limits.file_bytes},
+        "processes": limits.processes,
+    }
+    (box / "job.json").write_text(json.dumps(job))
     for path in [box, *box.rglob("*")]:
-        path.chmod(0o700 if path.is_dir() else 0o600)
-        if user is not None:
-            os.chown(path, *user)
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
-def run_student(helpers_files, stubs, inputs_dir, tasks, dep_sources, limits=None, isolation=None, log=None):
-    """Run ``tasks`` (a list of ``hidden_tests.Task``) on one student's helpers.
+def run_student(helpers, stubs, inputs, tasks, dep_sources, limits, isolation):
+    """Run ``tasks`` (``hidden_tests.Task``-like: ``name``, ``deps``) on one student's code.
 
-    Returns ``(results, import_errors, events)``: ``results[task] = {"status", "detail", "outputs"}``,
-    ``import_errors[module] = message`` and ``events``: human-readable lines (timeouts, crashes).
-    """
-    limits = limits or Limits()
-    isolation = isolation or Isolation()
-    user = isolation.user
+    ``helpers``: ``{file name: bytes}`` of the sandbox's ``helpers/`` package; ``stubs``: ``{module: text}``
+    (used for a module that does not import); ``inputs``: ``{task: npz bytes}``.
+    Returns ``(results, import_info, events, stderr)``: ``results[task] = {"status", "detail", "outputs"}``,
+    ``import_info = {"errors": {module: message}, "replaced": {module: [names]}}``, ``events``: lines about
+    time-outs and crashes, ``stderr``: the tail of what the student's code printed."""
     workdir = Path(tempfile.mkdtemp(prefix="ddpm-sbx-"))
-    workdir.chmod(0o711)  # others may traverse to the box (random name) but not list it
-    (workdir / "stage").mkdir()
-    box = workdir / secrets.token_hex(16)
-    results, import_errors, events, stubbed = {}, {}, [], set()
+    workdir.chmod(0o711)  # the unprivileged sandbox user may traverse to its box, not list it
+    results, events, stubbed = {}, [], set()
+    import_info = {"errors": {}, "replaced": {}}
+    stderr = bytearray()
+    pending = list(tasks)
+    restarts = 0
     try:
-        _copy_into(box, helpers_files, stubs, inputs_dir, user)
-        pending = list(tasks)
-        restarts = 0
-        with open(workdir / "stderr.log", "wb") as stderr_file:
-            while pending and restarts <= limits.max_restarts:
-                proc = _Process(box, stderr_file, limits, isolation, stubbed)
+        while pending and restarts <= limits.max_restarts:
+            box = workdir / f"box{restarts}"
+            _write_box(box, helpers, stubs, inputs, limits, stubbed)
+            proc = _Process(box, limits, isolation)
+            try:
+                ready = proc.expect("READY", deadline=time.monotonic() + limits.import_seconds)
+                if ready is None:
+                    module = proc.current_import
+                    why = "timed out" if proc.proc.poll() is None else proc.describe_death()
+                    restarts += 1
+                    if module in MODULES and module not in stubbed:
+                        stubbed.add(module)
+                        import_info["errors"][module] = f"importing helpers/{module}.py {why}"
+                        events.append(f"import of helpers/{module}.py {why}: replaced by the stub")
+                        continue
+                    events.append(f"sandbox could not start ({why})")
+                    break
                 try:
-                    ready = proc.expect("READY", time.monotonic() + limits.import_seconds)
-                    if ready is None:
-                        module = proc.current_import
-                        why = "timed out" if proc.proc.poll() is None else proc.describe_death()
-                        restarts += 1
-                        if module and module not in stubbed:
-                            stubbed.add(module)
-                            import_errors[module] = f"importing helpers/{module}.py {why}"
-                            events.append(f"import of helpers/{module}.py {why}: replaced by the stub")
-                            continue
-                        events.append(f"sandbox could not start ({why})")
-                        break
-                    for module, message in json.loads(ready.split(" ", 1)[1]).items():
-                        import_errors.setdefault(module, message)
-                    while pending:
-                        task = pending[0]
-                        out_file = box / "outputs" / f"{task.name}.npz"
-                        if out_file.exists():
-                            out_file.unlink()
-                        for dep in task.deps:
-                            dep_file = box / "deps" / f"{dep}.py"
-                            dep_file.write_text(dep_sources[dep])
-                            dep_file.chmod(0o600)
-                            if user is not None:
-                                os.chown(dep_file, *user)
-                        start = time.monotonic()
-                        ok = proc.send(" ".join(["RUN", task.name, *task.deps]))
-                        done = ok and proc.expect(f"DONE {task.name}", start + limits.task_seconds)
-                        if done:
-                            try:
-                                outputs = read_npz(out_file)
-                                results[task.name] = {"status": "ok", "detail": "", "outputs": outputs}
-                            except Exception as error:
-                                results[task.name] = {"status": "error", "detail": f"unreadable output: {error}", "outputs": {}}
-                            pending.pop(0)
-                            continue
-                        alive = proc.proc.poll() is None
-                        if alive and time.monotonic() - start >= limits.task_seconds:
-                            status, detail = "timeout", f"no answer within {limits.task_seconds:g} s (infinite loop?)"
-                        else:
-                            proc.kill()
-                            status, detail = "crashed", proc.describe_death()
-                        results[task.name] = {"status": status, "detail": detail, "outputs": {}}
-                        events.append(f"{task.name}: {status} ({detail})")
+                    info = json.loads(ready)
+                    for module, message in dict(info.get("errors", {})).items():
+                        import_info["errors"].setdefault(str(module), str(message))
+                    for module, names in dict(info.get("replaced", {})).items():
+                        import_info["replaced"].setdefault(str(module), [str(n) for n in list(names)[:20]])
+                except (ValueError, TypeError, AttributeError):
+                    pass
+                while pending:
+                    task = pending[0]
+                    start = time.monotonic()
+                    sent = proc.send({"run": task.name, "deps": {dep: dep_sources[dep] for dep in task.deps}})
+                    frame = proc.expect("RESULT", task.name, start + limits.task_seconds) if sent else None
+                    if frame is not None:
+                        try:
+                            results[task.name] = {"status": "ok", "detail": "", "outputs": read_npz(frame)}
+                        except Exception as error:
+                            results[task.name] = {"status": "error", "detail": f"unreadable output: {error}", "outputs": {}}
                         pending.pop(0)
-                        restarts += 1
-                        break  # a fresh process for the remaining tasks
-                    else:
-                        proc.send("EXIT")
-                        proc.expect("\0never", time.monotonic() + 2)
-                finally:
+                        continue
+                    timed_out = proc.proc.poll() is None and time.monotonic() - start >= limits.task_seconds
                     proc.kill()
+                    if timed_out:
+                        status, detail = "timeout", f"no answer within {limits.task_seconds:g} s (infinite loop?)"
+                    else:
+                        status, detail = "crashed", proc.describe_death()
+                    results[task.name] = {"status": status, "detail": detail, "outputs": {}}
+                    events.append(f"{task.name}: {status} ({detail})")
+                    pending.pop(0)
+                    restarts += 1
+                    break  # a fresh process for the remaining tasks
+                else:
+                    proc.send({"exit": True})
+            finally:
+                proc.kill()
+                stderr += proc.stderr_tail
+                shutil.rmtree(box, ignore_errors=True)
         for task in pending:
             results.setdefault(task.name, {"status": "not run", "detail": "sandbox gave up", "outputs": {}})
-        if log is not None:
-            log.write_bytes((workdir / "stderr.log").read_bytes()[-200_000:])
     finally:
-        if user is not None:
-            kill_uid(user[0])
         shutil.rmtree(workdir, ignore_errors=True)
-    return results, import_errors, events
+    return results, import_info, events, bytes(stderr[-STDERR_TAIL:]).decode("utf-8", "replace")

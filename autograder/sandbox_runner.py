@@ -1,29 +1,38 @@
-"""Runs one student's exercises inside the sandbox. UNTRUSTED: this process imports student code.
+"""Runs one student's code inside the bubblewrap sandbox. UNTRUSTED: this process imports student code.
 
-Started by ``autograder.sandbox`` as ``python -I sandbox_runner.py`` in a throw-away
-directory that holds only: ``helpers/`` (the student's files), ``stubs/`` (public stubs,
-used when a student module cannot be imported), ``inputs/*.npz``, ``deps/`` (reference
-code of dependencies, written by the grader only after the dependency has been
-graded), ``standins.py`` and this file. No reference output and no solution of a
-task still to be graded is reachable from here; nothing this process writes is
-trusted beyond plain arrays (``outputs/<task>.npz``, read with ``allow_pickle=False``).
+Started by ``autograder.sandbox`` as ``python -I /box/sandbox_runner.py`` with a read-only ``/box``
+that holds only: ``helpers/`` (the student's files and the grader's provided modules),
+``stubs/`` (public stubs, used when a student module cannot be imported), ``inputs/*.npz``,
+``job.json``, ``standins.py`` and this file. Reference code of a dependency arrives over
+stdin only with the task that needs it, after the dependency's own task was answered.
 
-Protocol (lines on the original stdout; student prints go to stderr):
-``IMPORT <module>`` ... ``READY <json>``, then for each ``RUN <task> [deps...]`` on stdin
-``DONE <task>``. ``EXIT`` ends the process.
+Protocol on the original stdout (student prints go to stderr): ``IMPORT <module>`` ...
+``READY <json>``; then for each ``{"run": task, "deps": {...}}`` line on stdin,
+``RESULT <task> <n>`` followed by ``n`` bytes of ``.npz``. ``{"exit": true}`` ends it.
 """
 
+import contextlib
 import importlib
 import importlib.util
+import io
 import json
 import os
+import resource
 import sys
 
-PROTO = os.fdopen(os.dup(1), "w", buffering=1)
+BOX = os.path.dirname(os.path.abspath(__file__))
+PROTO = os.fdopen(os.dup(1), "wb", buffering=0)
 os.dup2(2, 1)  # student prints go to stderr, never into the protocol
-HERE = os.getcwd()
-sys.path.insert(0, HERE)
+sys.path.insert(0, BOX)
 sys.dont_write_bytecode = True
+
+with open(os.path.join(BOX, "job.json")) as _f:
+    JOB = json.load(_f)
+for _name, _limit in (("CPU", "cpu"), ("AS", "memory"), ("FSIZE", "file")):
+    _value = int(JOB["limits"][_limit])
+    resource.setrlimit(getattr(resource, f"RLIMIT_{_name}"), (_value, _value))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+resource.setrlimit(resource.RLIMIT_NPROC, (int(JOB["processes"]),) * 2)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -33,15 +42,15 @@ import standins  # noqa: E402
 
 MAX_ELEMENTS = 5_000_000
 MODS = {}
+WATCHED = ("torch", "torch.testing", "torch.nn.functional", "numpy", "numpy.testing", "math", "builtins")
 
 
-def say(line):
-    PROTO.write(line + "\n")
-    PROTO.flush()
+def say(line, data=b""):
+    PROTO.write(line.encode() + b"\n" + data)
 
 
 def load_stub(name):
-    spec = importlib.util.spec_from_file_location(f"helpers.{name}", os.path.join(HERE, "stubs", f"{name}.py"))
+    spec = importlib.util.spec_from_file_location(f"helpers.{name}", os.path.join(BOX, "stubs", f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "helpers"
     sys.modules[f"helpers.{name}"] = module
@@ -50,26 +59,49 @@ def load_stub(name):
     return module
 
 
+def library_identities():
+    """``{"torch.allclose": id, ...}`` of every callable in the libraries that checks rely on."""
+    found = {}
+    for name in WATCHED:
+        module = sys.modules.get(name) or importlib.import_module(name)
+        for attr, value in list(vars(module).items()):
+            if callable(value) and not attr.startswith("__"):
+                found[f"{name}.{attr}"] = id(value)
+    return found
+
+
+def replaced_since(before):
+    after = library_identities()
+    return sorted(name for name, ident in before.items() if after.get(name) != ident)
+
+
 def import_all(modules, stubbed):
-    errors = {}
+    """Import the student's modules; ``(errors, replaced)``: import failures, and library functions
+    or ``helpers.checks`` that a module replaced while it was imported (observed, not guessed)."""
+    errors, replaced = {}, {}
     importlib.import_module("helpers")
     for name in modules:
         say(f"IMPORT {name}")
         if name in stubbed:
             MODS[name] = load_stub(name)
             continue
+        before = library_identities()
         try:
             MODS[name] = importlib.import_module(f"helpers.{name}")
         except BaseException as error:  # noqa: B036 - SystemExit from student code too
             errors[name] = f"{type(error).__name__}: {error}"[:300]
             sys.modules.pop(f"helpers.{name}", None)
             MODS[name] = load_stub(name)
-    return errors
+        changed = replaced_since(before)
+        checks = sys.modules.get("helpers.checks")
+        if checks is not None and getattr(checks, "__file__", None) != os.path.join(BOX, "helpers", "checks.py"):
+            changed.append("helpers.checks (in sys.modules)")
+        if changed:
+            replaced[name] = changed
+    return errors, replaced
 
 
-def install(dep):
-    with open(os.path.join(HERE, "deps", f"{dep}.py")) as f:
-        source = f.read()
+def install(dep, source):
     namespace = {"__name__": f"dep_{dep}"}
     exec(compile(source, f"<dependency {dep}>", "exec"), namespace)
     for module, dotted, obj in namespace["__targets__"]:
@@ -179,8 +211,22 @@ def run_case(task, ci):
     raise KeyError(task)
 
 
+def run_check(exercise):
+    """The notebook's self-check ``checks.check_<exercise>()`` on the student's own modules."""
+    checks = importlib.import_module("helpers.checks")
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            getattr(checks, f"check_{exercise}")()
+        return {"ok": np.array(True), "message": np.array(printed.getvalue().strip()[-300:])}
+    except BaseException as error:  # noqa: B036
+        return {"ok": np.array(False), "message": np.array(f"{type(error).__name__}: {error}"[:300])}
+
+
 def run_task(task):
-    with np.load(os.path.join(HERE, "inputs", f"{task}.npz"), allow_pickle=False) as data:
+    if task.startswith("check:"):
+        return run_check(task.split(":", 1)[1])
+    with np.load(os.path.join(BOX, "inputs", f"{task}.npz"), allow_pickle=False) as data:
         inputs = {k: data[k] for k in data.files}
     cases = sorted({k.split("/")[0] for k in inputs}, key=lambda c: int(c[1:]))
     out = {}
@@ -197,28 +243,30 @@ def run_task(task):
                     out[f"{case}/{key}.error"] = np.array(f"{type(error).__name__}: {error}"[:300])
         except BaseException as error:  # noqa: B036 - one failing case never stops the others
             out[f"{case}/error"] = np.array(f"{type(error).__name__}: {error}"[:300])
-    path = os.path.join(HERE, "outputs", f"{task}.npz")
-    np.savez(path, **out)
+    return out
 
 
 def main():
-    with open(os.path.join(HERE, "job.json")) as f:
-        job = json.load(f)
-    errors = import_all(job["modules"], set(job.get("stubbed", ())))
-    say("READY " + json.dumps(errors))
+    errors, replaced = import_all(JOB["modules"], set(JOB.get("stubbed", ())))
+    say("READY " + json.dumps({"errors": errors, "replaced": replaced}))
     for line in sys.stdin:
-        words = line.split()
-        if not words or words[0] == "EXIT":
+        message = json.loads(line)
+        if "run" not in message:
             break
-        if words[0] == "RUN":
-            task, deps = words[1], words[2:]
-            for dep in deps:
-                try:
-                    install(dep)
-                except BaseException as error:  # noqa: B036
-                    print(f"dependency {dep} not installed: {error}", file=sys.stderr)
-            run_task(task)
-            say(f"DONE {task}")
+        task = message["run"]
+        for dep, source in message.get("deps", {}).items():
+            try:
+                install(dep, source)
+            except BaseException as error:  # noqa: B036
+                print(f"dependency {dep} not installed: {error}", file=sys.stderr)
+        buffer = io.BytesIO()
+        try:
+            np.savez(buffer, **run_task(task))
+        except BaseException as error:  # noqa: B036
+            buffer = io.BytesIO()
+            np.savez(buffer, error=np.array(f"{type(error).__name__}: {error}"[:300]))
+        data = buffer.getvalue()
+        say(f"RESULT {task} {len(data)}", data)
 
 
 if __name__ == "__main__":

@@ -1,152 +1,265 @@
-"""Find a student's files in whatever they handed in (folder or zip, renamed, nested, partial).
+"""Read a student's hand-in (folder or zip, renamed, nested, with junk) into memory. Trusted side.
 
-Trusted side: only reads files (never imports them). Every oddity becomes a line in ``flags``.
+Nothing here follows a link or opens anything but a regular file: folders are walked with
+``lstat``, files are opened with ``O_NOFOLLOW | O_NONBLOCK`` and checked with ``fstat``,
+and only ``.py`` and ``.ipynb`` files are read, each size-capped. Zip members that are
+links, junk (``.git/``, ``__MACOSX/``, ...) or corrupt are skipped and said so. The
+student's files never touch the disk here: the sandbox box is written from these bytes.
 """
 
 import json
+import os
 import re
-import shutil
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from . import stubs
 
 MODULES = tuple(dict.fromkeys(stubs.exercises().values()))
-MAX_ZIP_BYTES = 300 << 20
-MAX_ZIP_MEMBERS = 5000
+JUNK_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", "__MACOSX", ".venv", "venv", "node_modules", ".idea", ".vscode"}
+READ_SUFFIXES = (".py", ".ipynb")
 MAX_PY_BYTES = 2 << 20
-SUSPICIOUS = {
-    r"torch\s*\.\s*(allclose|testing\s*\.\s*\w+|equal|isclose)\s*=(?!=)": "reassigns a torch comparison function",
-    r"sys\s*\.\s*modules\b": "touches sys.modules",
-    r"\bbuiltins\b|__builtins__": "touches builtins",
-    r"\bgc\s*\.\s*get_(objects|referrers)|sys\s*\.\s*_getframe|\binspect\s*\.\s*(stack|currentframe)": "inspects the caller",
-    r"\b(subprocess|ctypes|socket)\b|os\s*\.\s*(system|popen|fork|kill|_exit)": "uses processes, sockets or ctypes",
-    r"\bsolutions\b|nbgrader|autograder|gradebook": "mentions the grading machinery",
-}
+MAX_NOTEBOOK_BYTES = 20 << 20
+MAX_TOTAL_BYTES = 100 << 20
+MAX_ENTRIES = 20_000  # entries looked at (junk included) before the rest is skipped
+MAX_READ_FILES = 300
+MAX_EXTRA_MODULES = 20
+OS_JUNK = {".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX"}
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 
 
 @dataclass
 class Submission:
     student_id: str
-    root: Path = None  # where the student's files are (after unzipping)
-    exercise_files: dict = field(default_factory=dict)  # module -> Path
+    files: dict = field(default_factory=dict)  # relative posix path -> bytes (.py and .ipynb only)
+    helpers: dict = field(default_factory=dict)  # file name -> bytes: what goes into the sandbox's helpers/
     notebooks: dict = field(default_factory=dict)  # file name -> parsed notebook
     flags: list = field(default_factory=list)
+    skipped: dict = field(default_factory=dict)  # why -> count
+
+    def skip(self, why):
+        self.skipped[why] = self.skipped.get(why, 0) + 1
 
 
-def student_id_of(path):
-    name = Path(path).name
+def student_id_of(name):
     return name[:-4] if name.lower().endswith(".zip") else name
 
 
-def _safe_extract(archive_path, dest):
+def assign_ids(names):
+    """``[(name, student id, flag or "")]``: ids cleaned to safe characters; an id that collides with
+    another submission's gets a suffix and a flag saying so, never the other student's row."""
+    wanted = [student_id_of(n) for n in names]
+    valid = {w for w in wanted if STUDENT_ID.match(w)}
+    taken, out = set(), []
+    for name, sid in zip(names, wanted):
+        clean = sid if STUDENT_ID.match(sid) else (re.sub(r"[^A-Za-z0-9_.@+-]", "_", sid).strip("._-+@") or "student")
+        flag = "" if clean == sid else f"student id {sid!r} is not a plain id: graded as {clean!r}"
+        base, n = clean, 1
+        while clean in taken or (clean != sid and clean in valid):
+            n += 1
+            clean = f"{base}__{n}"
+            flag = f"student id {sid!r} is not a plain id and its cleaned form is taken: graded as {clean!r}"
+        taken.add(clean)
+        out.append((name, clean, flag))
+    return out
+
+
+def _junk(parts):
+    return any(p in JUNK_DIRS or p.startswith("._") for p in parts)
+
+
+def _wanted(parts):
+    return parts[-1].endswith(READ_SUFFIXES)
+
+
+def _cap(path):
+    return MAX_NOTEBOOK_BYTES if path.endswith(".ipynb") else MAX_PY_BYTES
+
+
+def _read_regular(dir_fd, name, limit):
+    """Bytes of a regular file (relative to ``dir_fd``), never through a link, FIFO or device."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_size > limit:
+            raise ValueError(f"larger than {limit >> 20} MB")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise ValueError(f"larger than {limit >> 20} MB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _add(sub, path, data):
+    total = sum(len(v) for v in sub.files.values())
+    if len(sub.files) >= MAX_READ_FILES or total + len(data) > MAX_TOTAL_BYTES:
+        sub.skip("beyond the size limits")
+        return
+    sub.files[path] = data
+
+
+def _walk_folder(sub, folder):
+    """Every regular .py/.ipynb file under ``folder``: only directories are descended, by file descriptor."""
+    seen = 0
+    stack = [(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC), ())]
+    while stack:
+        dir_fd, parts = stack.pop()
+        try:
+            with os.scandir(dir_fd) as entries:
+                listing = sorted((e.name, e.stat(follow_symlinks=False).st_mode) for e in entries)
+            for name, mode in listing:
+                seen += 1
+                if seen > MAX_ENTRIES:
+                    sub.skip("beyond the size limits")
+                    break
+                here = (*parts, name)
+                if _junk(here):
+                    sub.skip(f"{name}/" if stat.S_ISDIR(mode) else "junk files")
+                elif stat.S_ISLNK(mode):
+                    sub.skip("symbolic links")
+                elif stat.S_ISDIR(mode):
+                    try:
+                        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                        stack.append((os.open(name, flags, dir_fd=dir_fd), here))
+                    except OSError:
+                        sub.skip("unreadable folders")
+                elif not stat.S_ISREG(mode):
+                    sub.skip("FIFOs, sockets or devices")
+                elif _wanted(here):
+                    path = "/".join(here)
+                    try:
+                        _add(sub, path, _read_regular(dir_fd, name, _cap(path)))
+                    except (OSError, ValueError) as error:
+                        sub.skip(f"{path} ({error})")
+        finally:
+            os.close(dir_fd)
+
+
+def _read_zip(sub, archive_path):
     with zipfile.ZipFile(archive_path) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) > MAX_ZIP_MEMBERS:
-            raise ValueError(f"{len(members)} files in the zip (limit {MAX_ZIP_MEMBERS})")
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise ValueError("zip expands beyond the size limit")
-        for member in members:
-            parts = [p for p in Path(member.filename.replace("\\", "/")).parts if p not in ("", ".", "/")]
-            if any(p == ".." for p in parts) or not parts or parts[0].startswith("__MACOSX"):
+        members = archive.infolist()
+        for index, member in enumerate(members):
+            if index >= MAX_ENTRIES:
+                sub.skip("beyond the size limits")
+                break
+            parts = tuple(p for p in PurePosixPath(member.filename.replace("\\", "/")).parts if p not in ("", ".", "/"))
+            if not parts or member.is_dir():
                 continue
-            target = dest.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
+            if ".." in parts:
+                sub.skip("paths outside the zip")
+            elif _junk(parts) or parts[0] == "__MACOSX":
+                sub.skip(f"{next((p for p in parts if p in JUNK_DIRS), parts[0])}/")
+            elif stat.S_ISLNK(member.external_attr >> 16):
+                sub.skip("symbolic links")
+            elif _wanted(parts):
+                path = "/".join(parts)
+                limit = _cap(path)
+                try:
+                    if member.file_size > limit:
+                        raise ValueError(f"larger than {limit >> 20} MB")
+                    with archive.open(member) as f:
+                        data = f.read(limit + 1)
+                    if len(data) > limit:
+                        raise ValueError(f"larger than {limit >> 20} MB")
+                    _add(sub, path, data)
+                except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError):
+                    sub.skip(f"unreadable zip members ({path})")
 
 
-def _files(root, suffix):
-    return sorted(
-        (p for p in root.rglob(f"*{suffix}") if p.is_file() and not p.is_symlink() and ".ipynb_checkpoints" not in p.parts),
-        key=lambda p: (len(p.relative_to(root).parts), str(p)),
-    )
+def _base(files):
+    """The folder (a path prefix) that plays the role of the release's top level."""
+    helper_dirs = {p.rsplit("/", 1)[0] for p in files if p.endswith(".py") and "/" in p}
+    helper_dirs = [d for d in helper_dirs if d.split("/")[-1] == "helpers"]
+    if helper_dirs:
+        best = min(helper_dirs, key=lambda d: (d.count("/"), d))
+        return best[: -len("helpers")]
+    notebooks = sorted((p for p in files if p.endswith(".ipynb")), key=lambda p: (p.count("/"), p))
+    return notebooks[0].rsplit("/", 1)[0] + "/" if notebooks and "/" in notebooks[0] else ""
 
 
-def _base(root):
-    """The folder that plays the role of the release's top level."""
-    helpers = [p for p in root.rglob("helpers") if p.is_dir() and not p.is_symlink()]
-    if helpers:
-        return min(helpers, key=lambda p: len(p.parts)).parent
-    notebooks = _files(root, ".ipynb")
-    return notebooks[0].parent if notebooks else root
-
-
-def _find_module(module, base, root, pyfiles):
+def _find_module(module, base, files):
     """(path, flag) for one exercise module; flag is '' when it is where it belongs."""
-    exact = base / "helpers" / f"{module}.py"
-    if exact.is_file() and not exact.is_symlink():
+    exact = f"{base}helpers/{module}.py"
+    if exact in files:
         return exact, ""
-    header = f"# Generated from solutions/{module}.py"
-    by_name = [p for p in pyfiles if p.stem == module]
-    renamed = [p for p in pyfiles if p.stem != module and re.match(rf"{module}\b|{module}[ _\-(.]", p.stem)]
-    by_header = [p for p in pyfiles if p.stem not in MODULES and _head(p).startswith(header)]
+    pyfiles = sorted((p for p in files if p.endswith(".py")), key=lambda p: (p.count("/"), p))
+    stem = lambda p: p.rsplit("/", 1)[-1][:-3]  # noqa: E731
+    header = f"# Generated from solutions/{module}.py".encode()
+    by_name = [p for p in pyfiles if stem(p) == module]
+    renamed = [p for p in pyfiles if stem(p) != module and re.match(rf"{module}\b|{module}[ _\-(.]", stem(p))]
+    by_header = [p for p in pyfiles if stem(p) not in MODULES and files[p][:200].startswith(header)]
     for found in (by_name, renamed, by_header):
         if found:
-            rel = found[0].relative_to(root)
-            return found[0], f"helpers/{module}.py not found; graded {rel} instead"
+            return found[0], f"helpers/{module}.py not found; graded {found[0]} instead"
     return None, f"helpers/{module}.py missing: its exercises score 0"
 
 
-def _head(path):
+def read(path, student_id=None):
+    """A ``Submission`` for the folder or zip at ``path`` (which is never followed if it is a link)."""
+    name = os.path.basename(path)
+    sub = Submission(student_id or student_id_of(name))
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read(200)
-    except OSError:
-        return ""
-
-
-def resolve(path, workdir):
-    """A ``Submission`` for the folder or zip at ``path``; files are copied/extracted under ``workdir``."""
-    path = Path(path)
-    sub = Submission(student_id_of(path))
-    root = Path(workdir) / "files"
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        if path.is_dir():
-            shutil.copytree(path, root, dirs_exist_ok=True, symlinks=True, ignore=shutil.ignore_patterns(".git", "__pycache__"))
-        elif path.suffix.lower() == ".zip":
-            _safe_extract(path, root)
+        mode = os.lstat(path).st_mode
+        if stat.S_ISDIR(mode):
+            _walk_folder(sub, path)
+        elif stat.S_ISREG(mode) and name.lower().endswith(".zip"):
+            _read_zip(sub, path)
             sub.flags.append("zip submission")
+        elif stat.S_ISLNK(mode):
+            sub.flags.append(f"{name} is a symbolic link: not followed, nothing to grade")
         else:
-            sub.flags.append(f"not a folder or a .zip ({path.name}): nothing to grade")
+            sub.flags.append(f"{name} is not a folder or a .zip: nothing to grade")
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         sub.flags.append(f"could not read the submission ({type(error).__name__}: {error})")
-    sub.root = root
-    base = _base(root)
-    pyfiles = [p for p in _files(root, ".py") if p.stat().st_size <= MAX_PY_BYTES]
+    base = _base(sub.files)
     for module in MODULES:
-        found, flag = _find_module(module, base, root, pyfiles)
+        found, flag = _find_module(module, base, sub.files)
         if flag:
             sub.flags.append(flag)
         if found is not None:
-            if found.stat().st_size > MAX_PY_BYTES:
-                sub.flags.append(f"{found.name} is larger than {MAX_PY_BYTES} bytes: ignored")
-                continue
-            sub.exercise_files[module] = found
-            text = found.read_text(encoding="utf-8", errors="replace")
-            if text.startswith("# Generated from solutions/"):
-                text = text.split("\n", 1)[-1]  # the generated header names solutions/ and the autograder
-            for pattern, what in SUSPICIOUS.items():
-                if re.search(pattern, text):
-                    sub.flags.append(f"suspicious code in helpers/{module}.py: {what}")
-    for nb_path in _files(root, ".ipynb"):
+            sub.helpers[f"{module}.py"] = sub.files[found]
+    extras = sorted(p for p in sub.files if p.startswith(f"{base}helpers/") and p.count("/") == base.count("/") + 1)
+    extras = [p for p in extras if p.endswith(".py") and p.rsplit("/", 1)[-1][:-3] not in MODULES]
+    for p in extras[:MAX_EXTRA_MODULES]:
+        file_name = p.rsplit("/", 1)[-1]
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.py", file_name):
+            sub.helpers.setdefault(file_name, sub.files[p])
+    for nb_path in sorted(p for p in sub.files if p.endswith(".ipynb")):
         try:
-            sub.notebooks[nb_path.name] = json.loads(nb_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            sub.flags.append(f"notebook {nb_path.name} unreadable ({type(error).__name__})")
+            sub.notebooks.setdefault(nb_path.rsplit("/", 1)[-1], json.loads(sub.files[nb_path].decode("utf-8")))
+        except ValueError as error:
+            sub.flags.append(f"notebook {nb_path} unreadable ({type(error).__name__})")
+    if sub.skipped:
+        listed = ", ".join(f"{why} ({n})" if n > 1 else why for why, n in sorted(sub.skipped.items()))
+        sub.flags.append(f"skipped: {listed}")
     return sub
 
 
 def check_cells(notebook):
-    """``{grade_id: source}`` of the nbgrader grade cells in a parsed notebook."""
+    """``{grade_id: (source, outputs text)}`` of the nbgrader grade cells in a parsed notebook."""
     cells = {}
     for cell in notebook.get("cells", []) if isinstance(notebook, dict) else []:
         meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}
         if isinstance(meta, dict) and meta.get("grade") and meta.get("grade_id"):
             source = cell.get("source", "")
-            cells[str(meta["grade_id"])] = "".join(source) if isinstance(source, list) else str(source)
+            source = "".join(map(str, source)) if isinstance(source, list) else str(source)
+            outputs = []
+            for output in cell.get("outputs", []) if isinstance(cell.get("outputs"), list) else []:
+                text = output.get("text", "") if isinstance(output, dict) else ""
+                outputs.append("".join(map(str, text)) if isinstance(text, list) else str(text))
+            cells[str(meta["grade_id"])] = (source, "".join(outputs))
     return cells
 
 
@@ -154,15 +267,13 @@ def compare_check_cells(sub, course_cells):
     """Flags for deleted or edited test cells and missing or renamed notebooks.
 
     ``course_cells``: ``{grade_id: (notebook file name, source)}`` from the course's notebooks.
-    Returns ``{grade_id: student's source or None if deleted}``."""
-    found = {}
-    where = {}
+    Returns ``{grade_id: (student's source, saved output text) or None if deleted}``."""
+    found, where = {}, {}
     for name, nb in sub.notebooks.items():
-        for grade_id, source in check_cells(nb).items():
-            found.setdefault(grade_id, source)
+        for grade_id, cell in check_cells(nb).items():
+            found.setdefault(grade_id, cell)
             where.setdefault(grade_id, name)
-    expected_notebooks = sorted({nb for nb, _ in course_cells.values() if nb != "(none)"})
-    for nb_name in expected_notebooks:
+    for nb_name in sorted({nb for nb, _ in course_cells.values() if nb != "(none)"}):
         if nb_name not in sub.notebooks:
             ids = [g for g, (n, _) in course_cells.items() if n == nb_name]
             moved = sorted({where[g] for g in ids if g in where})
@@ -177,7 +288,7 @@ def compare_check_cells(sub, course_cells):
                 sub.flags.append(f"test cell {grade_id} deleted from {nb_name} (restored for grading)")
             result[grade_id] = None
         else:
-            if found[grade_id].strip() != source.strip():
+            if found[grade_id][0].strip() != source.strip():
                 sub.flags.append(f"test cell {grade_id} edited (restored for grading)")
             result[grade_id] = found[grade_id]
     return result

@@ -1,0 +1,66 @@
+"""Student-controlled text on its way into the instructor's files: made short, harmless and leak-free.
+
+Everything the sandbox says (exception messages, self-check output) and everything taken
+from a submission (file names, ids) passes through ``clean`` before it reaches a flag, a
+part's message or a notebook; ``csv_cell``, ``html`` and ``markdown`` then escape it for
+where it goes. ``clean`` also withholds any text that quotes the grader's code (a reference
+dependency the sandbox received, a solution line), so feedback never carries it.
+"""
+
+import html as _html
+import re
+from functools import lru_cache
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+WITHHELD = "[message withheld: it quotes the grader's code]"
+
+
+def _squash(text):
+    return re.sub(r"\s+", "", text)
+
+
+@lru_cache(maxsize=1)
+def grader_fingerprints():
+    """Whitespace-free distinctive lines of the reference solutions and of the dependency code sent to sandboxes."""
+    from . import hidden_tests, release
+
+    lines = set(release.solution_lines())
+    for source in hidden_tests.dep_sources().values():
+        lines |= {line.strip() for line in source.splitlines() if len(line.strip().replace(" ", "")) >= 14}
+    lines = {line for line in lines if not line.startswith(("#", "import ", "from ", "def ", "class ", "return "))}
+    return tuple(sorted({_squash(line) for line in lines if len(_squash(line)) >= 14}))
+
+
+def quotes_grader_code(text):
+    squashed = _squash(text)
+    return any(fingerprint in squashed for fingerprint in grader_fingerprints())
+
+
+def clean(text, limit=240, lines=1):
+    """At most ``lines`` lines and ``limit`` characters, without control characters; withheld if it quotes grader code."""
+    text = str(text)
+    if quotes_grader_code(text):
+        return WITHHELD
+    kept = [CONTROL.sub("", line).rstrip() for line in text.splitlines() if line.strip()][:lines]
+    text = "\n".join(kept)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def csv_cell(value):
+    """A CSV cell a spreadsheet shows as text (a leading ``= + - @``, tab or CR would start a formula)."""
+    text = str(value)
+    if isinstance(value, (int, float)):
+        return text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def html(text):
+    return _html.escape(str(text), quote=True)
+
+
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def markdown(text):
+    """Literal text in a markdown cell: HTML-escaped, then every markdown character backslash-escaped."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", _html.escape(str(text), quote=False)).replace("\n", "  \n")
