@@ -45,7 +45,9 @@ def add_arguments(parser):
         "--import-timeout", type=float, default=60.0, help="wall-clock seconds to import torch and student modules"
     )
     parser.add_argument("--sandbox-user", default="nobody", help="the unprivileged user bwrap runs as when grade runs as root")
-    parser.add_argument("--no-nbgrader", action="store_true", help="trusted verdicts only: skip nbgrader's gradebook and feedback")
+    parser.add_argument(
+        "--no-nbgrader", action="store_true", help="trusted verdicts only: skip nbgrader's gradebook and feedback"
+    )
     parser.add_argument(
         "--unsafe-no-sandbox",
         action="store_true",
@@ -166,7 +168,8 @@ class ClassGrader:
         total, max_total = self.totals(row)
         flags = "".join(f"<li>{esc(f)}</li>" for f in row["flags"]) or "<li>none</li>"
         checks = "".join(
-            f"<li>{esc(e)}: {'passed' if ok else 'failed'}: {esc(untrusted.clean(msg))}</li>" for e, (ok, msg) in row["checks"].items()
+            f"<li>{esc(e)}: {'passed' if ok else 'failed'}: {esc(untrusted.clean(msg))}</li>"
+            for e, (ok, msg) in row["checks"].items()
         )
         bonus = f" (bonus exercises {', '.join(self.bonus)} are extra credit)" if self.bonus else ""
         return (

@@ -228,4 +228,3 @@ class Course:
             else:
                 last = (done.stderr.strip().splitlines() or ["?"])[-1][:200]
                 row["flags"].append(f"no nbgrader feedback ({last}): the feedback file is the grader's own summary")
-

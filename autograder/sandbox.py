@@ -165,7 +165,9 @@ def _run_probe(isolation, limits, code):
     try:
         box.chmod(0o755)
         (box / "sandbox_runner.py").write_text(code)
-        done = subprocess.run(isolation.command(box, limits), capture_output=True, timeout=180, cwd="/", env=_env(), **isolation.popen_user())
+        done = subprocess.run(
+            isolation.command(box, limits), capture_output=True, timeout=180, cwd="/", env=_env(), **isolation.popen_user()
+        )
         if done.returncode != 0:
             lines = done.stderr.decode(errors="replace").strip().splitlines()
             return next((line for line in reversed(lines) if not line.startswith("{")), f"exit code {done.returncode}")
@@ -189,7 +191,9 @@ def detect(hidden=(), user_name="nobody", unsafe=False, limits=None):
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {ENABLE_HINT}")
     # a hidden folder may appear only as the way to an allowed bind (the venv inside the course)
     binds = _python_paths()
-    allowed = {p: sorted({b[len(p) :].strip("/").split("/")[0] for b in binds if b.startswith(p.rstrip("/") + "/")}) for p in hidden}
+    allowed = {
+        p: sorted({b[len(p) :].strip("/").split("/")[0] for b in binds if b.startswith(p.rstrip("/") + "/")}) for p in hidden
+    }
     probe = (
         "import os, numpy, torch\n"
         f"for p, allowed in {allowed!r}.items():\n"
