@@ -29,7 +29,7 @@ class Case:
     base: str = "solutions"  # "solutions" or "stubs": what the folder starts from
     flags: tuple = ()  # substrings expected in the flags column
     zip: bool = False
-    needs_isolation: bool = False  # only meaningful when the sandbox hides solutions/
+    post: object = None  # post(path of the zip) edits the finished zip (corrupt a member)
 
 
 def _points():
@@ -174,8 +174,7 @@ def _reads_solutions(folder):
 
 def _sabotage_others(folder):
     # tries to kill the grader and the other students' sandboxes, and to scribble over their files
-    # (grading folders under /tmp, found by name or through /proc/<pid>/cwd); only built when the
-    # sandbox isolates students (see ``build(..., dangerous=...)``)
+    # (grading folders under /tmp, found by name or through /proc/<pid>/cwd); the sandbox sees none of them
     _replace(
         folder,
         "losses",
@@ -199,6 +198,50 @@ def _sabotage_others(folder):
         "        except OSError:\n"
         "            pass\n"
         "    raise RuntimeError('sabotage attempted')\n",
+    )
+
+
+def _junk_folders(folder):
+    git = folder / ".git" / "objects"
+    for i in range(5200):
+        sub = git / f"{i % 256:02x}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"{i:038x}").write_bytes(b"x" * 20)
+    for junk in ("helpers/__pycache__", "notebooks/.ipynb_checkpoints", "__MACOSX/helpers"):
+        (folder / junk).mkdir(parents=True, exist_ok=True)
+    (folder / "helpers/__pycache__/schedules.cpython-311.pyc").write_bytes(b"\0" * 100)
+    (folder / "notebooks/.ipynb_checkpoints/01_noise_schedules-checkpoint.ipynb").write_text("{broken")
+    (folder / "__MACOSX/helpers/._schedules.py").write_bytes(b"\0\5\26\7 mac resource fork")
+
+
+def _corrupt_member(zip_path):
+    """Add an unrelated stored member, then damage its bytes: its CRC no longer matches."""
+    with zipfile.ZipFile(zip_path, "a", zipfile.ZIP_STORED) as archive:
+        archive.writestr("notes.py", "# my notes\n" + "x = 1\n" * 200)
+    data = bytearray(zip_path.read_bytes())
+    at = data.find(b"x = 1\nx = 1")
+    data[at : at + 40] = b"#" * 40
+    zip_path.write_bytes(bytes(data))
+
+
+def _stray_helpers(folder):
+    inner = folder / "ddpm"
+    inner.mkdir()
+    for item in list(folder.iterdir()):
+        if item != inner:
+            shutil.move(str(item), inner / item.name)
+    (folder / "helpers").write_text("not a folder\n")
+
+
+def _own_module(folder):
+    (folder / "helpers" / "mymath.py").write_text(
+        "import torch\n\n\ndef gather_to(a, t, ndim):\n    return a.gather(0, t.to(a.device)).reshape(-1, *([1] * (ndim - 1)))\n"
+    )
+    _replace(
+        folder,
+        "schedules",
+        "    out = a[t.to(a.device)]\n    return out.reshape(t.shape[0], *((1,) * (len(x_shape) - 1))).to(t.device)",
+        "    from .mymath import gather_to\n\n    return gather_to(a, t, len(x_shape)).to(t.device)",
     )
 
 
@@ -233,20 +276,20 @@ def cases():
             "wrong cosine schedule + torch.allclose patched to True",
             _allclose_patch,
             {"cosine_beta_schedule": 0},
-            flags=("suspicious code in helpers/schedules.py: reassigns a torch comparison function",),
+            flags=("tampering: importing helpers/schedules.py replaced torch.allclose",),
         ),
         "sys_modules_swap": Case(
             "wrong q_sample + helpers.checks replaced in sys.modules and on disk",
             _sys_modules_swap,
             {"q_sample": 0},
-            flags=("suspicious code in helpers/forward.py: touches sys.modules",),
+            flags=("tampering: importing helpers/forward.py replaced helpers.checks",),
         ),
         "infinite_loop": Case("extract loops forever", _infinite_loop, {"extract": 0}, flags=("extract: timeout",)),
         "import_hang": Case(
             "schedules.py loops forever when imported",
             _import_hang,
             {e: 0 for e in pts if EXERCISE_MODULE[e] == "schedules"},
-            flags=("import of helpers/schedules.py timed out", "nbgrader autograde skipped"),
+            flags=("import of helpers/schedules.py timed out",),
         ),
         "crash_os_exit": Case("p_sample kills its process", _crash, {"p_sample": 0}, flags=("p_sample.mean: crashed",)),
         "syntax_error": Case(
@@ -277,14 +320,25 @@ def cases():
         "reordered_cells": Case("cells of notebook 01 in reverse order", _reordered_cells),
         "memory_hog": Case("extract allocates 4 TB", _memory_hog, {"extract": 0}),
         "reads_solutions": Case(
-            "extract imports the instructor's solutions/", _reads_solutions, {"extract": 0}, needs_isolation=True
+            "extract imports the instructor's solutions/", _reads_solutions, {"extract": 0}
         ),
         "sabotage_others": Case(
             "p_losses kills every process and scribbles over /tmp and /work",
             _sabotage_others,
             {"p_losses": 0},
-            needs_isolation=True,
         ),
+        "zip_with_junk": Case(
+            "a zip of the whole folder: .git/ with 5,000+ files, __pycache__, checkpoints, __MACOSX",
+            _junk_folders,
+            zip=True,
+            flags=("skipped: .git/",),
+        ),
+        "zip_corrupt_member": Case(
+            "a zip with one corrupt unrelated member", _nothing, zip=True, post=_corrupt_member, flags=("unreadable zip members",)
+        ),
+        "stray_helpers_file": Case("a stray file named helpers beside the real folder, one level down", _stray_helpers),
+        "own_module": Case("schedules.py imports the student's own helpers/mymath.py", _own_module),
+        ".dot_folder": Case("a folder whose name starts with a dot", _nothing, flags=("not a plain id",)),
     }
     for mutant in mutants.MUTANTS:
         if mutant.pitfall:
@@ -314,14 +368,11 @@ def expected_points(case):
     return expected
 
 
-def build(dest, release_dir, names=None, dangerous=False):
-    """Write the corpus into ``dest``; returns ``{student id: Case}``.
-
-    ``dangerous=False`` leaves out the cases that attack the grader itself (``needs_isolation``):
-    include them only when the sandbox really isolates students (root, unprivileged uids)."""
+def build(dest, release_dir, names=None):
+    """Write the corpus into ``dest``; returns ``{student id as graded: Case}``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    selected = {k: v for k, v in cases().items() if (names is None or k in names) and (dangerous or not v.needs_isolation)}
+    selected = {k: v for k, v in cases().items() if names is None or k in names}
     for sid, case in selected.items():
         folder = dest / (sid + ".tmp" if case.zip else sid)
         shutil.copytree(release_dir, folder)
@@ -335,9 +386,11 @@ def build(dest, release_dir, names=None, dangerous=False):
                     if path.is_file():
                         archive.write(path, path.relative_to(folder))
             shutil.rmtree(folder)
+            if case.post:
+                case.post(dest / f"{sid}.zip")
     (dest / "garbage_not_a_zip.zip").write_bytes(b"this is not a zip file\x00\xff" * 10)
     (dest / "empty_folder").mkdir(exist_ok=True)
-    return selected
+    return {sid.lstrip("."): case for sid, case in selected.items()}
 
 
 EXTRA = {
