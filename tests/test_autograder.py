@@ -91,7 +91,7 @@ def test_zip_reading_skips_traversal_links_and_junk(tmp_path):
         z.writestr("helpers/forward.py", "x = 2")
         z.writestr(".git/objects/ab/cdef", "blob")
         link = zipfile.ZipInfo("helpers/losses.py")
-        link.external_attr = (0o120777 << 16)  # a symbolic link member
+        link.external_attr = 0o120777 << 16  # a symbolic link member
         z.writestr(link, "../../solutions/losses.py")
     sub = submission.read(archive)
     assert sub.helpers["forward.py"] == b"x = 2" and "losses.py" not in sub.helpers
@@ -189,7 +189,8 @@ def test_corpus_end_to_end(bundle, tmp_path):
         if got != expected:
             failures.append(f"{sid}: expected {expected}, got {got}")
         # the bonus is extra credit: in the total, not in max_total
-        if abs(float(row["total"]) - sum(expected.values())) > 1e-9 or float(row["max_total"]) != sum(points[e] for e in required):
+        max_total = sum(points[e] for e in required)
+        if abs(float(row["total"]) - sum(expected.values())) > 1e-9 or float(row["max_total"]) != max_total:
             failures.append(f"{sid}: total {row['total']} / {row['max_total']}")
         for flag in case.flags:
             if flag not in row["flags"]:

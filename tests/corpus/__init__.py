@@ -319,9 +319,7 @@ def cases():
         "warning_but_correct": Case("correct, but warns and prints to stderr", _warning),
         "reordered_cells": Case("cells of notebook 01 in reverse order", _reordered_cells),
         "memory_hog": Case("extract allocates 4 TB", _memory_hog, {"extract": 0}),
-        "reads_solutions": Case(
-            "extract imports the instructor's solutions/", _reads_solutions, {"extract": 0}
-        ),
+        "reads_solutions": Case("extract imports the instructor's solutions/", _reads_solutions, {"extract": 0}),
         "sabotage_others": Case(
             "p_losses kills every process and scribbles over /tmp and /work",
             _sabotage_others,
