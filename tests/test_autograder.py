@@ -3,6 +3,7 @@ graded end to end through the real CLI and real nbgrader (``-m slow`` for the lo
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -250,3 +251,33 @@ def test_validate_passes_with_every_pitfall_killed():
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "§5 pitfalls: " in done.stdout and "= 100%" in done.stdout
+
+
+def test_without_bubblewrap_no_student_code_runs(monkeypatch, tmp_path):
+    from autograder import sandbox
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+        sandbox.detect()
+    # bwrap present but user namespaces refused (AppArmor on Ubuntu 23.10+): the reason and the fix
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: str(fake))
+    with pytest.raises(sandbox.SandboxUnavailable, match="uid map: Permission denied.*apparmor_restrict_unprivileged_userns"):
+        sandbox.detect()
+
+
+@pytest.mark.slow
+def test_grade_refuses_without_a_sandbox_and_flags_unsafe_runs(tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "alice" / "helpers").mkdir(parents=True)
+    env = {**os.environ, "PATH": str(tmp_path / "no-bin")}  # no bwrap on PATH
+    cmd = [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(tmp_path / "out"), "--no-nbgrader"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 2 and "refusing to run student code" in done.stderr and "--unsafe-no-sandbox" in done.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
+    done = subprocess.run([*cmd, "--unsafe-no-sandbox"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = csv.DictReader(open(tmp_path / "out" / "grades.csv"))
+    assert row["student_id"] == "alice" and "graded WITHOUT a sandbox" in row["flags"]
