@@ -101,7 +101,7 @@ class ClassGrader:
             flags.append(f"helpers/{module}.py does not import ({message}): graded as the stub")
         for module, names in info["replaced"].items():
             flags.append(f"tampering: importing helpers/{module}.py replaced {', '.join(names[:5])} (seen in the sandbox)")
-        flags.extend(events)
+        flags.extend(f"self-check {e[len('check:') :]}" if e.startswith("check:") else e for e in events)
         for grade_id, cell in student_cells.items():
             exercise = grade_id[len("check_") :]
             if cell is not None and PASSED in cell[1] and not checks.get(exercise, (True,))[0]:
