@@ -1,0 +1,14 @@
+# ruff: noqa: F821 -- spliced into the stub module, whose names (extract, tqdm, ...) it uses
+import torch
+
+from .mymath import gather_broadcast
+
+
+def q_sample(schedule, x_0, t, noise=None):
+    if noise is None:
+        noise = torch.randn_like(x_0)
+    if noise.shape != x_0.shape:
+        raise ValueError(f"noise shape {tuple(noise.shape)} must equal x_0 shape {tuple(x_0.shape)}")
+    mean_scale = gather_broadcast(schedule.sqrt_alphas_cumprod, t, x_0.ndim)
+    noise_scale = gather_broadcast(schedule.sqrt_one_minus_alphas_cumprod, t, x_0.ndim)
+    return mean_scale * x_0 + noise_scale * noise

@@ -1,0 +1,16 @@
+# ruff: noqa: F821 -- spliced into the stub module, whose names (extract, tqdm, ...) it uses
+import torch
+import torch.nn.functional as F
+
+
+def p_losses(model, schedule, x_0, t, noise=None, loss_type="l2"):
+    if loss_type not in LOSS_TYPES:
+        raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+    if noise is None:
+        noise = torch.randn_like(x_0)
+    predicted_noise = model(q_sample(schedule, x_0, t, noise=noise), t)
+    if loss_type == "l2":
+        return torch.mean(torch.square(noise - predicted_noise))
+    if loss_type == "l1":
+        return torch.mean(torch.abs(noise - predicted_noise))
+    return F.smooth_l1_loss(predicted_noise, noise, reduction="sum") / noise.numel()
