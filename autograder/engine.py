@@ -67,25 +67,26 @@ class GradingRun:
         files.update(self.provided)
         return files
 
-    def run(self, student_files):
-        """Sandbox results for one student: ``(results, import_info, events, stderr)``."""
+    def run(self, student_files, exercises=None):
+        """Sandbox results for one student (``exercises``: only these): ``(results, import_info, events, stderr)``."""
         return sandbox.run_student(
             self.helpers_files(student_files),
             self.stub_texts,
             self.input_bytes,
-            self.tasks,
+            [task for task in self.tasks if exercises is None or task.exercise in exercises],
             self.dep_sources,
             self.limits,
             self.isolation,
         )
 
-    def grade(self, student_files, exercise_points=None):
+    def grade(self, student_files, exercise_points=None, exercises=None):
         """Trusted verdicts for one student. ``student_files``: ``{file name: bytes}`` of their ``helpers/``
-        (or ``{module: path}``, read here). Returns ``(verdicts, import_errors, events)``."""
+        (or ``{module: path}``, read here); ``exercises``: grade only these (the others score 0).
+        Returns ``(verdicts, import_errors, events)``."""
         student_files = {
             (name if name.endswith(".py") else f"{name}.py"): (data if isinstance(data, bytes) else open(data, "rb").read())
             for name, data in student_files.items()
         }
-        results, import_info, events, _ = self.run(student_files)
+        results, import_info, events, _ = self.run(student_files, exercises)
         verdicts = hidden_tests.score(exercise_points or {}, self.inputs, self.references, results)
         return verdicts, import_info["errors"], events

@@ -1,26 +1,16 @@
 """Independently written correct student solutions (``tests/student_styles``) pass every self-check."""
 
+import csv
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from autograder import coursefiles
+from autograder.hidden_tests import EXERCISES
 from tests.student_styles import VARIANTS, build
-
-EXERCISES = (
-    "cosine_beta_schedule",
-    "DiffusionSchedule",
-    "extract",
-    "q_sample",
-    "p_losses",
-    "SinusoidalPositionEmbeddings",
-    "Block",
-    "ResnetBlock",
-    "p_sample",
-    "p_sample_loop",
-    "ddim_step",
-)
 
 # Runs in a fresh interpreter (-I: no PYTHONPATH, no cwd on sys.path) that sees only the built package.
 SCRIPT = """
@@ -64,3 +54,68 @@ def test_builder_completes_every_exercise(tmp_path):
             text = (helpers / name).read_text()
             assert not STUB_LEFT.search(text), f"{variant}: helpers/{name} still has a COMPLETE THIS stub"
             compile(text, f"{variant}/helpers/{name}", "exec")
+
+
+def _files(helpers):
+    return {p.name: p.read_bytes() for p in helpers.glob("*.py")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 7, 2024])
+def test_every_style_gets_full_marks_from_the_hidden_tests(seed, tmp_path):
+    """Correct in any style, float32 or float64, any arrangement: full marks on the hidden tests' random inputs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.engine import GradingRun
+
+    points = coursefiles.exercise_points()
+    with GradingRun(seed=seed, self_checks=False) as run:
+        with ThreadPoolExecutor(2) as pool:
+            graded = dict(zip(VARIANTS, pool.map(lambda v: run.grade(_files(build(v, tmp_path / v)), points), VARIANTS)))
+    lost = {
+        variant: {e: [p["message"] for p in v["parts"] if not p["ok"]] for e, v in verdicts.items() if v["points"] < v["max"]}
+        for variant, (verdicts, _errors, _events) in graded.items()
+    }
+    assert not any(lost.values()), {variant: parts for variant, parts in lost.items() if parts}
+
+
+@pytest.mark.slow
+def test_every_style_loses_points_on_its_own_pitfalls(tmp_path):
+    """The same students, each with the §5 mistakes made in their own code: every one loses points."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.engine import GradingRun
+    from tests.student_styles.pitfalls import PITFALLS, apply
+
+    cases = [(variant, pitfall) for variant in VARIANTS for pitfall in PITFALLS.get(variant, [])]
+    assert len(cases) >= 6 * len(VARIANTS)
+
+    def grade(index_case):
+        index, (variant, pitfall) = index_case
+        helpers = apply(variant, pitfall, tmp_path / str(index))
+        verdicts, _, _ = run.grade(_files(helpers), coursefiles.exercise_points(), exercises={pitfall.exercise})
+        return verdicts[pitfall.exercise]
+
+    with GradingRun(seed=5, self_checks=False) as run:
+        with ThreadPoolExecutor(2) as pool:
+            verdicts = list(pool.map(grade, enumerate(cases)))
+    survived = [f"{v}: {p.pitfall} ({p.exercise})" for (v, p), verdict in zip(cases, verdicts) if verdict["points"] >= verdict["max"]]
+    assert not survived, survived
+
+
+@pytest.mark.slow
+def test_styles_graded_end_to_end(tmp_path):
+    """Through the real CLI: folders of helpers/ only, the own-module student's mymath.py travels along."""
+    subs = tmp_path / "subs"
+    for variant in VARIANTS:
+        build(variant, subs / variant)
+    cmd = [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(tmp_path / "out")]
+    cmd += ["--course-dir", str(tmp_path / "course"), "--jobs", "2", "--seed", "3"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = list(csv.DictReader(open(tmp_path / "out" / "grades.csv")))
+    assert sorted(r["student_id"] for r in rows) == sorted(VARIANTS)
+    points = coursefiles.exercise_points()
+    for row in rows:
+        assert {e: float(row[e]) for e in EXERCISES} == points, row
+        assert "tampering" not in row["flags"], row["flags"]
