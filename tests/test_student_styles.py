@@ -99,7 +99,7 @@ def test_every_style_loses_points_on_its_own_pitfalls(tmp_path):
     with GradingRun(seed=5, self_checks=False) as run:
         with ThreadPoolExecutor(2) as pool:
             verdicts = list(pool.map(grade, enumerate(cases)))
-    survived = [f"{v}: {p.pitfall} ({p.exercise})" for (v, p), verdict in zip(cases, verdicts) if verdict["points"] >= verdict["max"]]
+    survived = [f"{v}: {p.pitfall} ({p.exercise})" for (v, p), got in zip(cases, verdicts) if got["points"] >= got["max"]]
     assert not survived, survived
 
 
