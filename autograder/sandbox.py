@@ -147,12 +147,13 @@ class Isolation:
             args += ["--setenv", name, value]
         if os.getuid() == 0 and self.user is None:
             args += ["--uid", "65534", "--gid", "65534"]
-        args += _system_args()
+        args += _system_args() + ["--proc", "/proc", "--dev", "/dev"]
+        # the private /tmp first: an environment that lives under /tmp is then bound on top of it
+        args += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]
         for path in binds:
             args += ["--ro-bind", path, path]
         args += _masks(binds, self.hidden)
-        args += ["--ro-bind", str(box), "/box", "--proc", "/proc", "--dev", "/dev"]
-        args += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]
+        args += ["--ro-bind", str(box), "/box"]
         args += ["--chdir", "/tmp"] + (["--json-status-fd", str(status_fd)] if status_fd is not None else [])
         return [*args, "--", sys.executable, *runner, "/box/sandbox_runner.py"]
 
