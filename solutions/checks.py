@@ -881,8 +881,9 @@ def build_expected():
 
     x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(Q_T)
     alphas, abar = sched64.alphas, sched64.alphas_cumprod
+    x_0_64, noise_64 = d(x_0), d(noise)
 
-    def q(sched, x_0=d(x_0), t=t, noise=d(noise)):
+    def q(sched, x_0=x_0_64, t=t, noise=noise_64):
         with H.Float64():
             return _values(forward.q_sample(sched, x_0, t, noise))
 
@@ -893,7 +894,7 @@ def build_expected():
         "alphas": q(sched64.replace(sqrt_alphas_cumprod=alphas.sqrt(), sqrt_one_minus_alphas_cumprod=(1 - alphas).sqrt())),
         "t_minus_1": q(sched64, t=t - 1),
         "t_plus_1": q(sched64, t=t + 1),
-        "swapped": q(sched64, x_0=d(noise), noise=d(x_0)),
+        "swapped": q(sched64, x_0=noise_64, noise=x_0_64),
     }
     scales["Q_SAMPLE"] = _scale(H.q_sample_scale(sched_inputs, x_0, t, noise))
 

@@ -25,6 +25,7 @@ from solutions import tolerance
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("schedules", "forward", "losses", "unet", "sampling", "ddim")
+PROVIDED = ("checks", "checks_expected", "tolerance")
 SEEDS = (0, 1, 2)
 
 
@@ -46,7 +47,7 @@ def load_package(tmp_path, name, changes=()):
     folder = tmp_path / name
     folder.mkdir()
     (folder / "__init__.py").write_text("")
-    for module in MODULES:
+    for module in MODULES + PROVIDED:
         text = (ROOT / "solutions" / f"{module}.py").read_text()
         for target, old, new in changes:
             if target == module:
@@ -346,7 +347,8 @@ VARIANTS = {
         (
             "unet",
             BLOCK_REGION,
-            """        h = torch.nn.functional.group_norm(self.proj(x), self.norm.num_groups, self.norm.weight, self.norm.bias, self.norm.eps)
+            """        norm = self.norm
+        h = torch.nn.functional.group_norm(self.proj(x), norm.num_groups, norm.weight, norm.bias, norm.eps)
         if scale_shift is not None:
             h = torch.addcmul(scale_shift[1], h, scale_shift[0] + 1)
         return torch.nn.functional.silu(h)
@@ -431,6 +433,15 @@ def test_correct_variants_get_every_part(variant, runs, tmp_path):
         ratios = worst_ratios(inputs, references, student_outputs(mods, inputs))
         failed = {part: ratio for part, (ok, ratio) in ratios.items() if not ok}
         assert not failed, f"seed {seed}: correct variant {variant} fails {failed}"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_correct_variants_pass_the_self_checks(variant, tmp_path, capsys):
+    mods = load_package(tmp_path, f"checked_{variant}", VARIANTS[variant])
+    checks = importlib.import_module(f"checked_{variant}.checks")
+    for name in checks.__all__[1:]:
+        getattr(checks, name)()
+    assert mods["schedules"].__name__.startswith("checked_")
 
 
 def test_reference_float32_gets_every_part(runs, tmp_path):
