@@ -4,8 +4,9 @@ fixed inputs and, when something is off, says which quantity is wrong, what was
 expected, what your code gave and, for the classic mistakes, what you probably did.
 
 The expected numbers live in ``checks_expected.py``. They were computed once from
-the reference implementation (``python -m autograder helpers`` regenerates them), so
-this file contains checks, not answers. A check that passes prints one line; a
+the reference implementation in float64 (``python -m autograder helpers`` regenerates
+them), so this file contains checks, not answers. Results are compared with the rule of
+``tolerance.py``, the one the grader uses: float32 rounding passes, mistakes do not. A check that passes prints one line; a
 check that fails raises ``CheckFailure`` (an ``AssertionError``) with a short message.
 """
 
@@ -13,12 +14,13 @@ import math
 import pprint
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import checks_expected as EXPECTED
-from . import forward, losses, sampling, schedules, unet
+from . import forward, losses, sampling, schedules, tolerance, unet
 
 __all__ = [
     "CheckFailure",
@@ -35,7 +37,7 @@ __all__ = [
     "check_ddim_step",
 ]
 
-RTOL, ATOL = 1e-4, 1e-5
+SCALES = EXPECTED.SCALES  # the error scale of each expected value (see tolerance.py)
 
 
 class CheckFailure(AssertionError):
@@ -201,9 +203,10 @@ def _fmt(tensor, limit=6):
     return f"[{shown}{', ...' if len(values) > limit else ''}]"
 
 
-def _close(got, want, rtol=RTOL, atol=ATOL):
+def _close(got, want, scale=None):
+    """``got`` equals ``want`` up to float32 rounding (the rule of ``tolerance.py``)."""
     got, want = torch.as_tensor(got).detach().double().cpu(), torch.as_tensor(want).detach().double().cpu()
-    return got.shape == want.shape and bool(torch.allclose(got, want, rtol=rtol, atol=atol))
+    return got.shape == want.shape and tolerance.close(got, want, scale)
 
 
 def _shifted(got, want):
@@ -218,7 +221,7 @@ def _shifted(got, want):
     return None
 
 
-def _compare(what, got, want, mistakes=(), rtol=RTOL, atol=ATOL):
+def _compare(what, got, want, mistakes=(), scale=None):
     """Pass when ``got`` matches ``want``; otherwise name the matching known mistake, or show the numbers."""
     if not torch.is_tensor(got):
         _fail(f"{what} should be a torch.Tensor, got {type(got).__name__}")
@@ -229,10 +232,10 @@ def _compare(what, got, want, mistakes=(), rtol=RTOL, atol=ATOL):
         _fail(f"{what} has dtype {got.dtype}, expected a float tensor")
     if not bool(torch.isfinite(got).all()):
         _fail(f"{what} contains NaN or inf: {_fmt(got)}")
-    if _close(got, want, rtol, atol):
+    if _close(got, want, scale):
         return
     for mistaken, hint in mistakes:
-        if mistaken is not None and _close(got, mistaken, rtol, atol):
+        if mistaken is not None and _close(got, mistaken, scale):
             _fail(f"{what} is wrong. {hint}\n  expected {_fmt(want)}\n  got      {_fmt(got)}")
     shift = _shifted(got, want)
     if shift:
@@ -243,13 +246,14 @@ def _compare(what, got, want, mistakes=(), rtol=RTOL, atol=ATOL):
     error = (got.detach().double().cpu() - want.double()).abs()
     worst = int(error.flatten().argmax())
     _fail(
-        f"{what} is wrong: largest difference {float(error.max()):.3g} at flat index {worst}.\n"
+        f"{what} is wrong: largest difference {float(error.max()):.3g} at flat index {worst} "
+        f"({tolerance.describe(got, want, scale)}).\n"
         f"  expected {_fmt(want)}\n  got      {_fmt(got)}"
     )
 
 
 def _tensor(name):
-    return torch.tensor(getattr(EXPECTED, name) if isinstance(name, str) else name, dtype=torch.float32)
+    return torch.tensor(getattr(EXPECTED, name) if isinstance(name, str) else name, dtype=torch.float64)
 
 
 # ----------------------------------------------------------------------------
@@ -290,12 +294,18 @@ def check_cosine_beta_schedule():
             (1 - want, "You returned alpha_t = 1 - beta_t, not beta_t."),
             (torch.ones_like(want) * 0.999, "Every beta equals max_beta: the clip should be an upper bound only."),
         ],
+        scale=SCALES["COSINE_10"],
     )
     if float(got_long.max()) <= 0.0201:
         _fail("cosine_beta_schedule(1000) never exceeds 0.02: the betas are clipped at 0.02. Clip at max_beta = 0.999 only.")
     long_want = EXPECTED.COSINE_1000
     picked = got_long[list(long_want)]
-    _compare("cosine_beta_schedule(1000) at indices " + str(list(long_want)), picked, _tensor(list(long_want.values())))
+    _compare(
+        "cosine_beta_schedule(1000) at indices " + str(list(long_want)),
+        picked,
+        _tensor(list(long_want.values())),
+        scale=SCALES["COSINE_1000"],
+    )
     if not _close(got_capped.max(), 0.5):
         _fail(
             f"cosine_beta_schedule(10, max_beta=0.5) has max {float(got_capped.max()):.4g}: clip at max_beta, not a fixed number"
@@ -357,7 +367,7 @@ def check_DiffusionSchedule():
     for name in SCHEDULE_FIELDS[1:]:
         if not hasattr(schedule, name):
             _fail(f"DiffusionSchedule has no attribute {name!r}: set self.{name} in __init__")
-        _compare(f"schedule.{name}", getattr(schedule, name), want[name], mistakes.get(name, ()))
+        _compare(f"schedule.{name}", getattr(schedule, name), want[name], mistakes.get(name, ()), SCALES["SCHEDULE"][name])
     if float(schedule.alphas_cumprod_prev[0]) != 1.0:
         _fail("schedule.alphas_cumprod_prev[0] must be exactly 1.0")
     with _running("DiffusionSchedule", "schedules"):
@@ -427,6 +437,7 @@ def check_q_sample():
             (_tensor(want["t_plus_1"]), "Off by one: you used the constants at t + 1. t is already the 0-based index."),
             (_tensor(want["swapped"]), "The coefficients are swapped: sqrt(abar_t) multiplies x_0, sqrt(1 - abar_t) the noise."),
         ],
+        scale=SCALES["Q_SAMPLE"],
     )
     if tuple(got_default.shape) != tuple(x_0.shape):
         _fail(f"q_sample without noise returned shape {tuple(got_default.shape)}, expected {tuple(x_0.shape)}")
@@ -463,7 +474,7 @@ def check_p_losses():
         _compare(
             f"p_losses(loss_type={loss_type!r})",
             got[loss_type],
-            torch.tensor(cases["loss"]),
+            _tensor(cases["loss"]),
             mistakes=[
                 (torch.tensor(cases["model_on_x0"]), "The model saw the clean x_0: feed it the noisy x_t from q_sample."),
                 (torch.tensor(cases["target_x0"]), "The target should be the noise, not x_0: the network predicts the noise."),
@@ -474,6 +485,7 @@ def check_p_losses():
                 ),
                 *[(torch.tensor(value), hint) for value, hint in others],
             ],
+            scale=SCALES["P_LOSSES"][loss_type],
         )
     if not got["l2"].requires_grad:
         _fail("p_losses returned a loss without gradient: do not detach or wrap the model call in torch.no_grad()")
@@ -506,11 +518,11 @@ def check_SinusoidalPositionEmbeddings():
         got_long = module(time.long())
     want = _tensor(EXPECTED.EMBEDDINGS)
     half = EMB_DIM // 2
-    if torch.is_tensor(got) and tuple(got.shape) == (len(EMB_T), EMB_DIM) and not _close(got, want):
+    if torch.is_tensor(got) and tuple(got.shape) == (len(EMB_T), EMB_DIM) and not _close(got, want, SCALES["EMBEDDINGS"]):
         # What frequencies did the student use? At t = 1 the sine half is sin(w_i), and every w_i <= 1.
         freqs = torch.asin(got[1, :half].double().clamp(-1, 1))
         lowest = float(freqs[-1])
-        if _close(torch.tensor(lowest), torch.tensor(10000.0 ** (-(half - 1) / half)), rtol=1e-2, atol=1e-7):
+        if math.isclose(lowest, 10000.0 ** (-(half - 1) / half), rel_tol=1e-2):
             _fail(
                 "SinusoidalPositionEmbeddings uses the wrong frequencies: the lowest one is "
                 f"{lowest:.3g}, expected 1/10000. Divide ln(10000) by (half_dim - 1), not half_dim, "
@@ -530,8 +542,9 @@ def check_SinusoidalPositionEmbeddings():
                 "You interleaved sin and cos; concatenate [sin, cos].",
             ),
         ],
+        scale=SCALES["EMBEDDINGS"],
     )
-    _compare("SinusoidalPositionEmbeddings(16)(t as LongTensor)", got_long.float(), want)
+    _compare("SinusoidalPositionEmbeddings(16)(t as LongTensor)", got_long.float(), want, scale=SCALES["EMBEDDINGS"])
     _passed("SinusoidalPositionEmbeddings")
 
 
@@ -584,6 +597,7 @@ def check_Block():
             (_tensor(want["no_act"]), "The SiLU activation is missing: conv -> norm -> SiLU."),
             (_tensor(want["act_first"]), "The order is conv -> GroupNorm -> SiLU (you applied SiLU before the norm)."),
         ],
+        scale=SCALES["BLOCK"]["plain"],
     )
     _compare(
         "Block(x, scale_shift=(scale, shift))",
@@ -594,6 +608,7 @@ def check_Block():
             (_tensor(want["scale_no_one"]), "Multiply by (scale + 1), not by scale: a scale of 0 must leave x unchanged."),
             (_tensor(want["ss_after_act"]), "Apply scale and shift after the norm and before the SiLU."),
         ],
+        scale=SCALES["BLOCK"]["scale_shift"],
     )
     _passed("Block")
 
@@ -626,8 +641,14 @@ def check_ResnetBlock():
             ),
             (_tensor(want["with_time"]) - residual, "The residual is missing: add self.res_conv(x) to the output of block2."),
         ],
+        scale=SCALES["RESNET"]["with_time"],
     )
-    _compare("ResnetBlock(4, 8, time_emb_dim=6)(x, None)", got_none, _tensor(want["without_time"]))
+    _compare(
+        "ResnetBlock(4, 8, time_emb_dim=6)(x, None)",
+        got_none,
+        _tensor(want["without_time"]),
+        scale=SCALES["RESNET"]["without_time"],
+    )
     _compare(
         "ResnetBlock(8, 8)(x)",
         got_same,
@@ -638,6 +659,7 @@ def check_ResnetBlock():
                 "The residual is missing: add self.res_conv(x) (the identity here) to the output of block2.",
             )
         ],
+        scale=SCALES["RESNET"]["same"],
     )
     _passed("ResnetBlock")
 
@@ -683,7 +705,7 @@ def check_p_sample():
             ]
             note = ""
         mistakes = [(_tensor(want[key][0]) + want[key][1] * z, hint) for key, hint in notes]
-        _compare(label + note, got, _tensor(want["correct"][0]) + want["correct"][1] * z, mistakes=mistakes)
+        _compare(label + note, got, _tensor(want["correct"][0]) + want["correct"][1] * z, mistakes, SCALES["P_SAMPLE"][case])
     _passed("p_sample")
 
 
@@ -801,7 +823,7 @@ def check_ddim_step():
         }
         mistakes = [(_tensor(want[key][0]) + want[key][1] * z, hint) for key, hint in hints.items() if key in want]
         label = f"ddim_step(t={index}, t_prev={t_prev}, eta={eta}{', clip_denoised=True' if clip else ''})"
-        _compare(label, got, _tensor(want["correct"][0]) + want["correct"][1] * z, mistakes=mistakes)
+        _compare(label, got, _tensor(want["correct"][0]) + want["correct"][1] * z, mistakes, SCALES["DDIM"][case])
     _passed("ddim_step", "with eta = 1 and consecutive steps, DDIM's sigma equals DDPM's posterior standard deviation")
 
 
@@ -810,85 +832,145 @@ def check_ddim_step():
 # ----------------------------------------------------------------------------
 
 
-def _values(tensor, digits=9):
-    tensor = torch.as_tensor(tensor).detach().double().cpu()
+def _values(tensor, digits=10):
+    tensor = torch.as_tensor(np.asarray(tensor) if not torch.is_tensor(tensor) else tensor).detach().double().cpu()
     if tensor.ndim == 0:
         return float(f"{float(tensor):.{digits}g}")
     return [_values(row, digits) for row in tensor]
 
 
-def build_expected():
-    """Every expected value, computed with the reference implementation (this package in ``solutions/``)."""
-    reference = schedules.DiffusionSchedule(_check_betas())
-    frozen = {name: getattr(reference, name) for name in SCHEDULE_FIELDS}
-    schedule = FrozenSchedule(**frozen)
-    out = {"SCHEDULE": {name: _values(value) for name, value in frozen.items()}}
+def _scale(array):
+    """An error scale, to 3 digits (it only sets a tolerance)."""
+    return _values(array, 3)
 
-    out["COSINE_10"] = _values(schedules.cosine_beta_schedule(CHECK_T))
-    long = schedules.cosine_beta_schedule(1000)
-    out["COSINE_1000"] = {index: _values(long[index]) for index in (0, 1, 2, 100, 499, 900, 990, 998, 999)}
+
+def build_expected():
+    """Every expected value, computed in float64 by the reference implementation (this package in
+    ``solutions/``) from the float32 inputs the checks pass, with its error scale (the grader's)."""
+    from autograder import hidden_tests as H  # the instructor's tooling, present when regenerating
+    from autograder.stubs import regions
+
+    def d(tensor):  # a float64 copy of a float32 input
+        return tensor.detach().to(torch.float64)
+
+    with H.Float64():
+        reference = schedules.DiffusionSchedule(d(_check_betas()))
+    frozen64 = {name: getattr(reference, name) for name in SCHEDULE_FIELDS}
+    schedule = FrozenSchedule(**frozen64)  # float32, as the checks pass it
+    sched_inputs = {f"sched.{name}": getattr(schedule, name).numpy() for name in SCHEDULE_FIELDS}
+    with H.Float64():
+        sched64 = FrozenSchedule(**{name: getattr(schedule, name) for name in SCHEDULE_FIELDS})
+    out = {"SCHEDULE": {name: _values(value) for name, value in frozen64.items()}}
+    scales = {}
+
+    def up(key):
+        return frozen64[key].numpy()
+
+    betas = frozen64["betas"].numpy()
+    scales["SCHEDULE"] = {"betas": _scale(np.abs(betas))}
+    for derive in (H._derive_alphas, H._derive_prev, H._derive_sqrt, H._derive_posterior):
+        scales["SCHEDULE"].update({name: _scale(value) for name, value in derive(up, betas)[1].items()})
+
+    with H.Float64():
+        cosine = schedules.cosine_beta_schedule(CHECK_T)
+        long = schedules.cosine_beta_schedule(1000)
+    picked = (0, 1, 2, 100, 499, 900, 990, 998, 999)
+    out["COSINE_10"] = _values(cosine)
+    out["COSINE_1000"] = {index: _values(long[index]) for index in picked}
+    scales["COSINE_10"] = _scale(H.cosine_scale(CHECK_T, 0.008, 0.999, cosine.numpy()))
+    scales["COSINE_1000"] = _scale(H.cosine_scale(1000, 0.008, 0.999, long.numpy())[list(picked)])
 
     x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(Q_T)
-    alphas, abar = schedule.alphas, schedule.alphas_cumprod
+    alphas, abar = sched64.alphas, sched64.alphas_cumprod
+    x_0_64, noise_64 = d(x_0), d(noise)
 
-    def q(sched, x_0=x_0, t=t, noise=noise):
-        return _values(forward.q_sample(sched, x_0, t, noise))
+    def q(sched, x_0=x_0_64, t=t, noise=noise_64):
+        with H.Float64():
+            return _values(forward.q_sample(sched, x_0, t, noise))
 
     out["Q_SAMPLE"] = {
-        "x_t": q(schedule),
-        "one_minus_abar": q(schedule.replace(sqrt_one_minus_alphas_cumprod=1 - abar)),
-        "no_sqrt": q(schedule.replace(sqrt_alphas_cumprod=abar, sqrt_one_minus_alphas_cumprod=1 - abar)),
-        "alphas": q(schedule.replace(sqrt_alphas_cumprod=alphas.sqrt(), sqrt_one_minus_alphas_cumprod=(1 - alphas).sqrt())),
-        "t_minus_1": q(schedule, t=t - 1),
-        "t_plus_1": q(schedule, t=t + 1),
-        "swapped": q(schedule, x_0=noise, noise=x_0),
+        "x_t": q(sched64),
+        "one_minus_abar": q(sched64.replace(sqrt_one_minus_alphas_cumprod=1 - abar)),
+        "no_sqrt": q(sched64.replace(sqrt_alphas_cumprod=abar, sqrt_one_minus_alphas_cumprod=1 - abar)),
+        "alphas": q(sched64.replace(sqrt_alphas_cumprod=alphas.sqrt(), sqrt_one_minus_alphas_cumprod=(1 - alphas).sqrt())),
+        "t_minus_1": q(sched64, t=t - 1),
+        "t_plus_1": q(sched64, t=t + 1),
+        "swapped": q(sched64, x_0=noise_64, noise=x_0_64),
     }
+    scales["Q_SAMPLE"] = _scale(H.q_sample_scale(sched_inputs, x_0, t, noise))
 
-    model = _EpsNet()
+    model = _EpsNet().double()
     t = torch.tensor(LOSS_T)
-    x_t = forward.q_sample(schedule, x_0, t, noise)
+    with H.Float64():
+        x_t = forward.q_sample(sched64, d(x_0), t, d(noise))
+        pred = model(x_t, t)
+    x_scale = H.q_sample_scale(sched_inputs, x_0, t, noise)
+    # the error scale of 0.5 x - 0.2 + 0.05 (t + 1): its terms, and x's own
+    pred_scale = 0.5 * (x_t.abs().numpy() + x_scale) + 0.2 + 0.05 * (t.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
+    pred_scale = 2.0 * pred_scale + pred.detach().abs().numpy()
     loss_fns = {"l2": F.mse_loss, "l1": F.l1_loss, "huber": F.smooth_l1_loss}
-    out["P_LOSSES"] = {}
+    out["P_LOSSES"], scales["P_LOSSES"] = {}, {}
     for loss_type, loss_fn in loss_fns.items():
-        with torch.no_grad():
+        with torch.no_grad(), H.Float64():
+            loss = losses.p_losses(model, sched64, d(x_0), t, noise=d(noise), loss_type=loss_type)
             out["P_LOSSES"][loss_type] = {
-                "loss": _values(losses.p_losses(model, schedule, x_0, t, noise=noise, loss_type=loss_type)),
-                "model_on_x0": _values(loss_fn(model(x_0, t), noise)),
-                "target_x0": _values(loss_fn(model(x_t, t), x_0)),
-                "other_noise": _values(loss_fn(model(forward.q_sample(schedule, x_0, t, -noise), t), noise)),
+                "loss": _values(loss),
+                "model_on_x0": _values(loss_fn(model(d(x_0), t), d(noise))),
+                "target_x0": _values(loss_fn(model(x_t, t), d(x_0))),
+                "other_noise": _values(loss_fn(model(forward.q_sample(sched64, d(x_0), t, -d(noise)), t), d(noise))),
             }
+        scales["P_LOSSES"][loss_type] = _scale(H._loss_scale(loss_type, pred.detach(), noise, pred_scale, float(loss)))
 
-    out["EMBEDDINGS"] = _values(unet.SinusoidalPositionEmbeddings(EMB_DIM)(torch.tensor(EMB_T)))
+    with H.Float64():
+        out["EMBEDDINGS"] = _values(unet.SinusoidalPositionEmbeddings(EMB_DIM)(d(torch.tensor(EMB_T))))
+    scales["EMBEDDINGS"] = _scale(H.embedding_scale(torch.tensor(EMB_T).numpy(), EMB_DIM))
 
-    block = _fill_parameters(unet.Block(BLOCK["dim"], BLOCK["dim_out"], groups=BLOCK["groups"]))
-    x = _pattern(**BLOCK_X)
-    scale = _pattern((2, BLOCK["dim_out"], 1, 1), phase=0.2, scale=0.5)
-    shift = _pattern((2, BLOCK["dim_out"], 1, 1), phase=0.9, scale=0.5)
+    block = _fill_parameters(unet.Block(BLOCK["dim"], BLOCK["dim_out"], groups=BLOCK["groups"])).double()
+    x = d(_pattern(**BLOCK_X))
+    scale = d(_pattern((2, BLOCK["dim_out"], 1, 1), phase=0.2, scale=0.5))
+    shift = d(_pattern((2, BLOCK["dim_out"], 1, 1), phase=0.9, scale=0.5))
     with torch.no_grad():
-        normed = block.norm(block.proj(x))
-        out["BLOCK"] = {
-            "plain": _values(block(x)),
-            "scale_shift": _values(block(x, scale_shift=(scale, shift))),
-            "no_act": _values(normed),
-            "act_first": _values(block.norm(F.silu(block.proj(x)))),
-            "scale_no_one": _values(F.silu(normed * scale + shift)),
-            "ss_after_act": _values(F.silu(normed) * (scale + 1) + shift),
+        with H.Float64():
+            normed = block.norm(block.proj(x))
+            out["BLOCK"] = {
+                "plain": _values(block(x)),
+                "scale_shift": _values(block(x, scale_shift=(scale, shift))),
+                "no_act": _values(normed),
+                "act_first": _values(block.norm(F.silu(block.proj(x)))),
+                "scale_no_one": _values(F.silu(normed * scale + shift)),
+                "ss_after_act": _values(F.silu(normed) * (scale + 1) + shift),
+            }
+        scales["BLOCK"] = {
+            "plain": _scale(H.block_scale(block, x)),
+            "scale_shift": _scale(H.block_scale(block, x, scale_shift=(scale, shift))),
         }
 
     resnet = _fill_parameters(unet.ResnetBlock(RESNET["dim"], RESNET["dim_out"], time_emb_dim=RESNET["time_emb_dim"], groups=2))
     same = _fill_parameters(unet.ResnetBlock(8, 8, time_emb_dim=None, groups=2))
-    x8 = _pattern((2, 8, 5, 5), phase=0.25)
+    resnet, same = resnet.double(), same.double()
+    x8, time_emb = d(_pattern((2, 8, 5, 5), phase=0.25)), d(_pattern(**RESNET_TIME))
     with torch.no_grad():
-        out["RESNET"] = {
-            "with_time": _values(resnet(x, _pattern(**RESNET_TIME))),
-            "without_time": _values(resnet(x, None)),
-            "same": _values(same(x8)),
+        with H.Float64():
+            out["RESNET"] = {
+                "with_time": _values(resnet(x, time_emb)),
+                "without_time": _values(resnet(x, None)),
+                "same": _values(same(x8)),
+            }
+        scales["RESNET"] = {
+            "with_time": _scale(H.resnet_scale(resnet, x, time_emb)),
+            "without_time": _scale(H.resnet_scale(resnet, x, None)),
+            "same": _scale(H.resnet_scale(same, x8, None)),
         }
 
-    out["P_SAMPLE"] = {}
-    x_t = _pattern(**SAMPLE_X)
+    def eps_scale(x, t):  # the error scale of _eps_model's output
+        return 0.5 * x.abs().numpy() + 0.2 + 0.05 * (t.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
+
+    out["P_SAMPLE"], scales["P_SAMPLE"] = {}, {}
+    x_t32 = _pattern(**SAMPLE_X)
+    x_t = d(x_t32)
+    z = _seeded_noise(x_t32, SEED)
     for case, (t_index, clip, betas_as_variance) in SAMPLE_CASES.items():
-        base = _sample_schedule(schedule, betas_as_variance)
+        base = _sample_schedule(sched64, betas_as_variance)
         t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
 
         def mean(sched, shift=0, clip=clip, t=t):
@@ -896,7 +978,8 @@ def build_expected():
             # schedule lookups (not the model's input) one index away, as an off-by-one slip does
             silent = sched.replace(posterior_variance=torch.zeros(CHECK_T))
             model = lambda x, steps: _eps_model(x, steps - shift)
-            return _values(sampling.p_sample(model, silent, x_t, t + shift, 1, clip))
+            with H.Float64():
+                return _values(sampling.p_sample(model, silent, x_t, t + shift, 1, clip))
 
         def std(sched, index=t_index):
             return 0.0 if index == 0 else _values(sched.posterior_variance[index].sqrt())
@@ -916,11 +999,13 @@ def build_expected():
                 no_noise=(mean(base), 0.0),
             )
         out["P_SAMPLE"][case] = cases
+        ci = {f"sched.{name}": getattr(base, name).numpy() for name in SCHEDULE_FIELDS}
+        eps = _eps_model(x_t, t)
+        scales["P_SAMPLE"][case] = _scale(H.p_sample_scale(ci, x_t, t, t_index, eps, eps_scale(x_t, t), clip, z))
 
     from . import ddim
 
-    out["DDIM"] = {}
-    x_t = _pattern(**SAMPLE_X)
+    out["DDIM"], scales["DDIM"] = {}, {}
     for case, (index, t_prev, eta, clip) in DDIM_CASES.items():
         t = torch.full((x_t.shape[0],), index, dtype=torch.long)
 
@@ -929,24 +1014,26 @@ def build_expected():
             runs = []
             for seed in (SEED, SEED + 1):
                 torch.manual_seed(seed)
-                runs.append(
-                    (ddim.ddim_step(_eps_model, sched, x_t, t, t_prev, eta=eta, clip_denoised=clip), _seeded_noise(x_t, seed))
-                )
+                with H.Float64():
+                    step = ddim.ddim_step(_eps_model, sched, x_t, t, t_prev, eta=eta, clip_denoised=clip)
+                runs.append((step, _seeded_noise(x_t32, seed).double()))
             (out_a, z_a), (out_b, z_b) = runs
             std = float(((out_a - out_b) / (z_a - z_b)).median()) if eta > 0 else 0.0
             return _values(out_a - std * z_a), _values(std)
 
-        cases = {"correct": split(schedule)}
-        cases["alphas"] = split(schedule.replace(alphas_cumprod=schedule.alphas))
+        cases = {"correct": split(sched64)}
+        cases["alphas"] = split(sched64.replace(alphas_cumprod=sched64.alphas))
         if clip:
-            cases["no_clip"] = split(schedule, clip=False)
+            cases["no_clip"] = split(sched64, clip=False)
         if eta > 0:
             cases["no_noise"] = (cases["correct"][0], 0.0)
-            cases["deterministic"] = split(schedule, eta=0.0)
+            cases["deterministic"] = split(sched64, eta=0.0)
         out["DDIM"][case] = cases
+        eps = _eps_model(x_t, t)
+        ddim_z = z if eta > 0 else torch.zeros_like(z)
+        scales["DDIM"][case] = _scale(H.ddim_scale(sched_inputs, x_t, t, t_prev, eta, clip, eps, eps_scale(x_t, t), ddim_z))
 
-    from autograder.stubs import regions  # the instructor's tooling, present when regenerating
-
+    out["SCALES"] = scales
     out["REGIONS"] = {region.what: (region.exercise, region.module) for region in regions()}
     return out
 

@@ -22,10 +22,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
+
+from solutions import tolerance
 
 from .. import standins
 
-RTOL, ATOL = 1e-4, 1e-6
+# Tolerances: ``solutions/tolerance.py`` (shared with the self-checks). Each reference returns,
+# next to every graded array ``key``, its error scale ``key.scale`` computed here in float64.
 
 # Default points per exercise; the notebooks' check cells (``points`` in their nbgrader
 # metadata) override these so nbgrader's max score and grades.csv agree.
@@ -85,8 +89,9 @@ def case_inputs(inputs, case):
     return {k[len(p) :]: v for k, v in inputs.items() if k.startswith(p)}
 
 
-def compare(student, reference, rtol=RTOL, atol=ATOL):
-    """(ok, message) for one student array against its reference."""
+def compare(student, reference, scale=None):
+    """(ok, message) for one student array against its float64 reference and error scale
+    (the rule of ``solutions/tolerance.py``; ``scale`` None: ``|reference|``)."""
     if student is None:
         return False, "no output"
     s, r = np.asarray(student), np.asarray(reference)
@@ -97,11 +102,42 @@ def compare(student, reference, rtol=RTOL, atol=ATOL):
     s = s.astype(np.float64)
     if not np.isfinite(s).all() and np.isfinite(r).all():
         return False, "non-finite values"
-    err = np.abs(s - r)
-    bad = err > atol + rtol * np.abs(r)
-    if bad.any():
-        return False, f"wrong values (max abs error {float(err.max()):.3g})"
+    ok, err, tol = tolerance.check(s, r, scale)
+    if not ok:
+        return False, f"wrong values (max error {err:.3g} where the tolerance is {tol:.3g})"
     return True, ""
+
+
+class Float64(TorchFunctionMode):
+    """Run reference code in float64 on float64 copies of the student's float32 inputs: casts to
+    float32 written in the reference become float64, and random draws are made in float32 (the
+    numbers the student's code draws from the same seed) and then widened."""
+
+    RANDOM = (torch.randn, torch.randn_like, torch.rand, torch.rand_like)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in self.RANDOM:
+            like = func in (torch.randn_like, torch.rand_like)
+            if kwargs.get("dtype") in (None, torch.float32, torch.float64) and (not like or args[0].is_floating_point()):
+                kwargs["dtype"] = torch.float32
+                return func(*args, **kwargs).to(torch.float64)
+            return func(*args, **kwargs)
+        if func is torch.Tensor.float:
+            return args[0].to(torch.float64)
+        if kwargs.get("dtype") is torch.float32:
+            kwargs["dtype"] = torch.float64
+        if func is torch.Tensor.to:
+            args = tuple(torch.float64 if a is torch.float32 else a for a in args)
+        return func(*args, **kwargs)
+
+
+def _f64(a):
+    return torch.from_numpy(np.array(a, dtype=np.float64))
+
+
+def _abs(x):
+    return np.abs(_np(x))
 
 
 def _schedule_arrays(kind, T):
@@ -141,8 +177,9 @@ def _state_dict_arrays(module, out, case):
         out[f"{case}/sd.{key}"] = _np(value).astype(np.float32)
 
 
-def all_cases_check(key="out", rtol=RTOL, atol=ATOL, select=None):
-    """A part check: every case (optionally those ``select(case_inputs)`` keeps) matches the reference."""
+def all_cases_check(key="out", select=None):
+    """A part check: every case (optionally those ``select(case_inputs)`` keeps) matches the reference
+    within the tolerance of its error scale ``reference[case/key.scale]``."""
 
     def check(inputs, reference, student):
         n_ok = n = 0
@@ -156,7 +193,8 @@ def all_cases_check(key="out", rtol=RTOL, atol=ATOL, select=None):
             if err is not None:
                 ok, msg = False, f"raised {str(err)[:200]}"
             else:
-                ok, msg = compare(student.get(f"{case}/{key}"), reference[f"{case}/{key}"], rtol, atol)
+                scale = reference.get(f"{case}/{key}.scale")
+                ok, msg = compare(student.get(f"{case}/{key}"), reference[f"{case}/{key}"], scale)
             n_ok += ok
             if not ok and not first:
                 label = str(ci.get("label", case))
@@ -179,14 +217,32 @@ def make_cosine(rng):
     return out
 
 
+def cosine_scale(T, s, max_beta, betas):
+    """Error scale of the cosine betas ``1 - r_t``, ``r_t = f(t+1) / f(t)``, ``f = cos(x)**2``: a relative
+    rounding error of ``x`` (4 roundings) is amplified by ``|d ln f / d ln x| = 2 |x tan x|``, and
+    ``1 - r`` turns the relative errors of ``r`` into absolute ones. A clipped beta is ``max_beta``
+    whatever the rounding when its unclipped value exceeds ``max_beta`` by more than that error."""
+    x = (np.arange(T + 1) / T + s) / (1 + s) * math.pi / 2
+    with np.errstate(all="ignore"):
+        f = np.cos(x) ** 2
+        cond = 3.0 + 8.0 * np.abs(x * np.tan(x))
+        r = f[1:] / f[:-1]
+        unclipped = np.abs(1.0 - r) + np.abs(r) * (2.0 + cond[1:] + cond[:-1])
+        clear = (1.0 - r) - tolerance.tolerance(unclipped) > max_beta
+    return np.where(clear, np.abs(betas), np.abs(betas) + np.nan_to_num(unclipped, posinf=1.0))
+
+
 def ref_cosine(inputs):
     from solutions.schedules import cosine_beta_schedule
 
-    return {
-        f"{c}/out": _np(cosine_beta_schedule(int(ci["T"]), s=float(ci["s"]), max_beta=float(ci["max_beta"])))
-        for c in cases_of(inputs)
-        for ci in [case_inputs(inputs, c)]
-    }
+    out = {}
+    for c in cases_of(inputs):
+        ci = case_inputs(inputs, c)
+        T, s, max_beta = int(ci["T"]), float(ci["s"]), float(ci["max_beta"])
+        with Float64():
+            betas = _np(cosine_beta_schedule(T, s=s, max_beta=max_beta))
+        out[f"{c}/out"], out[f"{c}/out.scale"] = betas, cosine_scale(T, s, max_beta, betas)
+    return out
 
 
 # ----------------------------------------------------------------------------- DiffusionSchedule
@@ -213,7 +269,8 @@ def ref_diffusion_schedule(inputs):
 
     out = {}
     for c in cases_of(inputs):
-        sched = DiffusionSchedule(torch.from_numpy(case_inputs(inputs, c)["betas"]))
+        with Float64():
+            sched = DiffusionSchedule(_f64(case_inputs(inputs, c)["betas"]))
         for name in standins.SCHEDULE_ATTRS:
             out[f"{c}/{name}"] = _np(getattr(sched, name))
     return out
@@ -244,11 +301,11 @@ def schedule_part(names, derive):
             def up(key, stu_c=stu_c, ref_c=ref_c, T=T):
                 return _upstream(stu_c, ref_c, key, T)
 
-            expected = derive(up, ci["betas"].astype(np.float64))
+            expected, scales = derive(up, ci["betas"].astype(np.float64))
             for name in names:
                 if stu_c[name] is None:
                     return False, f"{ci['label']}: attribute {name} missing ({student.get(f'{c}/{name}.error', '')})"
-                ok, msg = compare(stu_c[name], expected[name])
+                ok, msg = compare(stu_c[name], expected[name], scales[name])
                 if not ok:
                     return False, f"{ci['label']}: {name}: {msg}"
         return True, ""
@@ -256,30 +313,52 @@ def schedule_part(names, derive):
     return check
 
 
+# Error scales of the schedule constants: relative to the value, times the number of roundings
+# ``n`` behind it (a running product of t + 1 factors, computed along any route: cumprod of the
+# alphas, of their square roots, in float64 then cast), times the condition number of ``1 - abar``.
+
+
+def _steps(T):
+    return 2.0 * np.arange(1, T + 1)
+
+
 def _derive_alphas(up, betas):
     alphas = 1.0 - betas
-    return {"alphas": alphas, "alphas_cumprod": np.cumprod(alphas)}
+    abar = np.cumprod(alphas)
+    return {"alphas": alphas, "alphas_cumprod": abar}, {"alphas": 1.0 + betas, "alphas_cumprod": abar * _steps(len(betas))}
 
 
 def _derive_prev(up, betas):
     abar = up("alphas_cumprod")
-    return {"alphas_cumprod_prev": np.concatenate([[1.0], abar[:-1]])}
+    prev = np.concatenate([[1.0], abar[:-1]])
+    return {"alphas_cumprod_prev": prev}, {"alphas_cumprod_prev": prev * _steps(len(betas))}
 
 
 def _derive_sqrt(up, betas):
     alphas, abar = up("alphas"), up("alphas_cumprod")
+    n = _steps(len(betas))
     with np.errstate(all="ignore"):
-        return {
+        values = {
             "sqrt_recip_alphas": 1.0 / np.sqrt(alphas),
             "sqrt_alphas_cumprod": np.sqrt(abar),
             "sqrt_one_minus_alphas_cumprod": np.sqrt(1.0 - abar),
         }
+        scales = {
+            "sqrt_recip_alphas": values["sqrt_recip_alphas"] * (3.0 + tolerance.condition_one_minus(betas)),
+            "sqrt_alphas_cumprod": values["sqrt_alphas_cumprod"] * (3.0 + n),
+            "sqrt_one_minus_alphas_cumprod": values["sqrt_one_minus_alphas_cumprod"]
+            * (3.0 + n * tolerance.condition_one_minus(abar)),
+        }
+    return values, scales
 
 
 def _derive_posterior(up, betas):
     abar, prev = up("alphas_cumprod"), up("alphas_cumprod_prev")
+    n = _steps(len(betas))
     with np.errstate(all="ignore"):
-        return {"posterior_variance": betas * (1.0 - prev) / (1.0 - abar)}
+        value = betas * (1.0 - prev) / (1.0 - abar)
+        cond = 4.0 + n * (tolerance.condition_one_minus(prev) + tolerance.condition_one_minus(abar))
+    return {"posterior_variance": value}, {"posterior_variance": value * cond}
 
 
 # ----------------------------------------------------------------------------- extract
@@ -327,14 +406,52 @@ def make_q_sample(rng):
     return out
 
 
+def schedule64(ci):
+    """The case's (float32) schedule constants as float64 tensors."""
+    with Float64():
+        return schedule_from(ci)
+
+
+def _at(array, t, ndim):
+    return _np(array)[np.asarray(t)].reshape(-1, *([1] * (ndim - 1)))
+
+
+def q_sample_scale(ci, x_0, t, noise):
+    """Error scale of ``sqrt(abar) x_0 + sqrt(1 - abar) noise``: the sum of the terms, the noise term
+    times the condition number of ``1 - abar`` (a route through ``alphas_cumprod`` is also correct)."""
+    sched, nd = schedule_from(ci), np.ndim(x_0)
+    abar = _at(sched.alphas_cumprod, t, nd)
+    first = _at(sched.sqrt_alphas_cumprod, t, nd) * _abs(x_0)
+    second = _at(sched.sqrt_one_minus_alphas_cumprod, t, nd) * _abs(noise)
+    return 4.0 * first + (4.0 + tolerance.condition_one_minus(abar)) * second
+
+
 def ref_q_sample(inputs):
     from solutions.forward import q_sample
 
     out = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
-        out[f"{c}/out"] = _np(q_sample(schedule_from(ci), _tensor(ci["x_0"]), _tensor(ci["t"]), noise=_tensor(ci["noise"])))
+        with Float64():
+            value = q_sample(schedule64(ci), _f64(ci["x_0"]), _tensor(ci["t"]), noise=_f64(ci["noise"]))
+        out[f"{c}/out"] = _np(value)
+        out[f"{c}/out.scale"] = q_sample_scale(ci, ci["x_0"], ci["t"], ci["noise"])
     return out
+
+
+def model_scale(model, x, x_scale, t):
+    """Error scale of the stand-in model ``tanh(W x + b) + 0.01 sin(0.37 t)`` on an input that
+    carries rounding errors of scale ``x_scale`` (the channel sums, tanh and the sine's argument)."""
+    w, b = _abs(model.weight), _abs(model.bias)[None, :, None, None]
+    mixed = np.einsum("oc,bchw->bohw", w, _abs(x) + np.asarray(x_scale)) + b
+    t = _abs(t).reshape(-1, 1, 1, 1)
+    return mixed * w.shape[1] + 2.0 + 0.01 * (1.0 + 0.37 * t)
+
+
+def _loss_scale(loss_type, pred, noise, pred_scale, loss):
+    d, n = _np(pred) - _np(noise), _np(noise).size
+    weight = {"l2": 2.0 * np.abs(d), "l1": np.ones_like(d), "huber": np.minimum(np.abs(d), 1.0)}[loss_type]
+    return float(np.mean(weight * (pred_scale + _abs(noise) + np.abs(d)))) + abs(loss) * (2.0 + math.log2(n))
 
 
 def make_p_losses(rng):
@@ -349,16 +466,22 @@ def make_p_losses(rng):
 
 
 def ref_p_losses(inputs):
+    from solutions.forward import q_sample
     from solutions.losses import p_losses
 
     out = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         model = standins.StandInModel(ci["x_0"].shape[1])
-        loss = p_losses(
-            model, schedule_from(ci), _tensor(ci["x_0"]), _tensor(ci["t"]), _tensor(ci["noise"]), str(ci["loss_type"])
-        )
-        out[f"{c}/out"] = _np(loss)
+        t, loss_type = _tensor(ci["t"]), str(ci["loss_type"])
+        with Float64():
+            x_0, noise = _f64(ci["x_0"]), _f64(ci["noise"])
+            loss = float(_np(p_losses(model, schedule64(ci), x_0, t, noise, loss_type)))
+            x_t = q_sample(schedule64(ci), x_0, t, noise=noise)
+            pred = model(x_t, t)
+        x_scale = q_sample_scale(ci, ci["x_0"], ci["t"], ci["noise"])
+        out[f"{c}/out"] = np.array(loss)
+        out[f"{c}/out.scale"] = np.array(_loss_scale(loss_type, pred, noise, model_scale(model, x_t, x_scale, t), loss))
     return out
 
 
@@ -378,13 +501,26 @@ def make_embeddings(rng):
     return out
 
 
+def embedding_scale(time, dim):
+    """Error scale of ``[sin(t w), cos(t w)]``: the argument ``t w`` carries the rounding error of
+    ``w = exp(-i ln(10000) / (half - 1))`` (relative ``|ln w|`` from the exponential) and of the product."""
+    half = dim // 2
+    w = np.exp(-np.arange(half) * math.log(10000) / (half - 1))
+    args = np.abs(np.asarray(time, dtype=np.float64))[:, None] * w[None, :]
+    scale = tolerance.trig_scale(args * (3.0 + np.abs(np.log(w))))
+    return np.concatenate([scale, scale], axis=1)
+
+
 def ref_embeddings(inputs):
     from solutions.unet import SinusoidalPositionEmbeddings
 
     out = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
-        out[f"{c}/out"] = _np(SinusoidalPositionEmbeddings(int(ci["dim"]))(_tensor(ci["time"])))
+        with Float64():
+            time = _tensor(ci["time"]) if ci["time"].dtype.kind in "iu" else _f64(ci["time"])
+            out[f"{c}/out"] = _np(SinusoidalPositionEmbeddings(int(ci["dim"]))(time))
+        out[f"{c}/out.scale"] = embedding_scale(ci["time"], int(ci["dim"]))
     return out
 
 
@@ -415,7 +551,35 @@ def _load_block(ci, cls, *args, **kwargs):
     module = cls(*args, **kwargs)
     sd = {k[3:]: torch.from_numpy(np.array(v)) for k, v in ci.items() if k.startswith("sd.")}
     module.load_state_dict(sd, strict=True)
-    return module.eval()
+    return module.eval().double()
+
+
+def block_scale(block, x, x_scale=None, scale_shift=None):
+    """Error scale of ``Block`` (conv 3x3 -> GroupNorm -> scale/shift -> SiLU) on float64 ``x`` whose
+    elements carry errors of scale ``x_scale``, elementwise in the units of the output: the
+    convolution's sum of |w||x| (sqrt(fan-in) for a sum of mixed signs) plus the input's errors
+    through |w|, divided by the group's standard deviation by the norm, whose mean and variance
+    are sums over the group; then the affine terms."""
+    conv, norm = block.proj, block.norm
+    x = x.to(torch.float64)
+    fan = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+    h = conv(x)
+    h_err = torch.nn.functional.conv2d(x.abs(), conv.weight.abs(), conv.bias.abs(), padding=conv.padding) * math.sqrt(fan)
+    if x_scale is not None:
+        h_err = h_err + torch.nn.functional.conv2d(torch.as_tensor(x_scale), conv.weight.abs(), padding=conv.padding)
+    B = h.shape[0]
+    groups = h.reshape(B, norm.num_groups, -1)
+    std = torch.sqrt(groups.var(-1, unbiased=False) + norm.eps)[:, :, None]
+    normed = ((groups - groups.mean(-1, keepdim=True)) / std).reshape(h.shape)
+    normed_err = (h_err.reshape(B, norm.num_groups, -1) / std).reshape(h.shape)
+    normed_err = normed_err + math.sqrt(groups.shape[-1]) * (normed.abs() + 1.0)
+    gamma, beta = norm.weight.abs()[None, :, None, None], norm.bias.abs()[None, :, None, None]
+    if scale_shift is None:
+        mult, shift = torch.ones(()), torch.zeros(())
+    else:
+        mult, shift = (scale_shift[0].to(torch.float64) + 1.0).abs(), scale_shift[1].to(torch.float64).abs()
+    y = gamma * (normed.abs() + normed_err) * mult + beta * mult + shift
+    return _np(1.1 * y + 2.0 * block(x, scale_shift=scale_shift).abs())
 
 
 def ref_block(inputs):
@@ -427,9 +591,13 @@ def ref_block(inputs):
             ci = case_inputs(inputs, c)
             dim, dim_out, groups = (int(v) for v in ci["config"])
             block = _load_block(ci, Block, dim, dim_out, groups=groups)
-            x = _tensor(ci["x"])
-            out[f"{c}/out"] = _np(block(x))
-            out[f"{c}/out_scale_shift"] = _np(block(x, scale_shift=(_tensor(ci["scale"]), _tensor(ci["shift"]))))
+            x = _f64(ci["x"])
+            ss = (_f64(ci["scale"]), _f64(ci["shift"]))
+            with Float64():
+                out[f"{c}/out"] = _np(block(x))
+                out[f"{c}/out_scale_shift"] = _np(block(x, scale_shift=ss))
+            out[f"{c}/out.scale"] = block_scale(block, x)
+            out[f"{c}/out_scale_shift.scale"] = block_scale(block, x, scale_shift=ss)
     return out
 
 
@@ -454,6 +622,25 @@ def make_resnet(rng):
     return out
 
 
+def resnet_scale(block, x, time_emb):
+    """Error scale of ``ResnetBlock``: block1's, plus the time MLP's sum, carried through block2,
+    plus the residual path's."""
+    h_scale = torch.as_tensor(block_scale(block.block1, x))
+    h = block.block1(x)
+    if block.mlp is not None and time_emb is not None:
+        linear = block.mlp[1]
+        act = torch.nn.functional.silu(time_emb.to(torch.float64)).abs()
+        mlp_abs = (act @ linear.weight.abs().T + linear.bias.abs()) * (math.sqrt(linear.in_features) + 2.0)
+        h_scale = h_scale + mlp_abs[:, :, None, None]
+        h = h + block.mlp(time_emb.to(torch.float64))[:, :, None, None]
+    out = block_scale(block.block2, h, h_scale)
+    if isinstance(block.res_conv, torch.nn.Conv2d):
+        conv = block.res_conv
+        res = torch.nn.functional.conv2d(x.abs(), conv.weight.abs(), conv.bias.abs()) * (math.sqrt(conv.in_channels) + 1.0)
+        return out + _np(res)
+    return out + _np(x.abs())
+
+
 def ref_resnet(inputs):
     from solutions.unet import ResnetBlock
 
@@ -463,7 +650,10 @@ def ref_resnet(inputs):
             ci = case_inputs(inputs, c)
             dim, dim_out, temb, groups, pass_time = (int(v) for v in ci["config"])
             block = _load_block(ci, ResnetBlock, dim, dim_out, time_emb_dim=temb or None, groups=groups)
-            out[f"{c}/out"] = _np(block(_tensor(ci["x"]), _tensor(ci["time_emb"]) if pass_time else None))
+            x, time_emb = _f64(ci["x"]), (_f64(ci["time_emb"]) if pass_time else None)
+            with Float64():
+                out[f"{c}/out"] = _np(block(x, time_emb))
+            out[f"{c}/out.scale"] = resnet_scale(block, x, time_emb)
     return out
 
 
@@ -480,8 +670,10 @@ def make_p_sample(rng, zero_variance):
             _put_schedule(out, c, kind, T)
             if zero_variance:  # the mean alone, whatever the noise step does
                 out[f"{c}/sched.posterior_variance"] = np.zeros(T, dtype=np.float32)
-            else:  # the true variance is 0 at index 0, which would hide noise added there
-                out[f"{c}/sched.posterior_variance"][0] = out[f"{c}/sched.betas"][0]
+            else:  # the true variance is 0 at index 0, which would hide noise added there. Not beta_0
+                # (~1e-4): its sqrt (~1e-2) is within the mean's tolerance at index 0, where the mean is
+                # ill-conditioned (1 - abar_0 ~ beta_0); a large variance makes noise there unmistakable.
+                out[f"{c}/sched.posterior_variance"][0] = 0.25
             shape = _image_shape(rng)
             out[f"{c}/x_t"] = rng.standard_normal(shape).astype(np.float32)
             out[f"{c}/t_index"] = np.array(t_index)
@@ -491,18 +683,57 @@ def make_p_sample(rng, zero_variance):
     return out
 
 
+def schedule_condition(sched, t, ndim, t_prev=None):
+    """``4 + cond(1 - abar_t) + cond(1 - abar_prev)``: how much the schedule constants' own float32
+    rounding is amplified where a step uses ``1 - abar`` (the constants are consistent with each
+    other only up to their rounding, so equal formulas disagree by this much)."""
+    abar = _at(sched.alphas_cumprod, t, ndim)
+    prev = _at(sched.alphas_cumprod_prev, t, ndim) if t_prev is None else t_prev
+    return 4.0 + tolerance.condition_one_minus(abar) + tolerance.condition_one_minus(prev)
+
+
+def p_sample_scale(ci, x_t, t, t_index, eps, eps_scale, clip_denoised, z=None):
+    """Error scale of one reverse step, over both ways of writing the mean: eq. 11
+    ``sqrt_recip_alphas (x_t - beta / sqrt(1 - abar) eps)`` and the posterior mean of eq. 7 applied to
+    ``x0_hat = (x_t - sqrt(1 - abar) eps) / sqrt(abar)`` (clamped or not), plus the noise term."""
+    sched, nd = schedule_from(ci), np.ndim(x_t)
+    g = {n: _at(getattr(sched, n), t, nd) for n in standins.SCHEDULE_ATTRS}
+    ax, ae = _abs(x_t), _abs(eps) + eps_scale
+    x0_hat = (_np(x_t) - g["sqrt_one_minus_alphas_cumprod"] * _np(eps)) / g["sqrt_alphas_cumprod"]
+    x0 = np.clip(x0_hat, -1, 1) if clip_denoised else x0_hat
+    coef_x0 = np.sqrt(g["alphas_cumprod_prev"]) * g["betas"] / (1.0 - g["alphas_cumprod"])
+    coef_xt = np.sqrt(g["alphas"]) * (1.0 - g["alphas_cumprod_prev"]) / (1.0 - g["alphas_cumprod"])
+    terms = g["sqrt_recip_alphas"] * (ax + g["betas"] / g["sqrt_one_minus_alphas_cumprod"] * ae)
+    terms = terms + coef_x0 * (np.abs(x0) + (ax + g["sqrt_one_minus_alphas_cumprod"] * ae) / g["sqrt_alphas_cumprod"])
+    terms = terms + coef_xt * ax
+    scale = schedule_condition(sched, t, nd) * terms
+    if z is not None and t_index > 0:
+        scale = scale + 3.0 * np.sqrt(g["posterior_variance"]) * _abs(z)
+    return scale
+
+
+def _seeded_z(shape, seed):
+    torch.manual_seed(int(seed))
+    return torch.randn(shape)
+
+
 def ref_p_sample(inputs, clip_denoised):
     from solutions.sampling import p_sample
 
     out = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
-        x_t = _tensor(ci["x_t"])
         t_index = int(ci["t_index"])
-        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
-        model = standins.StandInModel(x_t.shape[1])
-        torch.manual_seed(int(ci["seed"]))
-        out[f"{c}/out"] = _np(p_sample(model, schedule_from(ci), x_t, t, t_index, clip_denoised=clip_denoised))
+        t = torch.full((ci["x_t"].shape[0],), t_index, dtype=torch.long)
+        model = standins.StandInModel(ci["x_t"].shape[1])
+        with Float64():
+            x_t = _f64(ci["x_t"])
+            torch.manual_seed(int(ci["seed"]))
+            out[f"{c}/out"] = _np(p_sample(model, schedule64(ci), x_t, t, t_index, clip_denoised=clip_denoised))
+            eps = model(x_t, t)
+        eps_scale = model_scale(model, x_t, 0.0, t)
+        z = _seeded_z(x_t.shape, ci["seed"]) if clip_denoised else None
+        out[f"{c}/out.scale"] = p_sample_scale(ci, x_t, t, t_index, eps, eps_scale, clip_denoised, z)
     return out
 
 
@@ -523,27 +754,35 @@ def make_p_sample_loop(rng):
     return out
 
 
+def _standin_p_sample64(model, schedule, x_t, t, t_index, clip_denoised=False):
+    return standins.standin_p_sample(model, schedule, x_t.to(torch.float64), t, t_index, clip_denoised)
+
+
 def ref_p_sample_loop(inputs):
     import solutions.sampling as sampling
 
     out = {}
     saved = sampling.p_sample
-    sampling.p_sample = standins.standin_p_sample
+    sampling.p_sample = _standin_p_sample64
     try:
         for c in cases_of(inputs):
             ci = case_inputs(inputs, c)
             shape = tuple(int(v) for v in ci["shape"])
             model = standins.StandInModel(shape[1])
-            result = sampling.p_sample_loop(
-                model,
-                schedule_from(ci),
-                shape,
-                clip_denoised=bool(ci["clip"]),
-                return_all=bool(ci["return_all"]),
-                progress=False,
-                generator=torch.Generator().manual_seed(int(ci["seed"])),
-            )
-            out[f"{c}/out"] = _np(torch.stack(result) if isinstance(result, list) else result)
+            with Float64():
+                result = sampling.p_sample_loop(
+                    model,
+                    schedule64(ci),
+                    shape,
+                    clip_denoised=bool(ci["clip"]),
+                    return_all=bool(ci["return_all"]),
+                    progress=False,
+                    generator=torch.Generator().manual_seed(int(ci["seed"])),
+                )
+            value = _np(torch.stack(result) if isinstance(result, list) else result)
+            # each stand-in step rounds 0.9 x + 0.01 (t + 1) + beta (+ clamp + 0.05): a few ulps per step taken
+            steps = np.arange(len(value)).reshape(-1, *([1] * len(shape))) if bool(ci["return_all"]) else len(ci["sched.betas"])
+            out[f"{c}/out"], out[f"{c}/out.scale"] = value, 4.0 * steps * (np.abs(value) + 1.0)
     finally:
         sampling.p_sample = saved
     return out
@@ -558,7 +797,10 @@ def make_ddim(rng):
             (T - 1, T - 1 - int(rng.integers(1, T // 2)), 0.0, False),
             (mid, mid - 1, 0.0, True),
             (int(rng.integers(1, T)), -1, 0.0, bool(i % 2)),
-            (T - 1, mid, 1.0, True),
+            # eta = 1 jumps between the middle indices: from T - 1, abar ~ 0 makes 1 - abar_prev - sigma^2
+            # vanish (3e-10 for cosine T=50, t=49 -> 3, where correct orderings differ by 2e-4), and from
+            # near 0, (1 - abar_prev)^2 does: sqrt of a difference of rounded terms, ill-conditioned.
+            (int(rng.integers(T // 2, 5 * T // 8 + 1)), int(rng.integers(T // 8, T // 4 + 1)), 1.0, True),
             (mid, mid - 1, float(rng.uniform(0.3, 0.9)), False),
         ):
             c = f"c{i}"
@@ -573,20 +815,44 @@ def make_ddim(rng):
     return out
 
 
+def ddim_scale(ci, x_t, t, t_prev, eta, clip, eps, eps_scale, z):
+    """Error scale of a DDIM step ``sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps' + sigma z``
+    (eps' re-derived from the clamped x0_hat or not): the terms, times the schedule's condition
+    number, plus the condition of the square root of the difference ``1 - abar_prev - sigma^2``."""
+    sched, nd = schedule_from(ci), np.ndim(x_t)
+    abar = _at(sched.alphas_cumprod, t, nd)
+    prev = _np(sched.alphas_cumprod[t_prev]) if t_prev >= 0 else np.float64(1.0)
+    sa, s1m = np.sqrt(abar), np.sqrt(1.0 - abar)
+    ax, ae = _abs(x_t), _abs(eps) + eps_scale
+    x0_hat = (_np(x_t) - s1m * _np(eps)) / sa
+    x0 = np.clip(x0_hat, -1, 1) if clip else x0_hat
+    sigma = eta * np.sqrt((1.0 - prev) / (1.0 - abar)) * np.sqrt(1.0 - abar / prev)
+    rest = 1.0 - prev - sigma**2
+    direction = np.sqrt(np.maximum(rest, 0.0))
+    eps_used = ae + (ax + sa * np.abs(x0)) / s1m
+    cond = schedule_condition(sched, t, nd, prev) + tolerance.condition_one_minus(abar / prev)
+    with np.errstate(divide="ignore"):
+        cond_direction = np.where(direction > 0, (1.0 + prev + sigma**2) / (2.0 * np.maximum(rest, 1e-300)), 0.0)
+    terms = np.sqrt(prev) * (np.abs(x0) + (ax + s1m * ae) / sa) + direction * eps_used + sigma * _abs(z)
+    return cond * terms + direction * eps_used * cond_direction * cond
+
+
 def ref_ddim(inputs):
     from solutions.ddim import ddim_step
 
     out = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
-        x_t = _tensor(ci["x_t"])
-        t = torch.full((x_t.shape[0],), int(ci["t_index"]), dtype=torch.long)
-        model = standins.StandInModel(x_t.shape[1])
-        torch.manual_seed(int(ci["seed"]))
-        result = ddim_step(
-            model, schedule_from(ci), x_t, t, int(ci["t_prev"]), eta=float(ci["eta"]), clip_denoised=bool(ci["clip"])
-        )
-        out[f"{c}/out"] = _np(result)
+        t = torch.full((ci["x_t"].shape[0],), int(ci["t_index"]), dtype=torch.long)
+        model = standins.StandInModel(ci["x_t"].shape[1])
+        t_prev, eta, clip = int(ci["t_prev"]), float(ci["eta"]), bool(ci["clip"])
+        with Float64():
+            x_t = _f64(ci["x_t"])
+            torch.manual_seed(int(ci["seed"]))
+            out[f"{c}/out"] = _np(ddim_step(model, schedule64(ci), x_t, t, t_prev, eta=eta, clip_denoised=clip))
+            eps = model(x_t, t)
+        z = _seeded_z(x_t.shape, ci["seed"]) if eta > 0 else torch.zeros(x_t.shape)
+        out[f"{c}/out.scale"] = ddim_scale(ci, x_t, t, t_prev, eta, clip, eps, model_scale(model, x_t, 0.0, t), z)
     return out
 
 
