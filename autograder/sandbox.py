@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -77,18 +78,33 @@ class Limits:
 
 
 def _python_paths():
-    """The interpreter's installation and the environment's packages: what the sandbox must read."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    paths |= {p for p in sys.path if p and "-packages" in p and os.path.isdir(p)}
-    paths = sorted({os.path.realpath(p) for p in paths} | {os.path.abspath(p) for p in paths if os.path.isdir(p)})
+    """The interpreter, its standard library and shared library, and the environment's packages: what
+    the sandbox must read. Never a whole prefix such as ``/usr`` or ``/usr/local``, where other
+    checkouts of the course may live; a virtual environment is bound whole (it is the grader's)."""
+    paths = {os.path.dirname(os.path.realpath(sys.executable)), sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
+    if sys.prefix != sys.base_prefix:
+        paths.add(sys.prefix)
+    paths |= {p for p in sys.path if p and ("-packages" in p or p.endswith("lib-dynload")) and os.path.isdir(p)}
+    libdir, library = sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("LDLIBRARY")
+    if libdir and library:
+        paths |= {str(p) for p in Path(libdir).glob(library + "*")}
+    paths = {p for p in paths if p and os.path.exists(p)}
+    paths = sorted({os.path.realpath(p) for p in paths} | {os.path.abspath(p) for p in paths})
     # only the outermost of nested paths (a venv's site-packages is inside the venv)
     return [p for p in paths if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in paths)]
 
 
+SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "libexec")
+
+
 def _system_args():
-    """/usr read-only, and the merged-/usr links (/bin, /lib, ...) as they are on this machine."""
-    args = ["--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+    """The system's programs and libraries read-only (not the rest of /usr: /usr/src, /usr/local/src and
+    /usr/share may hold other checkouts), and the merged-/usr links (/bin, /lib, ...) as they are here."""
+    args = []
+    for name in SYSTEM_DIRS:
+        if Path("/usr", name).is_dir() and not Path("/usr", name).is_symlink():
+            args += ["--ro-bind", f"/usr/{name}", f"/usr/{name}"]
+    for name in SYSTEM_DIRS:
         path = Path("/") / name
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), str(path)]

@@ -9,36 +9,45 @@ dependency the sandbox received, a solution line), so feedback never carries it.
 
 import html as _html
 import re
+import unicodedata
 from functools import lru_cache
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 WITHHELD = "[message withheld: it quotes the grader's code]"
 
 
+def _visible(text):
+    """``text`` without control and format characters (zero-width spaces, bidi marks), which could
+    hide a quote from the check or reorder what the instructor reads."""
+    return "".join(ch for ch in str(text) if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf"))
+
+
 def _squash(text):
-    return re.sub(r"\s+", "", text)
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 @lru_cache(maxsize=1)
 def grader_fingerprints():
-    """Whitespace-free distinctive lines of the reference solutions and of the dependency code sent to sandboxes."""
-    from . import hidden_tests, release
+    """Whitespace-free distinctive lines of the reference solutions and of the dependency code sent to
+    sandboxes, less what the released (public) code also holds."""
+    from . import hidden_tests, release, stubs
 
     lines = set(release.solution_lines())
     for source in hidden_tests.dep_sources().values():
-        lines |= {line.strip() for line in source.splitlines() if len(line.strip().replace(" ", "")) >= 14}
-    lines = {line for line in lines if not line.startswith(("#", "import ", "from ", "def ", "class ", "return "))}
-    return tuple(sorted({_squash(line) for line in lines if len(_squash(line)) >= 14}))
+        lines |= {line.strip() for line in source.splitlines()}
+    public = {_squash(line) for text in stubs.generate().values() for line in text.splitlines()}
+    squashed = {_squash(line) for line in lines if not line.startswith("#")}
+    return tuple(sorted(line for line in squashed - public if len(line) >= 14))
 
 
 def quotes_grader_code(text):
-    squashed = _squash(text)
+    squashed = _squash(_visible(text))
     return any(fingerprint in squashed for fingerprint in grader_fingerprints())
 
 
 def clean(text, limit=240, lines=1):
     """At most ``lines`` lines and ``limit`` characters, without control characters; withheld if it quotes grader code."""
-    text = str(text)
+    text = _visible(text)
     if quotes_grader_code(text):
         return WITHHELD
     kept = [CONTROL.sub("", line).rstrip() for line in text.splitlines() if line.strip()][:lines]

@@ -559,7 +559,8 @@ def _block_structure(block, dim, dim_out, groups):
     proj, norm = block.proj, block.norm
     if (proj.in_channels, proj.out_channels) != (dim, dim_out):
         _fail(f"Block.proj maps {proj.in_channels} -> {proj.out_channels} channels, expected {dim} -> {dim_out}")
-    if tuple(proj.kernel_size) != (3, 3) or tuple(proj.padding) != (1, 1):
+    # padding="same" is padding 1 for a 3x3 kernel
+    if tuple(proj.kernel_size) != (3, 3) or (proj.padding != "same" and tuple(proj.padding) != (1, 1)):
         _fail(f"Block.proj has kernel {tuple(proj.kernel_size)} and padding {proj.padding}: use a 3x3 kernel with padding=1")
     if norm.num_channels == dim and dim != dim_out:
         _fail(
