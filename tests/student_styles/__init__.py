@@ -11,7 +11,8 @@ Every variant solves every exercise (the bonus ``ddim_step`` included); styles:
 - ``literal_float32``: the notebooks' formulas as written, float32 (float64 only for the cosine schedule);
 - ``float64``: every intermediate in float64, cast back to the input dtype; ``torch.minimum``, arange / T;
 - ``einops``: ``rearrange`` / ``repeat`` / ``reduce`` for reshapes and broadcasting (Block included);
-- ``gather``: ``torch.gather``, ``.view`` / ``unsqueeze``, a 0/1 noise mask, ``torch.addcmul``, Python-float cosine;
+- ``gather``: ``torch.gather``, ``.view`` / ``unsqueeze``, a 0/1 noise mask, ``torch.addcmul``, Python-float cosine,
+  ``padding="same"``;
 - ``where``: ``torch.where`` and boolean masks (index 0, clipping, extract, huber), ``torch.clip``;
 - ``inplace``: ``mul_`` / ``add_`` / ``sub_`` / ``clamp_`` ... on tensors nobody else holds;
 - ``sqrt_product``: ``sqrt(a * b)``, ``rsqrt``, ``pow(0.5)``, log-space cumprod, ``1 / 10000 ** (i / (h - 1))``,

@@ -23,7 +23,7 @@ class Block(nn.Module):
         super().__init__()
         if dim_out % groups:
             raise ValueError(f"dim_out ({dim_out}) must be divisible by groups ({groups})")
-        self.proj = nn.Conv2d(dim, dim_out, (3, 3), stride=1, padding=1)
+        self.proj = nn.Conv2d(dim, dim_out, (3, 3), stride=1, padding="same")
         self.norm = nn.GroupNorm(groups, dim_out)
         self.act = nn.SiLU()
 
