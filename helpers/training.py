@@ -50,7 +50,7 @@ class TrainConfig:
     sample_every: int = 0  # save a sample grid every N steps (0: never)
     sample_grid: int = 16
     data_limit: int = None  # train on the first N images only
-    mixed_precision: bool = False  # bfloat16/float16 autocast on CUDA
+    mixed_precision: bool = False  # autocast on CUDA: see autocast_dtype
     seed: int = 0
     name: str = field(default="custom", compare=False)
 
@@ -179,6 +179,21 @@ def generate(state, n, clip_denoised=True, return_all=False, progress=True):
     )
 
 
+def autocast_dtype(device):
+    """The mixed-precision dtype for training on ``device``, or None for full float32.
+
+    bfloat16 needs no gradient scaling but only Ampere and later GPUs (compute capability 8.0+)
+    compute it natively; ``torch.cuda.is_bf16_supported()`` also counts emulation, which is slow
+    on Colab's T4 (7.5). Older GPUs get float16, whose small range needs the ``GradScaler``.
+    CPU and MPS train in float32.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    major, _ = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16
+
+
 def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=True):
     """Algorithm 1 until ``max_steps`` or ``minutes`` of wall time, whichever comes first.
 
@@ -196,9 +211,9 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
             f"images must have shape (N, {config.channels}, {config.image_size}, {config.image_size}), got {tuple(images.shape)}"
         )
     device = next(state.model.parameters()).device
-    use_amp = config.mixed_precision and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    amp_dtype = autocast_dtype(device) if config.mixed_precision else None
+    use_amp = amp_dtype is not None
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     generator = torch.Generator().manual_seed(config.seed + state.step)
     deadline = time.monotonic() + 60 * minutes if minutes else None
     started, start_seconds = time.monotonic(), state.seconds
@@ -208,7 +223,7 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
         index = torch.randint(len(images), (config.batch_size,), generator=generator)
         x_0 = random_hflip(images[index].to(device))
         t = torch.randint(0, config.timesteps, (config.batch_size,), device=device)  # Algorithm 1, line 3 (0-based)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
             loss = p_losses(state.model, state.schedule, x_0, t, loss_type=config.loss_type)
         state.optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()

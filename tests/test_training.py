@@ -127,3 +127,20 @@ def test_figures(tmp_path):
     assert len(plotting.plot_losses([1.0] * 60, smooth=10).lines) == 2
     with pytest.raises(ValueError, match="return_all"):
         plotting.save_denoising_gif([], tmp_path / "x.gif")
+
+
+@pytest.mark.parametrize(
+    ("device", "capability", "expected"),
+    [
+        ("cuda", (7, 5), torch.float16),  # Colab's T4: bfloat16 would be emulated
+        ("cuda", (7, 0), torch.float16),  # V100
+        ("cuda", (8, 0), torch.bfloat16),  # A100
+        ("cuda", (9, 0), torch.bfloat16),  # H100
+        ("cpu", (9, 0), None),
+        ("mps", (9, 0), None),
+    ],
+)
+def test_mixed_precision_fits_the_gpu(monkeypatch, device, capability, expected):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what emulation reports on a T4
+    assert training.autocast_dtype(device) is expected
