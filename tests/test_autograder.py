@@ -160,6 +160,23 @@ def test_release_bundle(bundle):
     assert "github.com/example-org/ddpm-student" in text and "{{REPO_URL}}" not in text
 
 
+@pytest.mark.slow
+def test_release_installs_no_course_tooling(bundle, tmp_path):
+    """What `pip install -r requirements.txt` of the release would install (resolved, not installed):
+    no Jupyter server, nbgrader, pytest or diffusers."""
+    from tests.test_hygiene import TOOLING
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "pip", "--python", str(tmp_path / "venv" / "bin" / "python"), "install", "-q"]
+    cmd += ["--dry-run", "--ignore-installed", "--report", str(report), "-r", str(bundle / "requirements.txt")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = {item["metadata"]["name"].lower().replace("_", "-") for item in json.loads(report.read_text())["install"]}
+    assert {"torch", "matplotlib", "ipykernel"} <= names
+    assert not names & TOOLING, names & TOOLING
+
+
 def _run_grade(submissions, out, course, *extra):
     cmd = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out), "--course-dir", str(course)]
     cmd += ["--jobs", "2", "--task-timeout", "10", "--import-timeout", "40", "--seed", "2024", *extra]

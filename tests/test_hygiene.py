@@ -1,6 +1,7 @@
 """Repository hygiene that CI enforces: lint, notebooks without outputs, generated code marked."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,25 @@ def test_notebooks_are_committed_without_outputs():
         if any(cell.get("outputs") or cell.get("execution_count") for cell in cells):
             dirty.append(path.name)
     assert not dirty, f"clear the outputs of {dirty} (e.g. `jupyter nbconvert --clear-output --inplace`)"
+
+
+TOOLING = {"nbgrader", "nbconvert", "nbclient", "pytest", "diffusers", "ruff", "jupyter-server", "notebook", "jupyterlab"}
+
+
+def _requirement_names(path):
+    lines = [line.split("#")[0].strip() for line in Path(path).read_text().splitlines()]
+    return {re.split(r"[<>=!~\[; ]", line)[0].lower() for line in lines if line and not line.startswith("-")}
+
+
+def test_students_install_the_runtime_only():
+    """requirements.txt (what Colab and the release install) holds no course tooling; the tooling file
+    pulls it in, so one install sets up everything for instructors and CI."""
+    student = _requirement_names(ROOT / "requirements.txt")
+    assert {"torch", "torchvision", "einops", "datasets", "matplotlib", "tqdm", "numpy", "pillow", "ipykernel"} <= student
+    assert not student & TOOLING, student & TOOLING
+    dev = ROOT / "requirements-dev.txt"
+    assert "-r requirements.txt" in dev.read_text().splitlines()
+    assert {"nbgrader", "pytest", "diffusers", "ruff"} <= _requirement_names(dev)
+    assert "requirements-dev.txt" in (ROOT / ".ci" / "setup").read_text()
+    conda = [line.split("#")[0] for line in (ROOT / "environment.yml").read_text().splitlines()]
+    assert [line.strip() for line in conda if "requirements" in line] == ["- -r requirements.txt"]
