@@ -40,8 +40,9 @@ Welcome! You will build a Denoising Diffusion Probabilistic Model (Ho et al. 202
 one idea per notebook, and train it to draw Fashion-MNIST clothes.
 
 ## Getting started
-- **Colab**: open a notebook with its "Open in Colab" badge; the first cell fetches the course files
-  and installs the requirements.
+- **Colab**: open a notebook with its "Open in Colab" badge; the first cell asks for your Google Drive,
+  fetches the course files into `MyDrive/ddpm-course` once (your edits there survive Colab's resets)
+  and installs the requirements. Later, open the notebooks from that Drive folder to keep your outputs.
 - **Your machine**: `python -m venv .venv && .venv/bin/pip install -r requirements.txt`
   (or `conda env create -f environment.yml`), then `jupyter lab notebooks/`.
 
