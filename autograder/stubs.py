@@ -171,10 +171,10 @@ def _close(a, b, rtol=1e-6, atol=1e-7):
 def refresh_expected(check=False):
     """``solutions/checks_expected.py`` holds the self-checks' expected numbers, computed from the
     reference; rewrite it when they changed (or, with ``check``, report it) before the stubs are generated."""
-    from solutions import checks
+    from . import expected
 
     target = SOLUTIONS / "checks_expected.py"
-    values = checks.build_expected()
+    values = expected.build_expected()
     stored = {}
     if target.exists():
         exec(compile(target.read_text(), str(target), "exec"), stored)  # our own generated file: plain literals
@@ -183,7 +183,7 @@ def refresh_expected(check=False):
     if check:
         print("solutions/checks_expected.py is stale: run `python -m autograder helpers`", file=sys.stderr)
         return False
-    target.write_text(checks.render_expected(values))
+    target.write_text(expected.render_expected(values))
     print("solutions/checks_expected.py: rewritten")
     return True
 
