@@ -27,7 +27,9 @@ HINT = re.compile(r"^\s*# HINT:\s*(?P<hint>.*\S)\s*$")
 def header(name, release=False, exercise=True):
     """The first line of ``helpers/<name>``; ``release``: the student's copy (it never names ``solutions/``)."""
     if not release:
-        return f"# Generated from solutions/{name} by `python -m autograder helpers`. Do not edit: edit solutions/ and regenerate.\n"
+        return (
+            f"# Generated from solutions/{name} by `python -m autograder helpers`. Do not edit: edit solutions/ and regenerate.\n"
+        )
     if exercise:
         return (
             f"# {name}: your exercises. Complete each `# COMPLETE THIS` block below (replace its "

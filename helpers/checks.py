@@ -4,9 +4,10 @@ fixed inputs and, when something is off, says which quantity is wrong, what was
 expected, what your code gave and, for the classic mistakes, what you probably did.
 
 The expected numbers live in ``checks_expected.py``. They were computed once, in
-float64, by the course's reference implementation, so this file contains checks, not answers. Results are compared with the rule of
-``tolerance.py``, the one the grader uses: float32 rounding passes, mistakes do not. A check that passes prints one line; a
-check that fails raises ``CheckFailure`` (an ``AssertionError``) with a short message.
+float64, by the course's reference implementation, so this file contains checks, not
+answers. Results are compared with the rule of ``tolerance.py``, the one the grader uses:
+float32 rounding passes, mistakes do not. A check that passes prints one line; a check
+that fails raises ``CheckFailure`` (an ``AssertionError``) with a short message.
 """
 
 import math
