@@ -2,7 +2,8 @@
 
 The bundle (``DIR``, default ``release/``, plus ``DIR.zip``) is what students get:
 ``notebooks/`` (the numbered notebooks, outputs cleared, passed through nbgrader's
-``generate_assignment``), ``helpers/`` (the stubs generated from ``solutions/``),
+``generate_assignment``), ``helpers/`` (the stubs generated from ``solutions/``, with the students'
+headers: what to complete and how to check it),
 ``requirements.txt``, ``environment.yml`` and a student ``README.md``.
 No ``solutions/``, no hidden test, no solution line: ``leak_check`` proves it and runs
 after every build (and in ``validate`` and the test suite).
@@ -48,10 +49,13 @@ one idea per notebook, and train it to draw Fashion-MNIST clothes.
 
 ## What to do
 Work through `notebooks/00_setup.ipynb` ... `06_training.ipynb` in order. Each exercise is a
-`# COMPLETE THIS` block in `helpers/*.py` (schedules, forward, losses, unet, sampling): replace the
-`raise NotImplementedError(...)` with your code. The notebooks import your code and run a
-**self-check** cell after each exercise (`checks.check_<exercise>()`); these cells are graded, so
-do not edit or delete them.
+`# COMPLETE THIS` block in one of these files: replace the `raise NotImplementedError(...)` with your code.
+
+{exercise_files}
+
+The notebooks import your code and run a **self-check** cell after each exercise
+(`checks.check_<exercise>()`); these cells are graded, so do not edit or delete them. The other
+files in `helpers/` are provided: nothing to complete there.
 
 ## How you are graded
 Your `helpers/*.py` files are graded: each exercise is run on inputs you have not seen and compared
@@ -64,6 +68,51 @@ not a guarantee.
 Zip your course folder (`helpers/` and `notebooks/`) as `<your student id>.zip`: the last cell of
 `00_setup.ipynb` (`zip_my_work("your_student_id")`) does it for you. Keep the file names.
 """
+
+
+def exercise_files():
+    """The README's list of exercise files, from the one exercise table (bonus exercises marked)."""
+    from . import hidden_tests
+
+    modules = stubs.exercises()
+    bonus = set(coursefiles.bonus_exercises())
+    by_file = {}
+    for exercise in hidden_tests.EXERCISES:
+        by_file.setdefault(modules[exercise], []).append(exercise)
+    lines = []
+    for module, names in by_file.items():
+        tag = " (bonus, extra credit)" if all(name in bonus for name in names) else ""
+        shown = ", ".join(f"`{name}`" + (" (bonus)" if name in bonus and not tag else "") for name in names)
+        lines.append(f"- `helpers/{module}.py`{tag}: {shown}")
+    return "\n".join(lines)
+
+
+def student_readme():
+    return STUDENT_README.replace("{exercise_files}", exercise_files())
+
+
+def placeholder_notebooks(notebooks=None):
+    """Notebooks whose Colab badge, set-up cell or ``{{REPO_URL}}`` text names the repository (the
+    placeholder one unless ``--repo-url`` is given)."""
+    names = []
+    for path in coursefiles.notebook_paths(*([notebooks] if notebooks else [])):
+        text = path.read_text()
+        if COLAB.search(text) or "COURSE_REPO_URL" in text or "{{REPO_URL}}" in text or "{{REPO_SLUG}}" in text:
+            names.append(path.name)
+    return names
+
+
+def warn_placeholder(stream=None):
+    """One loud warning: without ``--repo-url`` these notebooks point students at the placeholder repository."""
+    names = placeholder_notebooks()
+    if not names:
+        return
+    print(
+        "WARNING: release without --repo-url: the Colab badge / set-up cell of these notebooks will point at the "
+        f"placeholder repository, not yours: {', '.join(names)}. "
+        "Pass --repo-url https://github.com/<owner>/<name> (where you publish the bundle).",
+        file=stream or sys.stderr,
+    )
 
 
 def add_arguments(parser):
@@ -142,12 +191,12 @@ def build(out=DEFAULT_OUT, repo_url=None, make_zip=True):
         )
         for path in coursefiles.notebook_paths():
             (source / path.name).write_text(json.dumps(_prepare_notebook(path, repo_url), indent=1, ensure_ascii=False) + "\n")
-        for name, text in stubs.generate().items():
+        for name, text in stubs.generate(release=True).items():
             (source / "helpers" / name).write_text(text)
         for name in ("requirements.txt", "environment.yml"):
             if (ROOT / name).exists():
                 shutil.copyfile(ROOT / name, source / name)
-        (source / "README.md").write_text(STUDENT_README)
+        (source / "README.md").write_text(student_readme())
         env = {**os.environ, "HOME": tmp}
         _nbgrader(["generate_assignment", ASSIGNMENT, "--no-db", "--force", "--log-level=WARN"], cwd=course, env=env)
         released = course / "release" / ASSIGNMENT
@@ -216,11 +265,11 @@ def _texts(bundle, zip_path):
 
 def leak_check(bundle, zip_path=None):
     """Every leak found in the bundle (and its zip): solution lines, solution markers,
-    ``solutions/`` files, hidden tests or grader files. Empty list: clean."""
+    ``solutions/`` files or any mention of them, hidden tests or grader files. Empty list: clean."""
     leaks = []
     lines = solution_lines()
     solution_files = {p.read_bytes() for p in stubs.SOLUTIONS.glob("*.py")}
-    expected_helpers = {name: text.encode() for name, text in stubs.generate().items()}
+    expected_helpers = {name: text.encode() for name, text in stubs.generate(release=True).items()}
     provided = {
         name for name in expected_helpers if stubs.SOLUTIONS.joinpath(name).read_text() in expected_helpers[name].decode()
     }
@@ -241,6 +290,8 @@ def leak_check(bundle, zip_path=None):
                 text += "\n" + json.dumps([c.get("outputs", []) for c in nb["cells"]])
             except (ValueError, KeyError, TypeError):
                 pass
+        if "solutions" in text.lower():  # students never see that a solutions/ package exists
+            leaks.append(f"{name}: mentions 'solutions'")
         for marker in MARKERS:
             if marker in text:
                 leaks.append(f"{name}: contains {marker!r}")
@@ -258,6 +309,8 @@ def leak_check(bundle, zip_path=None):
 
 
 def run(args):
+    if not args.repo_url:
+        warn_placeholder()
     try:
         out = build(args.out, args.repo_url)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:

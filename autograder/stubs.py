@@ -3,7 +3,8 @@
 Each region between ``# BEGIN SOLUTION: <what to write>`` and ``# END SOLUTION``
 becomes ``# COMPLETE THIS`` comments and ``raise NotImplementedError("COMPLETE THIS: <what>")``;
 a ``# HINT: ...`` line inside the region is kept as a one-line hint. Everything
-else is copied as it is, under a "generated, do not edit" header.
+else is copied as it is, under a header: in the repository a "generated, do not edit" note for
+developers; in the student release (``generate(release=True)``) what to complete and how to check it.
 """
 
 import ast
@@ -23,8 +24,23 @@ COURSE_ORDER = ("schedules", "forward", "losses", "unet", "sampling", "ddim")
 HINT = re.compile(r"^\s*# HINT:\s*(?P<hint>.*\S)\s*$")
 
 
-def header(name):
-    return f"# Generated from solutions/{name} by `python -m autograder helpers`. Do not edit: edit solutions/ and regenerate.\n"
+def header(name, release=False, exercise=True):
+    """The first line of ``helpers/<name>``; ``release``: the student's copy (it never names ``solutions/``)."""
+    if not release:
+        return (
+            f"# Generated from solutions/{name} by `python -m autograder helpers`. Do not edit: edit solutions/ and regenerate.\n"
+        )
+    if exercise:
+        return (
+            f"# {name}: your exercises. Complete each `# COMPLETE THIS` block below (replace its "
+            "`raise NotImplementedError`), then run the notebook's self-check cell, `checks.check_<exercise>()`.\n"
+        )
+    return f"# {name}: provided course code, nothing to complete here. Your exercises are the `# COMPLETE THIS` blocks.\n"
+
+
+def header_starts(module):
+    """How a helpers file of ``module`` begins, in the repository or in the release (to recognise a renamed file)."""
+    return (f"# Generated from solutions/{module}.py", f"# {module}.py: ")
 
 
 @dataclass(frozen=True)
@@ -116,11 +132,12 @@ def exercises(solutions=None):
     return {region.exercise: region.module for region in regions(solutions)}
 
 
-def generate(solutions=None):
-    """``{file name: helpers text}`` for every ``.py`` file in ``solutions/``."""
+def generate(solutions=None, release=False):
+    """``{file name: helpers text}`` for every ``.py`` file in ``solutions/``; ``release``: the students' headers."""
     files = {}
     for path in sorted(Path(solutions or SOLUTIONS).glob("*.py")):
-        text = header(path.name) + stub_source(path)
+        body = stub_source(path)
+        text = header(path.name, release, exercise="# COMPLETE THIS" in body) + body
         compile(text, f"helpers/{path.name}", "exec")  # a stub that is not valid Python is a bug here
         files[path.name] = text
     return files
@@ -171,10 +188,10 @@ def _close(a, b, rtol=1e-6, atol=1e-7):
 def refresh_expected(check=False):
     """``solutions/checks_expected.py`` holds the self-checks' expected numbers, computed from the
     reference; rewrite it when they changed (or, with ``check``, report it) before the stubs are generated."""
-    from solutions import checks
+    from . import expected
 
     target = SOLUTIONS / "checks_expected.py"
-    values = checks.build_expected()
+    values = expected.build_expected()
     stored = {}
     if target.exists():
         exec(compile(target.read_text(), str(target), "exec"), stored)  # our own generated file: plain literals
@@ -183,7 +200,7 @@ def refresh_expected(check=False):
     if check:
         print("solutions/checks_expected.py is stale: run `python -m autograder helpers`", file=sys.stderr)
         return False
-    target.write_text(checks.render_expected(values))
+    target.write_text(expected.render_expected(values))
     print("solutions/checks_expected.py: rewritten")
     return True
 

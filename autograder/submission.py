@@ -196,10 +196,10 @@ def _find_module(module, base, files):
         return exact, ""
     pyfiles = sorted((p for p in files if p.endswith(".py")), key=lambda p: (p.count("/"), p))
     stem = lambda p: p.rsplit("/", 1)[-1][:-3]  # noqa: E731
-    header = f"# Generated from solutions/{module}.py".encode()
+    headers = tuple(start.encode() for start in stubs.header_starts(module))
     by_name = [p for p in pyfiles if stem(p) == module]
     renamed = [p for p in pyfiles if stem(p) != module and re.match(rf"{module}\b|{module}[ _\-(.]", stem(p))]
-    by_header = [p for p in pyfiles if stem(p) not in MODULES and files[p][:200].startswith(header)]
+    by_header = [p for p in pyfiles if stem(p) not in MODULES and files[p][:200].startswith(headers)]
     for found in (by_name, renamed, by_header):
         if found:
             return found[0], f"helpers/{module}.py not found; graded {found[0]} instead"

@@ -1,8 +1,8 @@
 # Generated from solutions/__init__.py by `python -m autograder helpers`. Do not edit: edit solutions/ and regenerate.
-"""Reference implementation of the DDPM course (Ho et al. 2020).
+"""The code of the DDPM course (Ho et al. 2020): the exercises and the provided modules.
 
 One module per idea: ``schedules`` (noise schedules and their constants),
 ``forward`` (the forward process q), ``losses`` (the training objective),
 ``unet`` (the noise-prediction network), ``sampling`` (the reverse process),
-plus the provided ``data``, ``plotting``, ``runtime`` and ``training`` modules.
+``ddim`` (the bonus: faster sampling), plus the provided ``data``, ``plotting``, ``runtime`` and ``training`` modules.
 """

@@ -4,8 +4,11 @@
 Provided for students and instructors alike: AdamW, an exponential moving
 average (EMA) of the weights for sampling, gradient clipping, checkpoints that
 resume, periodic sample grids and a ``tqdm`` bar with the running loss.
+From the course folder, once your exercises pass:
 
-    python -m solutions.training --minutes 8 --samples 64 --out runs/cpu
+    python -m helpers.training --minutes 8 --samples 64 --out runs/cpu
+
+(the instructors' reference copy of this package runs the same way under its own name).
 """
 
 import argparse
@@ -284,7 +287,7 @@ def run(minutes, samples, out_dir, resume=False, fast=None, data_limit=None, pro
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m solutions.training", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__package__}.training", description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock training budget (default 10)")
     parser.add_argument("--samples", type=int, default=64, help="images to generate at the end (default 64)")
     parser.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")

@@ -53,7 +53,7 @@ def test_mutants_apply_to_the_current_solutions():
 def _fake_bundle(tmp_path):
     bundle = tmp_path / "bundle"
     (bundle / "helpers").mkdir(parents=True)
-    for name, text in stubs.generate().items():
+    for name, text in stubs.generate(release=True).items():
         (bundle / "helpers" / name).write_text(text)
     (bundle / "notebooks").mkdir()
     nb = {

@@ -1,0 +1,242 @@
+"""The self-checks' expected values (``solutions/checks_expected.py``), computed from the reference.
+
+Instructor tooling: ``python -m autograder helpers`` runs it before generating ``helpers/``.
+It lives here, not in ``solutions/checks.py``, so that the checks students get carry checks
+only and ``solutions/`` imports nothing from ``autograder/``. The inputs (patterns, shapes,
+cases) are the checks' own constants, read from ``solutions.checks``.
+"""
+
+import math
+import pprint
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from solutions import checks as C
+from solutions import ddim, forward, losses, sampling, schedules, unet
+
+from . import hidden_tests as H
+from .stubs import regions
+
+
+def _values(tensor, digits=10):
+    tensor = torch.as_tensor(np.asarray(tensor) if not torch.is_tensor(tensor) else tensor).detach().double().cpu()
+    if tensor.ndim == 0:
+        return float(f"{float(tensor):.{digits}g}")
+    return [_values(row, digits) for row in tensor]
+
+
+def _scale(array):
+    """An error scale, to 3 digits (it only sets a tolerance)."""
+    return _values(array, 3)
+
+
+def build_expected():
+    """Every expected value, computed in float64 by the reference implementation in ``solutions/``
+    from the float32 inputs the checks pass, with its error scale (the grader's)."""
+
+    def d(tensor):  # a float64 copy of a float32 input
+        return tensor.detach().to(torch.float64)
+
+    with H.Float64():
+        reference = schedules.DiffusionSchedule(d(C._check_betas()))
+    frozen64 = {name: getattr(reference, name) for name in C.SCHEDULE_FIELDS}
+    schedule = C.FrozenSchedule(**frozen64)  # float32, as the checks pass it
+    sched_inputs = {f"sched.{name}": getattr(schedule, name).numpy() for name in C.SCHEDULE_FIELDS}
+    with H.Float64():
+        sched64 = C.FrozenSchedule(**{name: getattr(schedule, name) for name in C.SCHEDULE_FIELDS})
+    out = {"SCHEDULE": {name: _values(value) for name, value in frozen64.items()}}
+    scales = {}
+
+    def up(key):
+        return frozen64[key].numpy()
+
+    betas = frozen64["betas"].numpy()
+    scales["SCHEDULE"] = {"betas": _scale(np.abs(betas))}
+    for derive in (H._derive_alphas, H._derive_prev, H._derive_sqrt, H._derive_posterior):
+        scales["SCHEDULE"].update({name: _scale(value) for name, value in derive(up, betas)[1].items()})
+
+    with H.Float64():
+        cosine = schedules.cosine_beta_schedule(C.CHECK_T)
+        long = schedules.cosine_beta_schedule(1000)
+    picked = (0, 1, 2, 100, 499, 900, 990, 998, 999)
+    out["COSINE_10"] = _values(cosine)
+    out["COSINE_1000"] = {index: _values(long[index]) for index in picked}
+    scales["COSINE_10"] = _scale(H.cosine_scale(C.CHECK_T, 0.008, 0.999, cosine.numpy()))
+    scales["COSINE_1000"] = _scale(H.cosine_scale(1000, 0.008, 0.999, long.numpy())[list(picked)])
+
+    x_0, noise, t = C._pattern(**C.X0), C._pattern(**C.NOISE), torch.tensor(C.Q_T)
+    alphas, abar = sched64.alphas, sched64.alphas_cumprod
+    x_0_64, noise_64 = d(x_0), d(noise)
+
+    def q(sched, x_0=x_0_64, t=t, noise=noise_64):
+        with H.Float64():
+            return _values(forward.q_sample(sched, x_0, t, noise))
+
+    out["Q_SAMPLE"] = {
+        "x_t": q(sched64),
+        "one_minus_abar": q(sched64.replace(sqrt_one_minus_alphas_cumprod=1 - abar)),
+        "no_sqrt": q(sched64.replace(sqrt_alphas_cumprod=abar, sqrt_one_minus_alphas_cumprod=1 - abar)),
+        "alphas": q(sched64.replace(sqrt_alphas_cumprod=alphas.sqrt(), sqrt_one_minus_alphas_cumprod=(1 - alphas).sqrt())),
+        "t_minus_1": q(sched64, t=t - 1),
+        "t_plus_1": q(sched64, t=t + 1),
+        "swapped": q(sched64, x_0=noise_64, noise=x_0_64),
+    }
+    scales["Q_SAMPLE"] = _scale(H.q_sample_scale(sched_inputs, x_0, t, noise))
+
+    model = C._EpsNet().double()
+    t = torch.tensor(C.LOSS_T)
+    with H.Float64():
+        x_t = forward.q_sample(sched64, d(x_0), t, d(noise))
+        pred = model(x_t, t)
+    x_scale = H.q_sample_scale(sched_inputs, x_0, t, noise)
+    # the error scale of 0.5 x - 0.2 + 0.05 (t + 1): its terms, and x's own
+    pred_scale = 0.5 * (x_t.abs().numpy() + x_scale) + 0.2 + 0.05 * (t.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
+    pred_scale = 2.0 * pred_scale + pred.detach().abs().numpy()
+    loss_fns = {"l2": F.mse_loss, "l1": F.l1_loss, "huber": F.smooth_l1_loss}
+    out["P_LOSSES"], scales["P_LOSSES"] = {}, {}
+    for loss_type, loss_fn in loss_fns.items():
+        with torch.no_grad(), H.Float64():
+            loss = losses.p_losses(model, sched64, d(x_0), t, noise=d(noise), loss_type=loss_type)
+            out["P_LOSSES"][loss_type] = {
+                "loss": _values(loss),
+                "model_on_x0": _values(loss_fn(model(d(x_0), t), d(noise))),
+                "target_x0": _values(loss_fn(model(x_t, t), d(x_0))),
+                "other_noise": _values(loss_fn(model(forward.q_sample(sched64, d(x_0), t, -d(noise)), t), d(noise))),
+            }
+        scales["P_LOSSES"][loss_type] = _scale(H._loss_scale(loss_type, pred.detach(), noise, pred_scale, float(loss)))
+
+    with H.Float64():
+        out["EMBEDDINGS"] = _values(unet.SinusoidalPositionEmbeddings(C.EMB_DIM)(d(torch.tensor(C.EMB_T))))
+    scales["EMBEDDINGS"] = _scale(H.embedding_scale(torch.tensor(C.EMB_T).numpy(), C.EMB_DIM))
+
+    block = C._fill_parameters(unet.Block(C.BLOCK["dim"], C.BLOCK["dim_out"], groups=C.BLOCK["groups"])).double()
+    x = d(C._pattern(**C.BLOCK_X))
+    scale = d(C._pattern((2, C.BLOCK["dim_out"], 1, 1), phase=0.2, scale=0.5))
+    shift = d(C._pattern((2, C.BLOCK["dim_out"], 1, 1), phase=0.9, scale=0.5))
+    with torch.no_grad():
+        with H.Float64():
+            normed = block.norm(block.proj(x))
+            out["BLOCK"] = {
+                "plain": _values(block(x)),
+                "scale_shift": _values(block(x, scale_shift=(scale, shift))),
+                "no_act": _values(normed),
+                "act_first": _values(block.norm(F.silu(block.proj(x)))),
+                "scale_no_one": _values(F.silu(normed * scale + shift)),
+                "ss_after_act": _values(F.silu(normed) * (scale + 1) + shift),
+            }
+        scales["BLOCK"] = {
+            "plain": _scale(H.block_scale(block, x)),
+            "scale_shift": _scale(H.block_scale(block, x, scale_shift=(scale, shift))),
+        }
+
+    resnet = C._fill_parameters(
+        unet.ResnetBlock(C.RESNET["dim"], C.RESNET["dim_out"], time_emb_dim=C.RESNET["time_emb_dim"], groups=2)
+    )
+    same = C._fill_parameters(unet.ResnetBlock(8, 8, time_emb_dim=None, groups=2))
+    resnet, same = resnet.double(), same.double()
+    x8, time_emb = d(C._pattern((2, 8, 5, 5), phase=0.25)), d(C._pattern(**C.RESNET_TIME))
+    with torch.no_grad():
+        with H.Float64():
+            out["RESNET"] = {
+                "with_time": _values(resnet(x, time_emb)),
+                "without_time": _values(resnet(x, None)),
+                "same": _values(same(x8)),
+            }
+        scales["RESNET"] = {
+            "with_time": _scale(H.resnet_scale(resnet, x, time_emb)),
+            "without_time": _scale(H.resnet_scale(resnet, x, None)),
+            "same": _scale(H.resnet_scale(same, x8, None)),
+        }
+
+    def eps_scale(x, t):  # the error scale of checks._eps_model's output
+        return 0.5 * x.abs().numpy() + 0.2 + 0.05 * (t.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
+
+    out["P_SAMPLE"], scales["P_SAMPLE"] = {}, {}
+    x_t32 = C._pattern(**C.SAMPLE_X)
+    x_t = d(x_t32)
+    z = C._seeded_noise(x_t32, C.SEED)
+    for case, (t_index, clip, betas_as_variance) in C.SAMPLE_CASES.items():
+        base = C._sample_schedule(sched64, betas_as_variance)
+        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
+
+        def mean(sched, shift=0, clip=clip, t=t):
+            # the reference step with the noise switched off is the mean alone; a shift moves the
+            # schedule lookups (not the model's input) one index away, as an off-by-one slip does
+            silent = sched.replace(posterior_variance=torch.zeros(C.CHECK_T))
+            model = lambda x, steps: C._eps_model(x, steps - shift)
+            with H.Float64():
+                return _values(sampling.p_sample(model, silent, x_t, t + shift, 1, clip))
+
+        def std(sched, index=t_index):
+            return 0.0 if index == 0 else _values(sched.posterior_variance[index].sqrt())
+
+        variance = float(base.posterior_variance[t_index])
+        cases = {"correct": (mean(base), std(base))}
+        if case == "last":
+            cases["noise_at_0"] = (mean(base), _values(math.sqrt(variance)))
+        else:
+            cases.update(
+                variance_as_std=(mean(base), _values(variance)),
+                recip_alpha=(mean(base.replace(sqrt_recip_alphas=1 / base.alphas)), std(base)),
+                alphas_not_cumprod=(mean(base.replace(sqrt_one_minus_alphas_cumprod=(1 - base.alphas).sqrt())), std(base)),
+                t_minus_1=(mean(base, -1), std(base, t_index - 1)),
+                t_plus_1=(mean(base, +1), std(base, t_index + 1)),
+                beta_variance=(mean(base), _values(base.betas[t_index].sqrt())),
+                no_noise=(mean(base), 0.0),
+            )
+        out["P_SAMPLE"][case] = cases
+        ci = {f"sched.{name}": getattr(base, name).numpy() for name in C.SCHEDULE_FIELDS}
+        eps = C._eps_model(x_t, t)
+        scales["P_SAMPLE"][case] = _scale(H.p_sample_scale(ci, x_t, t, t_index, eps, eps_scale(x_t, t), clip, z))
+
+    out["DDIM"], scales["DDIM"] = {}, {}
+    for case, (index, t_prev, eta, clip) in C.DDIM_CASES.items():
+        t = torch.full((x_t.shape[0],), index, dtype=torch.long)
+
+        def split(sched, eta=eta, clip=clip, t=t, t_prev=t_prev):
+            # (mean, std) from two seeded runs: out = mean + std * z
+            runs = []
+            for seed in (C.SEED, C.SEED + 1):
+                torch.manual_seed(seed)
+                with H.Float64():
+                    step = ddim.ddim_step(C._eps_model, sched, x_t, t, t_prev, eta=eta, clip_denoised=clip)
+                runs.append((step, C._seeded_noise(x_t32, seed).double()))
+            (out_a, z_a), (out_b, z_b) = runs
+            std = float(((out_a - out_b) / (z_a - z_b)).median()) if eta > 0 else 0.0
+            return _values(out_a - std * z_a), _values(std)
+
+        cases = {"correct": split(sched64)}
+        cases["alphas"] = split(sched64.replace(alphas_cumprod=sched64.alphas))
+        if clip:
+            cases["no_clip"] = split(sched64, clip=False)
+        if eta > 0:
+            cases["no_noise"] = (cases["correct"][0], 0.0)
+            cases["deterministic"] = split(sched64, eta=0.0)
+        out["DDIM"][case] = cases
+        eps = C._eps_model(x_t, t)
+        ddim_z = z if eta > 0 else torch.zeros_like(z)
+        scales["DDIM"][case] = _scale(H.ddim_scale(sched_inputs, x_t, t, t_prev, eta, clip, eps, eps_scale(x_t, t), ddim_z))
+
+    out["SCALES"] = scales
+    out["REGIONS"] = {region.what: (region.exercise, region.module) for region in regions()}
+    return out
+
+
+def render_expected(values=None):
+    """The text of ``checks_expected.py``."""
+    values = build_expected() if values is None else values
+    lines = [
+        '"""Expected values for checks.py, computed from the reference implementation.',
+        "",
+        "Generated by `python -m autograder helpers`; do not edit.",
+        '"""',
+        "",
+        "# fmt: off",
+        "",
+    ]
+    for name, value in values.items():
+        lines.append(f"{name} = {pprint.pformat(value, width=110, compact=True, sort_dicts=False)}")
+        lines.append("")
+    return "\n".join(lines)
