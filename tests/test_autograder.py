@@ -235,6 +235,10 @@ def test_corpus_end_to_end(bundle, tmp_path):
     # a failed part is one line saying what was wrong, with no traceback through library frames
     failed = (tmp_path / "out" / "feedback" / "crash_os_exit.html").read_text()
     assert "failed: crashed" in failed and "Traceback (most recent" not in failed and 'File "' not in failed
+    # a missing exercise: the one-line "not implemented yet", no contextlib frames, no grader paths
+    stubs_html = (tmp_path / "out" / "feedback" / "untouched_stubs.html").read_text()
+    assert "not implemented yet: q_sample (COMPLETE THIS in helpers/forward.py)" in stubs_html
+    assert "contextlib" not in stubs_html and "/box/" not in stubs_html and "Traceback (most recent" not in stubs_html
 
     # nbgrader's own gradebook: the self-checks re-run in the sandbox as auto scores, the trusted
     # verdicts as the score; a deleted check cell is back in the autograded notebook
