@@ -32,6 +32,21 @@ def _scale(array):
     return _values(array, 3)
 
 
+def _film(block, time_emb):
+    return block.mlp(time_emb)[:, :, None, None].chunk(2, dim=1)
+
+
+def _film_swapped(block, x, time_emb):
+    """The mistake of taking the first half of ``mlp(time_emb)`` as the shift and the second as the scale."""
+    scale, shift = _film(block, time_emb)
+    return block.block2(block.block1(x, scale_shift=(shift, scale))) + block.res_conv(x)
+
+
+def _film_in_block2(block, x, time_emb):
+    """The mistake of giving the scale and shift to block2 instead of block1."""
+    return block.block2(block.block1(x), scale_shift=_film(block, time_emb)) + block.res_conv(x)
+
+
 def build_expected():
     """Every expected value, computed in float64 by the reference implementation in ``solutions/``
     from the float32 inputs the checks pass, with its error scale (the grader's)."""
@@ -143,6 +158,8 @@ def build_expected():
                 "with_time": _values(resnet(x, time_emb)),
                 "without_time": _values(resnet(x, None)),
                 "same": _values(same(x8)),
+                "swapped": _values(_film_swapped(resnet, x, time_emb)),
+                "in_block2": _values(_film_in_block2(resnet, x, time_emb)),
             }
         scales["RESNET"] = {
             "with_time": _scale(H.resnet_scale(resnet, x, time_emb)),

@@ -72,31 +72,37 @@ class Block(nn.Module):
 
 
 class ResnetBlock(nn.Module):
-    """Two ``Block``s with the time embedding added in between, plus a residual
-    path (He et al. 2016; the DDPM U-Net uses Wide-ResNet blocks).
+    """Two ``Block``s with the time step injected in between by FiLM, plus a residual path
+    (He et al. 2016; the DDPM U-Net uses Wide-ResNet blocks).
 
-    ``h = block1(x); h = h + mlp(time_emb)[:, :, None, None]; h = block2(h)``,
-    and the output is ``h + res_conv(x)`` where ``res_conv`` is a 1x1 conv when
-    ``dim != dim_out`` and the identity otherwise.
+    FiLM (feature-wise linear modulation, Perez et al. 2018): the time embedding sets a scale and
+    a shift per channel, ``scale, shift = mlp(time_emb)`` split in two halves of ``dim_out``
+    channels, and ``block1`` applies them after its norm as ``h * (scale + 1) + shift``
+    (your ``Block.forward(x, scale_shift)``). Then ``h = block2(h)``, and the output is
+    ``h + res_conv(x)`` where ``res_conv`` is a 1x1 conv when ``dim != dim_out`` and the
+    identity otherwise. Because of the ``+ 1``, an MLP that outputs zeros leaves the block as
+    it is without a time step.
 
     Shapes: ``x`` ``(B, dim, H, W)``, ``time_emb`` ``(B, time_emb_dim)`` or None
-    -> ``(B, dim_out, H, W)``.
+    -> ``(B, dim_out, H, W)``; ``mlp(time_emb)`` is ``(B, 2 * dim_out)``.
 
     Hints:
         1. The layers are built for you in ``__init__``.
-        2. Skip the time term when ``self.mlp`` is None or ``time_emb`` is None.
+        2. Reshape the MLP's output to ``(B, 2 * dim_out, 1, 1)`` so it broadcasts over pixels,
+           then ``.chunk(2, dim=1)``: the first half is the scale, the second the shift.
+        3. No time term (``self.mlp`` is None or ``time_emb`` is None): ``block1(x)`` as it is.
     """
 
     def __init__(self, dim, dim_out, *, time_emb_dim=None, groups=8):
         super().__init__()
-        self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(time_emb_dim, dim_out)) if time_emb_dim else None
+        self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(time_emb_dim, dim_out * 2)) if time_emb_dim else None
         self.block1 = Block(dim, dim_out, groups=groups)
         self.block2 = Block(dim_out, dim_out, groups=groups)
         self.res_conv = nn.Conv2d(dim, dim_out, 1) if dim != dim_out else nn.Identity()
 
     def forward(self, x, time_emb=None):
-        # COMPLETE THIS: block1, add the projected time embedding, block2, add the residual
-        raise NotImplementedError('COMPLETE THIS: block1, add the projected time embedding, block2, add the residual')
+        # COMPLETE THIS: scale and shift from the time embedding into block1, block2, add the residual
+        raise NotImplementedError('COMPLETE THIS: scale and shift from the time embedding into block1, block2, add the residual')
 
 
 class ConvNextBlock(nn.Module):

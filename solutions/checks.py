@@ -634,8 +634,11 @@ def check_ResnetBlock():
         mistakes=[
             (
                 _tensor(want["without_time"]),
-                "The time embedding is ignored: add self.mlp(time_emb), reshaped to (B, C, 1, 1), after block1.",
+                "The time embedding is ignored: pass scale_shift = self.mlp(time_emb), reshaped to (B, 2C, 1, 1) "
+                "and chunked in two, to block1.",
             ),
+            (_tensor(want["swapped"]), "Scale and shift are swapped: the first half of mlp(time_emb) is the scale."),
+            (_tensor(want["in_block2"]), "The scale and shift go to block1 (after its norm), not to block2."),
             (_tensor(want["with_time"]) - residual, "The residual is missing: add self.res_conv(x) to the output of block2."),
         ],
         scale=SCALES["RESNET"]["with_time"],

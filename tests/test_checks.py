@@ -359,12 +359,14 @@ def test_block_variant_passes(monkeypatch):
     checks.check_Block()
 
 
-def _resnet_forward(use_time=True, residual=True):
+def _resnet_forward(use_time=True, residual=True, swap=False, into_block2=False):
     def forward_(self, x, time_emb=None):
-        h = self.block1(x)
+        film = None
         if use_time and self.mlp is not None and time_emb is not None:
-            h = h + self.mlp(time_emb)[:, :, None, None]
-        h = self.block2(h)
+            film = self.mlp(time_emb)[:, :, None, None].chunk(2, dim=1)
+            film = film[::-1] if swap else film
+        h = self.block1(x, scale_shift=None if into_block2 else film)
+        h = self.block2(h, scale_shift=film if into_block2 else None)
         return h + self.res_conv(x) if residual else h
 
     return forward_
@@ -378,6 +380,16 @@ def test_resnet_block_ignores_time(monkeypatch):
 def test_resnet_block_without_residual(monkeypatch):
     monkeypatch.setattr(unet.ResnetBlock, "forward", _resnet_forward(residual=False))
     fails_with(checks.check_ResnetBlock, "residual is missing")
+
+
+def test_resnet_block_swaps_scale_and_shift(monkeypatch):
+    monkeypatch.setattr(unet.ResnetBlock, "forward", _resnet_forward(swap=True))
+    fails_with(checks.check_ResnetBlock, "Scale and shift are swapped")
+
+
+def test_resnet_block_modulates_block2(monkeypatch):
+    monkeypatch.setattr(unet.ResnetBlock, "forward", _resnet_forward(into_block2=True))
+    fails_with(checks.check_ResnetBlock, "go to block1")
 
 
 def test_resnet_block_with_unfinished_block(monkeypatch):

@@ -125,18 +125,29 @@ def test_block_rejects_groups_that_do_not_divide():
         Block(4, 12, groups=8)
 
 
-def test_resnet_block_adds_time_between_blocks_and_keeps_a_residual():
+def test_resnet_block_modulates_block1_by_film_and_keeps_a_residual():
+    """FiLM: the first half of mlp(time_emb) scales block1's normalized features (times scale + 1),
+    the second half shifts them; an additive time term fails here."""
     block = ResnetBlock(8, 16, time_emb_dim=12, groups=4)
     x, emb = torch.randn(2, 8, 6, 6), torch.randn(2, 12)
-    h = block.block1(x) + block.mlp(emb)[:, :, None, None]
+    assert block.mlp[1].out_features == 2 * 16
+    scale, shift = block.mlp(emb)[:, :, None, None].chunk(2, dim=1)
+    h = block.block1.act(block.block1.norm(block.block1.proj(x)) * (scale + 1) + shift)
     expected = block.block2(h) + block.res_conv(x)
     torch.testing.assert_close(block(x, emb), expected)
     assert isinstance(block.res_conv, nn.Conv2d) and block.res_conv.kernel_size == (1, 1)
     same = ResnetBlock(8, 8, groups=4)
     assert isinstance(same.res_conv, nn.Identity) and same.mlp is None
     torch.testing.assert_close(same(x), same.block2(same.block1(x)) + x)
-    # the time embedding changes the output
-    assert not torch.allclose(block(x, emb), block(x, emb * 2))
+    # an MLP that outputs zeros leaves the block as it is without a time step
+    with torch.no_grad():
+        block.mlp[1].weight.zero_()
+        block.mlp[1].bias.zero_()
+    torch.testing.assert_close(block(x, emb), block(x, None))
+    with torch.no_grad():
+        block.mlp[1].bias[:16] = 1.0  # scale 1: block1's features doubled before its SiLU
+    doubled = block.block1.act(2 * block.block1.norm(block.block1.proj(x)))
+    torch.testing.assert_close(block(x, emb), block.block2(doubled) + block.res_conv(x))
 
 
 def test_convnext_block_shapes_and_time():

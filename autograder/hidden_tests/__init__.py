@@ -623,16 +623,21 @@ def make_resnet(rng):
 
 
 def resnet_scale(block, x, time_emb):
-    """Error scale of ``ResnetBlock``: block1's, plus the time MLP's sum, carried through block2,
-    plus the residual path's."""
-    h_scale = torch.as_tensor(block_scale(block.block1, x))
-    h = block.block1(x)
+    """Error scale of ``ResnetBlock``: block1's with the FiLM scale and shift, plus the time MLP's
+    sums (rounding of the scale acts on the normalized features, of the shift directly), carried
+    through block2, plus the residual path's."""
+    scale_shift = None
     if block.mlp is not None and time_emb is not None:
         linear = block.mlp[1]
         act = torch.nn.functional.silu(time_emb.to(torch.float64)).abs()
         mlp_abs = (act @ linear.weight.abs().T + linear.bias.abs()) * (math.sqrt(linear.in_features) + 2.0)
-        h_scale = h_scale + mlp_abs[:, :, None, None]
-        h = h + block.mlp(time_emb.to(torch.float64))[:, :, None, None]
+        scale_err, shift_err = mlp_abs[:, :, None, None].chunk(2, dim=1)
+        scale_shift = block.mlp(time_emb.to(torch.float64))[:, :, None, None].chunk(2, dim=1)
+    h_scale = torch.as_tensor(block_scale(block.block1, x, scale_shift=scale_shift))
+    if scale_shift is not None:
+        normed = block.block1.norm(block.block1.proj(x.to(torch.float64))).abs()
+        h_scale = h_scale + scale_err * (normed + 1.0) + shift_err
+    h = block.block1(x, scale_shift=scale_shift)
     out = block_scale(block.block2, h, h_scale)
     if isinstance(block.res_conv, torch.nn.Conv2d):
         conv = block.res_conv

@@ -31,6 +31,8 @@ GROUPNORM_INPUT = "GroupNorm over the input instead of the output channels"
 NOISE_AT_ZERO = "noise added at t_index == 0"
 NO_CLIPPING = "sampling a cosine-schedule model without clipping the predicted x0"
 SHORT_LINEAR = "a short linear schedule whose abar_T is far from 0"
+FILM_SWAPPED = "FiLM scale and shift swapped"
+FILM_BLOCK2 = "FiLM scale and shift given to block2 instead of block1"
 
 CONTRACT_PITFALLS = (
     VARIANCE_AS_STD,
@@ -68,6 +70,7 @@ _NO_SKIP = ("    if t_index == 0:\n        return model_mean\n", "")  # p_sample
 
 PITFALLS = {
     "literal_float32": [
+        P("film_swapped", "ResnetBlock", "unet.py", "scale, shift = time_emb.chunk(2, dim=1)", "shift, scale = time_emb.chunk(2, dim=1)", FILM_SWAPPED),
         P("cosine_clip_002", "cosine_beta_schedule", "schedules.py", "betas = torch.clamp(betas, max=max_beta)", "betas = torch.clamp(betas, max=0.02)", CLIP_002),
         P("cosine_short_linear", "cosine_beta_schedule", "schedules.py", "betas = torch.clamp(betas, max=max_beta)", "betas = torch.linspace(1e-4, 0.02, timesteps, dtype=torch.float64)", SHORT_LINEAR),
         P("cosine_grid_from_1", "cosine_beta_schedule", "schedules.py", "steps = torch.linspace(0, timesteps, timesteps + 1, dtype=torch.float64)", "steps = torch.linspace(1, timesteps + 1, timesteps + 1, dtype=torch.float64)", OFF_BY_ONE),
@@ -103,6 +106,7 @@ PITFALLS = {
         P("ddim_direction_no_sigma", "ddim_step", "ddim.py", "torch.sqrt(1.0 - ap - sigma**2) * e", "torch.sqrt(1.0 - ap) * e", "DDIM direction term without - sigma^2"),
     ],
     "einops": [
+        P("film_interleaved", "ResnetBlock", "unet.py", '"b (two c) -> two b c 1 1"', '"b (c two) -> two b c 1 1"', "FiLM: scale and shift taken interleaved, not as the two halves"),
         P("cosine_clip_002", "cosine_beta_schedule", "schedules.py", "betas = (1 - ratios).clip(max=max_beta)", "betas = (1 - ratios).clip(max=0.02)", CLIP_002),
         P("schedule_recip_alpha", "DiffusionSchedule", "schedules.py", "self.sqrt_recip_alphas = self.alphas**-0.5", "self.sqrt_recip_alphas = self.alphas**-1", RECIP_ALPHA),
         P("schedule_prev_zero", "DiffusionSchedule", "schedules.py", "one = torch.ones(1, dtype=betas.dtype, device=betas.device)", "one = torch.zeros(1, dtype=betas.dtype, device=betas.device)", PREV_NOT_ONE),
@@ -134,6 +138,7 @@ PITFALLS = {
         P("ddim_direction_no_sigma", "ddim_step", "ddim.py", "torch.sqrt(1 - abar_prev - sigma.pow(2)) * eps", "torch.sqrt(1 - abar_prev) * eps", "DDIM direction term without - sigma^2"),
     ],
     "where": [
+        P("film_ignored", "ResnetBlock", "unet.py", "h = self.block1(x, scale_shift=film)", "h = self.block1(x)", "time embedding computed but not used"),
         P("cosine_clip_002", "cosine_beta_schedule", "schedules.py", "betas = torch.where(betas > max_beta, torch.full_like(betas, max_beta), betas)", "betas = torch.where(betas > 0.02, torch.full_like(betas, 0.02), betas)", CLIP_002),
         P("cosine_clip_mask_inverted", "cosine_beta_schedule", "schedules.py", "torch.where(betas > max_beta,", "torch.where(betas < max_beta,", "clipping mask inverted in torch.where"),
         P("schedule_prev_wraps_around", "DiffusionSchedule", "schedules.py", "self.alphas_cumprod_prev = torch.where(first, torch.ones_like(rolled), rolled)", "self.alphas_cumprod_prev = rolled", PREV_NOT_ONE),
@@ -150,6 +155,7 @@ PITFALLS = {
         P("ddim_rederive_mask_inverted", "ddim_step", "ddim.py", "eps = torch.where(changed,", "eps = torch.where(~changed,", "DDIM eps re-derived only where the clamp changed nothing"),
     ],
     "inplace": [
+        P("film_in_block2", "ResnetBlock", "unet.py", "h = self.block1(x, scale_shift)\n        h = self.block2(h)", "h = self.block1(x)\n        h = self.block2(h, scale_shift)", FILM_BLOCK2),
         P("cosine_clip_002", "cosine_beta_schedule", "schedules.py", "betas.neg_().add_(1.0).clamp_(max=max_beta)", "betas.neg_().add_(1.0).clamp_(max=0.02)", CLIP_002),
         P("cosine_grid_from_1", "cosine_beta_schedule", "schedules.py", "f = torch.arange(timesteps + 1, dtype=torch.float64)", "f = torch.arange(1, timesteps + 2, dtype=torch.float64)", OFF_BY_ONE),
         P("schedule_prev_first_abar", "DiffusionSchedule", "schedules.py", "self.alphas_cumprod_prev[0] = 1.0", "self.alphas_cumprod_prev[0] = self.alphas_cumprod[0]", PREV_NOT_ONE),
@@ -206,6 +212,7 @@ PITFALLS = {
         P("ddim_noise_variance_as_std", "ddim_step", "ddim.py", "x_prev = x_prev + torch.sqrt(var) * torch.randn_like(x_t)", "x_prev = x_prev + var * torch.randn_like(x_t)", "DDIM noise: a variance used as a standard deviation"),
     ],
     "own_module": [
+        P("film_swapped", "ResnetBlock", "unet.py", "x.ndim).chunk(2, dim=1))", "x.ndim).chunk(2, dim=1)[::-1])", FILM_SWAPPED),
         P("cosine_offset_unscaled", "cosine_beta_schedule", "mymath.py", "return torch.cos((u / timesteps + s) / (1 + s) * math.pi / 2) ** 2", "return torch.cos((u / timesteps + s) * math.pi / 2) ** 2", "cosine schedule offset s without the / (1 + s)"),
         P("cosine_clip_002", "cosine_beta_schedule", "schedules.py", "betas = torch.clamp(1 - abar[1:] / abar[:-1], min=0, max=max_beta)", "betas = torch.clamp(1 - abar[1:] / abar[:-1], min=0, max=0.02)", CLIP_002),
         P("shift_right_ignores_first", "DiffusionSchedule", "mymath.py", "return torch.cat([torch.full_like(x[:1], first), x[:-1]])", "return torch.cat([x[:1], x[:-1]])", PREV_NOT_ONE),

@@ -41,8 +41,9 @@ class Block(nn.Module):
 
 class ResnetBlock(nn.Module):
     def forward(self, x, time_emb=None):
-        h = self.block1(x)
+        film = None
         if self.mlp is not None and time_emb is not None:
-            h = h + rearrange(self.mlp(time_emb), "b c -> b c 1 1")
+            film = rearrange(self.mlp(time_emb), "b (two c) -> two b c 1 1", two=2)
+        h = self.block1(x, scale_shift=None if film is None else (film[0], film[1]))
         h = self.block2(h)
         return h + self.res_conv(x)

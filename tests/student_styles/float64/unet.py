@@ -36,9 +36,11 @@ class Block(nn.Module):
 
 class ResnetBlock(nn.Module):
     def forward(self, x, time_emb=None):
-        h = self.block1(x)
+        scale_shift = None
         if time_emb is not None and self.mlp is not None:
-            emb = self.mlp(time_emb)
-            h = (h.double() + emb.double()[:, :, None, None]).to(h.dtype)
+            emb = self.mlp(time_emb).double()[:, :, None, None]
+            half = emb.shape[1] // 2
+            scale_shift = (emb[:, :half].to(x.dtype), emb[:, half:].to(x.dtype))
+        h = self.block1(x, scale_shift=scale_shift)
         h = self.block2(h)
         return (h.double() + self.res_conv(x).double()).to(h.dtype)

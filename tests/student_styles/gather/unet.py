@@ -38,9 +38,11 @@ class Block(nn.Module):
 
 class ResnetBlock(nn.Module):
     def forward(self, x, time_emb=None):
-        h = self.block1(x)
         if time_emb is not None and self.mlp is not None:
             emb = self.mlp(time_emb)
-            h = h + emb.view(emb.shape[0], emb.shape[1], 1, 1)
+            emb = emb.view(emb.shape[0], 2, emb.shape[1] // 2, 1, 1)
+            h = self.block1(x, scale_shift=(emb[:, 0], emb[:, 1]))
+        else:
+            h = self.block1(x)
         h = self.block2(h)
         return h + self.res_conv(x)

@@ -38,9 +38,10 @@ class Block(nn.Module):
 
 class ResnetBlock(nn.Module):
     def forward(self, x, time_emb=None):
-        h = self.block1(x)
+        scale_shift = None
         if self.mlp is not None and time_emb is not None:
-            h += self.mlp(time_emb)[:, :, None, None]
+            scale_shift = self.mlp(time_emb)[:, :, None, None].chunk(2, dim=1)
+        h = self.block1(x, scale_shift)
         h = self.block2(h)
         h += self.res_conv(x)
         return h

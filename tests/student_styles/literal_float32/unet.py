@@ -39,9 +39,12 @@ class Block(nn.Module):
 
 class ResnetBlock(nn.Module):
     def forward(self, x, time_emb=None):
-        h = self.block1(x)
+        scale_shift = None
         if self.mlp is not None and time_emb is not None:
             time_emb = self.mlp(time_emb)
-            h = h + time_emb[:, :, None, None]
+            time_emb = time_emb[:, :, None, None]
+            scale, shift = time_emb.chunk(2, dim=1)
+            scale_shift = (scale, shift)
+        h = self.block1(x, scale_shift=scale_shift)
         h = self.block2(h)
         return h + self.res_conv(x)

@@ -30,7 +30,7 @@ class Block(nn.Module):
 
 class ResnetBlock(nn.Module):
     def forward(self, x, time_emb=None):
-        h = self.block1(x)
+        scale_shift = None
         if self.mlp is not None and time_emb is not None:
-            h = h + append_dims(self.mlp(time_emb), h.ndim)
-        return self.block2(h) + self.res_conv(x)
+            scale_shift = tuple(append_dims(self.mlp(time_emb), x.ndim).chunk(2, dim=1))
+        return self.block2(self.block1(x, scale_shift=scale_shift)) + self.res_conv(x)

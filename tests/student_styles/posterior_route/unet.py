@@ -33,7 +33,9 @@ class Block(nn.Module):
 
 class ResnetBlock(nn.Module):
     def forward(self, x, time_emb=None):
-        h = self.block1(x)
         if not (self.mlp is None or time_emb is None):
-            h = torch.add(h, self.mlp(time_emb).unsqueeze(-1).unsqueeze(-1))
+            scale, shift = torch.tensor_split(self.mlp(time_emb).unsqueeze(-1).unsqueeze(-1), 2, dim=1)
+            h = self.block1(x, scale_shift=(scale, shift))
+        else:
+            h = self.block1(x)
         return torch.add(self.block2(h), self.res_conv(x))

@@ -35,8 +35,10 @@ class Block(nn.Module):
 
 class ResnetBlock(nn.Module):
     def forward(self, x, time_emb=None):
-        out = self.block1(x)
+        film = None
         if time_emb is not None and self.mlp is not None:
             emb = self.mlp(time_emb)
-            out = out + emb.reshape(*emb.shape, 1, 1)
+            emb = emb.reshape(*emb.shape, 1, 1)
+            film = torch.split(emb, emb.shape[1] // 2, dim=1)
+        out = self.block1(x, scale_shift=film)
         return self.res_conv(x) + self.block2(out)

@@ -37,6 +37,6 @@ class Block(nn.Module):
 class ResnetBlock(nn.Module):
     def forward(self, x, time_emb=None):
         use_time = self.mlp is not None and time_emb is not None
-        h = self.block1(x)
-        h = h + (self.mlp(time_emb)[..., None, None] if use_time else 0)
+        film = self.mlp(time_emb)[..., None, None].chunk(2, dim=1) if use_time else None
+        h = self.block1(x, scale_shift=film)
         return self.block2(h) + self.res_conv(x)
