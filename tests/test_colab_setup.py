@@ -2,7 +2,7 @@
 
 Colab is played by a fake ``google.colab`` package (``drive.mount`` links a temporary folder that stands in
 for the student's Drive, ``files.download`` records its argument), a temporary folder stands in for
-``/content`` (a fresh one per "runtime"), and a local git repository made from this checkout's tracked files
+``/content`` (a fresh one per "runtime"), and a local git repository made from this checkout's student files
 stands in for the course's public repository. Each runtime is a subprocess that runs the set-up cell in an
 IPython shell, with ``pip install`` recorded instead of run.
 """
@@ -81,13 +81,14 @@ def first_code_cell(path):
 
 @pytest.fixture(scope="module")
 def course_repo(tmp_path_factory):
-    """A git repository holding this checkout's tracked files, as they are now on disk."""
+    """A git repository holding what a student clones (helpers/, notebooks/, the requirements), as it
+    is now on disk; made from files, not from git, since CI runs in a copy of the checkout without .git."""
     repo = tmp_path_factory.mktemp("course-repo")
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, files.split("\0")):
-        if (ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ROOT / name, repo / name)
+    junk = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc")
+    for name in ("helpers", "notebooks"):
+        shutil.copytree(ROOT / name, repo / name, ignore=junk)
+    for name in ("requirements.txt", "README.md"):
+        shutil.copyfile(ROOT / name, repo / name)
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "course"]):
         subprocess.run([*git, *args], cwd=repo, check=True, capture_output=True)

@@ -95,3 +95,18 @@ def test_release_with_repo_url_does_not_warn(tmp_path, monkeypatch, capsys):
     args.repo_url = None
     release.run(args)
     assert re.search(r"WARNING: release without --repo-url", capsys.readouterr().err)
+
+
+def test_a_stub_left_as_it_is_gets_the_one_line_not_implemented_message():
+    """Feedback for an exercise not written yet: one line saying where to write it, no case list, no paths."""
+    from solutions.checks_expected import REGIONS
+
+    what, (exercise, module) = next(iter(REGIONS.items()))
+    error = f"NotImplementedError: COMPLETE THIS: {what}"
+    assert hidden_tests._raised(error) == f"not implemented yet (COMPLETE THIS in helpers/{module}.py)"
+    assert hidden_tests._raised("ValueError: bad").startswith("raised ValueError")
+    inputs = {"c0/label": "first case", "c1/label": "second case"}
+    check = hidden_tests.all_cases_check()
+    ok, message = check(inputs, {}, {"c0/error": error, "c1/error": error})
+    assert not ok and message == f"not implemented yet (COMPLETE THIS in helpers/{module}.py)"
+    assert "\n" not in message and "/tmp" not in message and "Traceback" not in message
