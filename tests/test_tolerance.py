@@ -174,9 +174,10 @@ BLOCK_REGION = """        x = self.proj(x)
             x = x * (scale + 1) + shift
         return self.act(x)
 """
-RESNET_REGION = """        h = self.block1(x)
+RESNET_REGION = """        scale_shift = None
         if self.mlp is not None and time_emb is not None:
-            h = h + rearrange(self.mlp(time_emb), "b c -> b c 1 1")
+            scale_shift = rearrange(self.mlp(time_emb), "b c -> b c 1 1").chunk(2, dim=1)
+        h = self.block1(x, scale_shift=scale_shift)
         h = self.block2(h)
         return h + self.res_conv(x)
 """
@@ -264,10 +265,11 @@ VARIANTS = {
             "unet",
             RESNET_REGION,
             """        out = self.res_conv(x)
-        h = self.block1(x)
+        film = None
         if time_emb is not None and self.mlp is not None:
-            h = self.mlp(time_emb)[:, :, None, None] + h
-        return out + self.block2(h)
+            emb = self.mlp(time_emb)[:, :, None, None]
+            film = (emb[:, : emb.shape[1] // 2], emb[:, emb.shape[1] // 2 :])
+        return out + self.block2(self.block1(x, film))
 """,
         ),
         (
