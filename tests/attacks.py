@@ -806,7 +806,7 @@ def normalized(text):
     """Text as a reader sees it: tags dropped, entities and markdown escapes undone, control characters and
     whitespace removed (a leak spelt with zero-width characters between its letters is still a leak)."""
     text = html.unescape(re.sub(r"<[^>]*>", "", text))
-    text = untrusted.CONTROL.sub("", text).replace("\\", "")
+    text = untrusted.visible(text).replace("\\", "")
     return re.sub(r"\s+", "", text)
 
 
@@ -814,7 +814,7 @@ def leaks(text):
     """What of the grader's private code ``text`` quotes."""
     found = []
     squashed = normalized(text)
-    raw = re.sub(r"\s+", "", untrusted.CONTROL.sub("", text))
+    raw = re.sub(r"\s+", "", untrusted.visible(text))
     for line, key in _secret_keys():
         if key in squashed or key in raw:
             found.append(line)
