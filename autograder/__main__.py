@@ -7,14 +7,30 @@ Each command lives in its own module of this package, which provides
 import argparse
 import importlib
 import sys
+import traceback
+from pathlib import Path
 
 COMMANDS = {
     "helpers": ("stubs", "regenerate helpers/ (student stubs) from solutions/"),
     "execute": ("execute", "run every notebook headlessly with the solutions or the stubs"),
     "release": ("release", "build the student bundle (folder and zip)"),
     "grade": ("grade", "grade a folder of submissions into grades.csv and feedback"),
-    "validate": ("validate", "self-test: solutions full marks, stubs zero, mutants caught"),
+    "validate": ("validate", "self-test: the reference checked, solutions full marks, stubs zero, mutants caught"),
+    "new-exercise": ("scaffold", "scaffold a new exercise: its table entry, self-check and notebook cell"),
+    "export": ("export", "write Canvas and Moodle gradebook CSVs from grades.csv and a roster"),
+    "gradescope": ("gradescope", "build a Gradescope autograder bundle (same sandbox and hidden tests)"),
 }
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+
+
+def course_code_error(error):
+    """One line for an error raised while importing ``solutions/`` (a syntax error, a bad import), else None."""
+    if isinstance(error, SyntaxError) and error.filename and Path(error.filename).resolve().parent == SOLUTIONS:
+        return f"{Path(error.filename).name}:{error.lineno}: {error.msg}"
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if Path(frame.filename).resolve().parent == SOLUTIONS:
+            return f"{Path(frame.filename).name}:{frame.lineno}: {type(error).__name__}: {error}"
+    return None
 
 
 def _command_module(name):
@@ -31,16 +47,29 @@ def build_parser():
         except ModuleNotFoundError as error:
             if error.name != f"{__package__}.{COMMANDS[name][0]}":
                 raise
-            sub.set_defaults(unavailable=True)
+            sub.set_defaults(unavailable="is not built yet")
+        except Exception as error:  # broken course code: --help still works, the command says why
+            where = course_code_error(error)
+            if where is None:
+                raise
+            sub.set_defaults(unavailable=f"cannot run: solutions/{where} (fix solutions/, then run it again)")
+            sub.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if getattr(args, "unavailable", False):
-        print(f"`{args.command}` is not built yet", file=sys.stderr)
+        print(f"python -m autograder {args.command}: {args.unavailable}", file=sys.stderr)
         return 2
-    return _command_module(args.command).run(args)
+    try:
+        return _command_module(args.command).run(args)
+    except Exception as error:
+        where = course_code_error(error)
+        if where is None:
+            raise
+        print(f"python -m autograder {args.command}: solutions/{where} (fix solutions/, then run it again)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

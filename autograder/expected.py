@@ -236,9 +236,27 @@ def build_expected():
         ddim_z = z if eta > 0 else torch.zeros_like(z)
         scales["DDIM"][case] = _scale(H.ddim_scale(sched_inputs, x_t, t, t_prev, eta, clip, eps, eps_scale(x_t, t), ddim_z))
 
+    examples = _function_examples(out, scales)
+    if examples:
+        out["EXAMPLES"] = examples
     out["SCALES"] = scales
     out["REGIONS"] = {region.what: (region.exercise, region.module) for region in regions()}
     return out
+
+
+def _function_examples(out, scales):
+    """The self-check inputs and outputs of the table's function exercises (scaffolded by ``new-exercise``)."""
+    from . import exercises
+
+    examples = {}
+    for exercise in exercises.TABLE:
+        calls = [task.call for task in exercise.tasks if isinstance(task.call, dict)]
+        if exercise.example and calls:
+            value, scale = H.function_reference(exercise.module, exercise.id, dict(exercise.example), calls[0]["roundings"])
+            examples[exercise.id] = dict(exercise.example)
+            out.setdefault("OUTPUTS", {})[exercise.id] = _values(value)
+            scales[exercise.id] = _scale(scale)
+    return examples
 
 
 def render_expected(values=None):

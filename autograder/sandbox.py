@@ -431,6 +431,12 @@ def _write_box(box, helpers, stubs, inputs, limits, stubbed):
         path.chmod(0o755 if path.is_dir() else 0o644)
 
 
+def _call(task):
+    """How the runner calls the student for ``task``: a function exercise's ``{"function", "module"}``, else None."""
+    call = getattr(task, "call", None)
+    return {"function": call["function"], "module": task.module} if isinstance(call, dict) else None
+
+
 def run_student(helpers, stubs, inputs, tasks, dep_sources, limits, isolation):
     """Run ``tasks`` (``hidden_tests.Task``-like: ``name``, ``deps``) on one student's code.
 
@@ -475,7 +481,9 @@ def run_student(helpers, stubs, inputs, tasks, dep_sources, limits, isolation):
                 while pending:
                     task = pending[0]
                     start = time.monotonic()
-                    sent = proc.send({"run": task.name, "deps": {dep: dep_sources[dep] for dep in task.deps}})
+                    sent = proc.send(
+                        {"run": task.name, "deps": {dep: dep_sources[dep] for dep in task.deps}, "call": _call(task)}
+                    )
                     frame = proc.expect("RESULT", task.name, start + limits.task_seconds) if sent else None
                     if frame is not None:
                         try:

@@ -143,9 +143,18 @@ def load(module, ci):
     return module.eval()
 
 
-def run_case(task, ci):
-    """{key: value} of one case's outputs."""
+def argument(value):
+    """A case's input as a function exercise receives it: a Python scalar, or a tensor."""
+    return value.item() if value.ndim == 0 else T(value)
+
+
+def run_case(task, ci, call=None):
+    """{key: value} of one case's outputs. ``call``: ``{"function": name}`` for a function exercise of
+    ``module`` (called with every input of the case as a keyword argument), else the task's own runner."""
     m = MODS
+    if isinstance(call, dict):
+        function = getattr(m[call["module"]], call["function"])
+        return {"out": function(**{k: argument(v) for k, v in ci.items() if k != "label"})}
     if task == "cosine_beta_schedule":
         return {"out": m["schedules"].cosine_beta_schedule(int(ci["T"]), s=float(ci["s"]), max_beta=float(ci["max_beta"]))}
     if task == "DiffusionSchedule":
@@ -223,7 +232,7 @@ def run_check(exercise):
         return {"ok": np.array(False), "message": np.array(f"{type(error).__name__}: {error}"[:300])}
 
 
-def run_task(task):
+def run_task(task, call=None):
     if task.startswith("check:"):
         return run_check(task.split(":", 1)[1])
     with np.load(os.path.join(BOX, "inputs", f"{task}.npz"), allow_pickle=False) as data:
@@ -235,7 +244,7 @@ def run_task(task):
         torch.set_default_dtype(torch.float32)
         try:
             with torch.no_grad():
-                values = run_case(task, ci)
+                values = run_case(task, ci, call)
             for key, value in values.items():
                 try:
                     out[f"{case}/{key}"] = np.array(str(value)[:300]) if key.endswith(".error") else as_array(value)
@@ -261,7 +270,7 @@ def main():
                 print(f"dependency {dep} not installed: {error}", file=sys.stderr)
         buffer = io.BytesIO()
         try:
-            np.savez(buffer, **run_task(task))
+            np.savez(buffer, **run_task(task, message.get("call")))
         except BaseException as error:  # noqa: B036
             buffer = io.BytesIO()
             np.savez(buffer, error=np.array(f"{type(error).__name__}: {error}"[:300]))

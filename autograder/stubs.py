@@ -118,7 +118,7 @@ def regions(solutions=None):
     """Every solution region in ``solutions/``, in course order."""
     found = []
     for path in sorted(Path(solutions or SOLUTIONS).glob("*.py"), key=_course_order):
-        tree = ast.parse(path.read_text())
+        tree = ast.parse(path.read_text(), filename=str(path))
         for begin, end, _indent, what, hint in _scan(path):
             top, inner = _enclosing(tree, begin)
             if inner is None:
@@ -205,9 +205,23 @@ def refresh_expected(check=False):
     return True
 
 
+def refresh_points(check=False):
+    """The notebooks' check cells carry the exercise table's points; write them (or, with ``check``, report drift)."""
+    from . import coursefiles
+
+    if not check:
+        for path in coursefiles.sync_points():
+            print(f"{path.relative_to(ROOT)}: check-cell points set from autograder/exercises.py")
+    problems = coursefiles.drift()
+    for problem in problems:
+        print(f"notebooks: {problem}", file=sys.stderr)
+    return not problems
+
+
 def run(args):
     fresh = refresh_expected(check=args.check)
-    return max(main(check=args.check), 0 if fresh else 1)
+    in_line = refresh_points(check=args.check)
+    return max(main(check=args.check), 0 if fresh and in_line else 1)
 
 
 def main(check=False):

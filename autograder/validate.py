@@ -1,11 +1,14 @@
 """``python -m autograder validate``: the assignment's self-test.
 
+0. The reference itself: the exercise table is consistent and matches the solution regions, each
+   exercise's reference agrees with an independent computation (``reference_check``: float64 closed
+   forms, diffusers where installed), and ``helpers/``, the self-checks' expected values and the
+   notebooks' check-cell points are up to date.
 1. The reference solutions score full marks on every exercise.
 2. The untouched stubs (``helpers/`` as released) score zero on every exercise.
-3. Every mutant of ``autograder.mutants`` loses points on its exercise; prints the
-   mutation score (all mutants, and the contract §5 pitfalls alone, which must be 100%).
-4. Every exercise id of ``autograder.stubs.exercises()`` has hidden tests.
-5. A release built into a temporary folder passes the leak check.
+3. Every mutant of the table loses points on its exercise; prints the mutation score (all
+   mutants, and the contract §5 pitfalls alone, which must be 100%).
+4. A release built into a temporary folder passes the leak check.
 
 Exit code 0 when all of these hold.
 """
@@ -17,8 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import coursefiles, hidden_tests, mutants, stubs
-from .engine import EXERCISE_MODULES, ROOT, GradingRun
+from . import coursefiles, exercises, mutants, stubs
+from .engine import EXERCISE_MODULES, GradingRun
 
 
 def add_arguments(parser):
@@ -41,6 +44,39 @@ def _solution_files(tmp, name, mutant=None):
     return files
 
 
+def check_reference():
+    """Step 0: the table, the regions, the reference against independent computations, generated files."""
+    from . import reference_check
+
+    problems = list(exercises.check_table())
+    regions = stubs.exercises()
+    for exercise, module in regions.items():
+        if exercise not in exercises.BY_ID:
+            problems.append(
+                f"solutions/{module}.py: exercise {exercise} has no entry in autograder/exercises.py "
+                f"(run `python -m autograder new-exercise {exercise} --module {module} --notebook NN`)"
+            )
+        elif exercises.BY_ID[exercise].module != module:
+            problems.append(f"{exercise}: the table says module {exercises.BY_ID[exercise].module}, its region is in {module}")
+    problems += [
+        f"{e}: in autograder/exercises.py but no solution region in solutions/" for e in exercises.EXERCISES if e not in regions
+    ]
+    found = reference_check.problems()
+    problems += [f"reference: {problem}" for problem in found]
+    unchecked = [e for e in exercises.EXERCISES if e not in reference_check.CHECKS]
+    print(
+        f"  reference: {len(exercises.EXERCISES) - len(unchecked)} exercise(s) checked against independent computations, "
+        f"{len(found)} problem(s)" + (f"; no independent check for {', '.join(unchecked)}" if unchecked else "")
+    )
+    stale = stubs.stale_helpers()
+    if stale:
+        problems.append(f"helpers/ is stale ({', '.join(stale)}): run `python -m autograder helpers`")
+    if not stubs.refresh_expected(check=True):
+        problems.append("solutions/checks_expected.py is stale: run `python -m autograder helpers`")
+    problems += [f"notebooks: {p}" for p in coursefiles.drift()]
+    return problems
+
+
 def _summary(verdicts):
     return ", ".join(f"{e} {v['points']:g}/{v['max']:g}" for e, v in verdicts.items())
 
@@ -49,13 +85,7 @@ def run(args):
     start = time.monotonic()
     problems = []
     points = coursefiles.exercise_points()
-    ids = list(stubs.exercises())
-    missing = [e for e in ids if e not in hidden_tests.EXERCISES]
-    extra = [e for e in hidden_tests.EXERCISES if e not in ids]
-    if missing or extra:
-        problems.append(
-            f"exercise ids and hidden tests differ: no hidden tests for {missing}, hidden tests without exercise {extra}"
-        )
+    problems += check_reference()
     tmp = Path(tempfile.mkdtemp(prefix="ddpm-validate-"))
     try:
         with GradingRun(seed=args.seed, self_checks=False) as run_:
@@ -72,7 +102,7 @@ def run(args):
             if any(v["points"] for v in zero.values()):
                 problems.append(f"the stubs score points: {_summary(zero)}")
             # 3: mutants
-            selected = [m for m in mutants.MUTANTS if args.only is None or m.id in args.only]
+            selected = [m for m in exercises.MUTANTS if args.only is None or m.id in args.only]
 
             def grade_mutant(mutant):
                 try:
@@ -130,8 +160,3 @@ def run(args):
         return 1
     print("validate passed")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run(type("A", (), {"jobs": 2, "seed": None, "only": None, "skip_release": True})()))
-    _ = ROOT

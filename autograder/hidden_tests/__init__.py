@@ -18,7 +18,7 @@ task has been answered, so it cannot be borrowed to pass its own test.
 import inspect
 import math
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,22 +30,6 @@ from .. import standins
 
 # Tolerances: ``solutions/tolerance.py`` (shared with the self-checks). Each reference returns,
 # next to every graded array ``key``, its error scale ``key.scale`` computed here in float64.
-
-# Default points per exercise; the notebooks' check cells (``points`` in their nbgrader
-# metadata) override these so nbgrader's max score and grades.csv agree.
-DEFAULT_POINTS = {
-    "cosine_beta_schedule": 2,
-    "DiffusionSchedule": 4,
-    "extract": 1,
-    "q_sample": 2,
-    "p_losses": 2,
-    "SinusoidalPositionEmbeddings": 2,
-    "Block": 2,
-    "ResnetBlock": 2,
-    "p_sample": 2,
-    "p_sample_loop": 2,
-    "ddim_step": 2,
-}
 
 
 @dataclass
@@ -65,7 +49,7 @@ class Task:
     deps: tuple = ()
     make: object = None  # make(rng) -> {key: array}
     reference: object = None  # reference(inputs) -> {key: array}
-    parts: list = field(default_factory=list)
+    call: object = None  # how the sandbox calls the student: a runner name (None: the task's name) or a function spec
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -907,109 +891,86 @@ def dep_sources():
     }
 
 
-# ----------------------------------------------------------------------------- the task table
+# ----------------------------------------------------------------------------- function exercises (generic)
 
 
-def _sel(loss_types):
-    return lambda ci: str(ci.get("loss_type")) in loss_types
+def function_task(name, cases, roundings=16.0):
+    """A task for an exercise that is a plain function of scalars and arrays (what ``new-exercise``
+    scaffolds): ``cases(rng)`` gives a list of ``{argument: value}``; the sandbox calls
+    ``helpers.<module>.<name>(**case)`` (arrays as tensors), the reference calls the solution the same
+    way in float64, and a value passes within ``roundings`` float32 roundings of its own magnitude."""
+
+    def make(rng):
+        out = {}
+        for i, case in enumerate(cases(rng)):
+            for arg, value in case.items():
+                value = np.asarray(value)
+                out[f"c{i}/{arg}"] = value.astype(np.float32) if value.dtype.kind == "f" and value.ndim else value
+            out[f"c{i}/label"] = np.array(", ".join(f"{k}={_short(v)}" for k, v in case.items()))
+        return out
+
+    def reference(inputs, module):
+        out = {}
+        for c in cases_of(inputs):
+            ci = {k: v for k, v in case_inputs(inputs, c).items() if k != "label"}
+            out[f"{c}/out"], out[f"{c}/out.scale"] = function_reference(module, name, ci, roundings)
+        return out
+
+    return Task(name, "", "", (), make, reference, call={"function": name, "roundings": roundings})
 
 
-TASKS = [
-    Task("cosine_beta_schedule", "cosine_beta_schedule", "schedules", (), make_cosine, ref_cosine),
-    Task("DiffusionSchedule", "DiffusionSchedule", "schedules", (), make_diffusion_schedule, ref_diffusion_schedule),
-    Task("extract", "extract", "schedules", (), make_extract, ref_extract),
-    Task("q_sample", "q_sample", "forward", ("extract",), make_q_sample, ref_q_sample),
-    Task("p_losses", "p_losses", "losses", ("q_sample",), make_p_losses, ref_p_losses),
-    Task("SinusoidalPositionEmbeddings", "SinusoidalPositionEmbeddings", "unet", (), make_embeddings, ref_embeddings),
-    Task("Block.init", "Block", "unet", (), make_block, ref_block),
-    Task("Block.forward", "Block", "unet", ("Block.__init__",), make_block, ref_block),
-    Task("ResnetBlock", "ResnetBlock", "unet", ("Block",), make_resnet, ref_resnet),
-    Task(
-        "p_sample.mean",
-        "p_sample",
-        "sampling",
-        ("extract",),
-        lambda rng: make_p_sample(rng, True),
-        lambda i: ref_p_sample(i, False),
-    ),
-    Task(
-        "p_sample.noise",
-        "p_sample",
-        "sampling",
-        ("extract",),
-        lambda rng: make_p_sample(rng, False),
-        lambda i: ref_p_sample(i, True),
-    ),
-    Task("p_sample_loop", "p_sample_loop", "sampling", ("standin_p_sample",), make_p_sample_loop, ref_p_sample_loop),
-    Task("ddim_step", "ddim_step", "ddim", ("extract",), make_ddim, ref_ddim),
-]
-TASKS_BY_NAME = {task.name: task for task in TASKS}
+def function_reference(module, name, arguments, roundings):
+    """``(value, error scale)`` of ``solutions.<module>.<name>(**arguments)`` in float64."""
+    import importlib
 
-PARTS = [
-    Part("cosine_beta_schedule", "betas of eq. 17, clipped at max_beta", 1, "cosine_beta_schedule", all_cases_check()),
-    Part(
-        "DiffusionSchedule",
-        "alphas and alphas_cumprod",
-        1,
-        "DiffusionSchedule",
-        schedule_part(("alphas", "alphas_cumprod"), _derive_alphas),
-    ),
-    Part(
-        "DiffusionSchedule",
-        "alphas_cumprod_prev (1.0 first)",
-        1,
-        "DiffusionSchedule",
-        schedule_part(("alphas_cumprod_prev",), _derive_prev),
-    ),
-    Part(
-        "DiffusionSchedule",
-        "square-root constants",
-        1,
-        "DiffusionSchedule",
-        schedule_part(("sqrt_recip_alphas", "sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod"), _derive_sqrt),
-    ),
-    Part(
-        "DiffusionSchedule",
-        "posterior_variance",
-        1,
-        "DiffusionSchedule",
-        schedule_part(("posterior_variance",), _derive_posterior),
-    ),
-    Part("extract", "a[t] shaped (B, 1, ..., 1)", 1, "extract", all_cases_check()),
-    Part("q_sample", "eq. 4", 1, "q_sample", all_cases_check()),
-    Part("p_losses", "l2 loss on the predicted noise", 1, "p_losses", all_cases_check(select=_sel({"l2"}))),
-    Part("p_losses", "l1 and huber losses", 1, "p_losses", all_cases_check(select=_sel({"l1", "huber"}))),
-    Part("SinusoidalPositionEmbeddings", "[sin, cos] embedding", 1, "SinusoidalPositionEmbeddings", all_cases_check()),
-    Part("Block", "__init__: proj, norm, act", 1, "Block.init", all_cases_check()),
-    Part("Block", "forward with and without scale_shift", 1, "Block.forward", None),  # set below
-    Part("ResnetBlock", "forward", 1, "ResnetBlock", all_cases_check()),
-    Part("p_sample", "mean of eq. 11", 1, "p_sample.mean", all_cases_check()),
-    Part("p_sample", "noise step (none at t_index 0, sqrt of the posterior variance)", 1, "p_sample.noise", all_cases_check()),
-    Part("p_sample_loop", "loop from T-1 down to 0", 1, "p_sample_loop", all_cases_check()),
-    Part(
-        "ddim_step",
-        "deterministic update (eta = 0), with and without clipping",
-        1,
-        "ddim_step",
-        all_cases_check(select=lambda ci: float(ci["eta"]) == 0),
-    ),
-    Part("ddim_step", "stochastic update (eta > 0)", 1, "ddim_step", all_cases_check(select=lambda ci: float(ci["eta"]) > 0)),
-]
+    function = getattr(importlib.import_module(f"solutions.{module}"), name)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # tensors the reference creates itself are float64 too
+    try:
+        with Float64():
+            value = _np(function(**{k: _argument(v) for k, v in arguments.items()}))
+    finally:
+        torch.set_default_dtype(default)
+    return value, roundings * np.abs(value)
 
 
-def _block_forward_check(inputs, reference, student):
+def _short(value):
+    value = np.asarray(value)
+    return f"array{tuple(value.shape)}" if value.ndim else f"{value.item():.4g}" if value.dtype.kind == "f" else str(value.item())
+
+
+def _argument(value):
+    """A case's input as the function receives it: a Python scalar, or a (float64, for the reference) tensor."""
+    value = np.asarray(value)
+    if value.ndim == 0:
+        return value.item()
+    return _f64(value) if value.dtype.kind == "f" else _tensor(value)
+
+
+def block_forward_check(inputs, reference, student):
     ok1, msg1 = all_cases_check("out")(inputs, reference, student)
     ok2, msg2 = all_cases_check("out_scale_shift")(inputs, reference, student)
     return ok1 and ok2, (msg1 or ("with scale_shift: " + msg2 if msg2 else ""))
 
 
-PARTS[11].check = _block_forward_check
-EXERCISES = list(dict.fromkeys(task.exercise for task in TASKS))
+def __getattr__(name):
+    """``TASKS``, ``PARTS``, ``EXERCISES``...: derived from the exercise table (``autograder/exercises.py``)."""
+    if name in ("TASKS", "TASKS_BY_NAME", "PARTS", "EXERCISES"):
+        from .. import exercises
+
+        return getattr(exercises, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _reference(task, inputs):
+    return task.reference(inputs, task.module) if isinstance(task.call, dict) else task.reference(inputs)
 
 
 def make_inputs(seed):
     """``{task name: {key: array}}`` of randomized inputs for one grading run."""
     rng = np.random.default_rng(seed)
+    from ..exercises import TASKS
+
     inputs = {}
     for task in TASKS:
         torch.manual_seed(int(rng.integers(1 << 30)))
@@ -1019,8 +980,10 @@ def make_inputs(seed):
 
 def make_references(inputs):
     """``{task name: {key: array}}`` computed in this (trusted) process from ``solutions/``."""
+    from ..exercises import TASKS
+
     torch.set_num_threads(1)
-    return {task.name: task.reference(inputs[task.name]) for task in TASKS}
+    return {task.name: _reference(task, inputs[task.name]) for task in TASKS}
 
 
 def score(exercise_points, inputs, references, results):
@@ -1029,10 +992,12 @@ def score(exercise_points, inputs, references, results):
     ``results``: ``{task name: {"outputs": {key: array}, "status": "ok" | "timeout" | ...,
     "detail": str}}`` from the sandbox. Returns ``{exercise: {"points", "max", "parts": [...]}}``.
     """
+    from ..exercises import EXERCISES, PARTS, POINTS
+
     verdicts = {}
     for exercise in EXERCISES:
         parts = [p for p in PARTS if p.exercise == exercise]
-        max_points = float(exercise_points.get(exercise, DEFAULT_POINTS[exercise]))
+        max_points = float(exercise_points.get(exercise, POINTS[exercise]))
         total_weight = sum(p.weight for p in parts)
         got, details = 0.0, []
         for part in parts:
@@ -1051,6 +1016,3 @@ def score(exercise_points, inputs, references, results):
             )
         verdicts[exercise] = {"points": round(got, 4), "max": max_points, "parts": details}
     return verdicts
-
-
-assert math.isclose(sum(p.weight for p in PARTS if p.exercise == "Block"), 2)
