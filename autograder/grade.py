@@ -1,20 +1,32 @@
-"""``python -m autograder grade SUBMISSIONS [--out DIR] [--jobs N]``: grade a class.
+"""``python -m autograder grade SUBMISSIONS [--out DIR] [--only ID ...] [--jobs N]``: grade a class.
 
-``SUBMISSIONS`` holds one folder or ``.zip`` per student, named by student id. Writes
-``DIR/grades.csv`` (``student_id``, one column per required exercise, ``total``, ``max_total``,
-the bonus exercises, ``flags``), ``DIR/feedback/<student_id>.html`` and ``DIR/report.json``
-(every part's verdict, the run's seed and how sandboxes were isolated).
+``SUBMISSIONS`` is a folder (or the zip of one) as an LMS downloads it: one folder or ``<id>.zip``
+per student, or Canvas, Moodle or Gradescope's own layouts (``autograder.lms`` maps their names to
+student ids, through ``--roster``); stray files (``roster.csv``, ``__MACOSX``, ``.DS_Store``) are
+skipped and reported. Writes ``DIR/grades.csv`` (``student_id``, one column per required exercise,
+``points``, ``late_minutes``, ``late_penalty``, ``total``, ``max_total``, the bonus exercises,
+``adjustments``, ``flags``), ``DIR/feedback/<student_id>.html`` and ``DIR/report.json`` (every part's
+verdict, the run's seed and how sandboxes were isolated).
+
+A class folder ``DIR`` is graded once and then kept up to date: grading into it again merges (the
+students graded now replace their rows, every other row stays, and the class's seed is reused), and
+``--only ID ...`` regrades some students. Instructors' decisions survive every regrade: the lines of
+``DIR/overrides.csv`` (``student_id, exercise, points, reason``) and the scores set by hand in
+nbgrader's Formgrader replace the hidden tests' verdict for that exercise, with their reason in
+``adjustments``. Late penalties follow the course config (``autograder/course.ini``, ``[late]``).
 
 Scores are the *trusted verdicts*: ``autograder.hidden_tests`` compares, in this process,
 outputs that the student's code produced in a bubblewrap sandbox. The same sandbox re-runs
 the notebooks' self-checks; nbgrader records both as its gradebook and renders the
 feedback (``autograder.nbgrade``), without running any student code itself.
-Exit code 0 whenever grading ran, whatever the scores; 2 when it could not (no sandbox).
+Exit code 0 whenever grading ran, whatever the scores; 2 when it could not (no sandbox, a bad option).
 """
 
 import csv
+import datetime as dt
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -22,24 +34,32 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import coursefiles, hidden_tests, sandbox, submission, untrusted
+from . import classbook, coursefiles, exercises, hidden_tests, lms, roster, sandbox, submission, untrusted
 from .engine import ROOT, GradingRun
 
-DEFAULT_OUT = ROOT / "grading"
 DEFAULT_COURSE = ROOT / "autograder" / "course"
+DEFAULT_CONFIG = ROOT / "autograder" / "course.ini"
 PASSED = "all checks passed"
 
 
 def add_arguments(parser):
-    parser.add_argument("submissions", help="folder with one folder or .zip per student, named by student id")
+    parser.add_argument("submissions", help="the class's hand-ins: a folder (or its zip) as downloaded from an LMS")
     parser.add_argument(
-        "--out", default=str(DEFAULT_OUT), help="where grades.csv, feedback/ and report.json go (default: grading/)"
+        "--out", default=None, help="the class folder: grades.csv, feedback/, report.json (default: grading/<today>, said aloud)"
     )
+    parser.add_argument(
+        "--only", nargs="*", default=None, metavar="ID",
+        help="regrade only these students and merge into --out (no ID: re-apply overrides, Formgrader scores and penalties)",
+    )
+    parser.add_argument("--replace", action="store_true", help="start --out afresh: drop its earlier rows and feedback")
+    parser.add_argument("--roster", default=None, help="roster CSV: maps LMS ids to student ids, lists who handed in nothing")
+    parser.add_argument("--overrides", default=None, help="manual adjustments CSV (default: DIR/overrides.csv when present)")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="course config with the due date and late rule")
     parser.add_argument("--jobs", type=int, default=1, help="students graded in parallel (default 1)")
     parser.add_argument(
         "--course-dir", default=str(DEFAULT_COURSE), help="the nbgrader course directory (default: autograder/course/)"
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed of the hidden tests' random inputs (default: fresh per run)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the hidden tests' inputs (default: the class's, or fresh)")
     parser.add_argument("--task-timeout", type=float, default=30.0, help="wall-clock seconds per exercise task in the sandbox")
     parser.add_argument(
         "--import-timeout", type=float, default=60.0, help="wall-clock seconds to import torch and student modules"
@@ -55,32 +75,31 @@ def add_arguments(parser):
     )
 
 
-def list_submissions(folder):
-    """Every entry of the folder (dot-names and odd names too), except the operating system's own junk."""
-    return [p for p in sorted(Path(folder).iterdir()) if p.name not in submission.OS_JUNK]
-
-
 def _fmt(x):
     return f"{x:.2f}".rstrip("0").rstrip(".") if isinstance(x, float) else str(x)
 
 
+class GradeError(Exception):
+    """Grading cannot start; the message says what to do."""
+
+
 class ClassGrader:
-    def __init__(self, args):
+    def __init__(self, args, seed):
         self.out = Path(args.out).resolve()
         self.submissions = Path(args.submissions).resolve()
         self.course_dir = Path(args.course_dir).resolve()
         self.cells = coursefiles.course_cells()
-        self.points = coursefiles.exercise_points()
-        self.bonus = coursefiles.bonus_exercises()
-        self.required = [e for e in hidden_tests.EXERCISES if e not in self.bonus]
+        self.points = dict(exercises.POINTS)
+        self.bonus = list(exercises.BONUS)
+        self.required = list(exercises.REQUIRED)
         limits = sandbox.Limits(task_seconds=args.task_timeout, import_seconds=args.import_timeout)
         hidden = [self.course_dir, self.submissions, self.out]
-        self.run = GradingRun(seed=args.seed, limits=limits, hidden=hidden, user=args.sandbox_user, unsafe=args.unsafe_no_sandbox)
+        self.run = GradingRun(seed=seed, limits=limits, hidden=hidden, user=args.sandbox_user, unsafe=args.unsafe_no_sandbox)
         self.use_nbgrader = not args.no_nbgrader
 
-    def grade_one(self, path, student_id):
+    def grade_one(self, entry):
         start = time.monotonic()
-        sub = submission.read(path, student_id)
+        sub = submission.read(str(entry.path), entry.student_id)
         course_cells = {g: (nb, src) for g, (nb, src, _) in self.cells.items()}
         student_cells = submission.compare_check_cells(sub, course_cells)
         results, info, events, _stderr = self.run.run(sub.helpers)
@@ -89,14 +108,14 @@ class ClassGrader:
             for part in verdict["parts"]:
                 part["message"] = untrusted.clean(part["message"])
         checks = {}
-        for exercise in hidden_tests.EXERCISES:
+        for exercise in exercises.EXERCISES:
             result = results.get(f"check:{exercise}", {})
             outputs = result.get("outputs", {})
             if "ok" in outputs:
                 checks[exercise] = (bool(outputs["ok"]), str(outputs.get("message", "")))
             else:
                 checks[exercise] = (False, f"{result.get('status', 'not run')}: {result.get('detail', '')}")
-        flags = [*sub.flags, *self.run.isolation.row_flags()]
+        flags = [*entry.notes, *sub.flags, *self.run.isolation.row_flags()]
         for module, message in info["errors"].items():
             flags.append(f"helpers/{module}.py does not import ({message}): graded as the stub")
         for module, names in info["replaced"].items():
@@ -109,55 +128,59 @@ class ClassGrader:
                     f"{grade_id}: the notebook's saved output says it passed, but re-running it on the submitted "
                     "helpers/ fails (code changed after the run, or the output was edited)"
                 )
+        row = self._row(entry, verdicts, checks, flags)
+        row.update(seconds=round(time.monotonic() - start, 2), student_cells=student_cells, helpers=sub.helpers)
+        return row
+
+    def _row(self, entry, verdicts, checks, flags):
         return {
-            "student_id": student_id,
+            "student_id": entry.student_id,
             "verdicts": verdicts,
             "checks": checks,
             "flags": [untrusted.clean(flag, 400) for flag in flags],
-            "seconds": round(time.monotonic() - start, 2),
-            "student_cells": student_cells,
-            "helpers": sub.helpers,
+            "submitted_at": entry.submitted_at.isoformat() if entry.submitted_at else None,
+            "time_source": entry.time_source,
+            "source": untrusted.clean(entry.original_name, 200),
+            "seconds": 0,
+            "student_cells": {},
+            "helpers": {},
         }
 
-    def safe_grade_one(self, path, student_id):
+    def safe_grade_one(self, entry):
         try:
-            return self.grade_one(path, student_id)
+            return self.grade_one(entry)
         except Exception as error:
             traceback.print_exc()
-            return {
-                "student_id": student_id,
-                "verdicts": hidden_tests.score(self.points, self.run.inputs, self.run.references, {}),
-                "checks": {},
-                "flags": [untrusted.clean(f"grading error ({type(error).__name__}: {error}): scored 0, grade again", 400)],
-                "seconds": 0,
-                "student_cells": {},
-                "helpers": {},
-            }
-
-    def totals(self, row):
-        v = row["verdicts"]
-        return sum(v[e]["points"] for e in (*self.required, *self.bonus)), sum(v[e]["max"] for e in self.required)
+            verdicts = hidden_tests.score(self.points, self.run.inputs, self.run.references, {})
+            return self._row(entry, verdicts, {}, [f"grading error ({type(error).__name__}: {error}): scored 0, grade again"])
 
     def write_csv(self, path, rows):
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["student_id", *self.required, "total", "max_total", *self.bonus, "flags"])
+            writer.writerow(
+                ["student_id", *self.required, "points", "late_minutes", "late_penalty", "total", "max_total",
+                 *self.bonus, "adjustments", "flags"]
+            )  # fmt: skip
             for row in rows:
-                v = row["verdicts"]
-                total, max_total = self.totals(row)
+                final = row["final"]
                 cells = [
                     row["student_id"],
-                    *(_fmt(v[e]["points"]) for e in self.required),
-                    _fmt(total),
-                    _fmt(max_total),
-                    *(_fmt(v[e]["points"]) for e in self.bonus),
-                    "; ".join(row["flags"]),
+                    *(_fmt(final["exercises"][e]) for e in self.required),
+                    _fmt(final["points"]),
+                    _fmt(float(round(final["late_minutes"]))),
+                    f"{_fmt(100.0 * final['late_penalty'])}%" if final["late_penalty"] else "0",
+                    _fmt(final["total"]),
+                    _fmt(final["max_total"]),
+                    *(_fmt(final["exercises"][e]) for e in self.bonus),
+                    "; ".join(a["text"] for a in final["adjustments"]),
+                    "; ".join(row["flags"] + ([final["late_note"]] if final["late_note"] else [])),
                 ]
                 writer.writerow([untrusted.csv_cell(cell) for cell in cells])
 
     def feedback_html(self, row):
         """A self-contained summary page (used when nbgrader's feedback is not available)."""
         esc = untrusted.html
+        final = row["final"]
         parts = []
         for exercise, v in row["verdicts"].items():
             for p in v["parts"]:
@@ -165,8 +188,8 @@ class ClassGrader:
                     f"<tr><td>{esc(exercise)}</td><td>{esc(p['part'])}</td>"
                     f"<td>{_fmt(p['points'])} / {_fmt(p['max'])}</td><td>{esc(p['message'] or 'passed')}</td></tr>"
                 )
-        total, max_total = self.totals(row)
-        flags = "".join(f"<li>{esc(f)}</li>" for f in row["flags"]) or "<li>none</li>"
+        notes = [*(a["text"] for a in final["adjustments"]), *([final["late_note"]] if final["late_note"] else []), *row["flags"]]
+        flags = "".join(f"<li>{esc(f)}</li>" for f in notes) or "<li>none</li>"
         checks = "".join(
             f"<li>{esc(e)}: {'passed' if ok else 'failed'}: {esc(untrusted.clean(msg))}</li>"
             for e, (ok, msg) in row["checks"].items()
@@ -176,81 +199,193 @@ class ClassGrader:
             "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback</title>"
             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{border:1px solid #ccc;padding:.3em .6em}"
             "table{border-collapse:collapse}</style></head><body>"
-            f"<h1>Feedback for {esc(row['student_id'])}: {_fmt(total)} / {_fmt(max_total)}{esc(bonus)}</h1>"
+            f"<h1>Feedback for {esc(row['student_id'])}: {_fmt(final['total'])} / {_fmt(final['max_total'])}{esc(bonus)}</h1>"
             "<table><tr><th>exercise</th><th>part</th><th>points</th><th>result</th></tr>" + "".join(parts) + "</table>"
             f"<h2>Your notebooks' self-checks, re-run by the grader</h2><ul>{checks}</ul>"
             f"<h2>Notes</h2><ul>{flags}</ul></body></html>"
         )
 
-    def nbgrader_phase(self, rows, tmp):
+    def nbgrader_phase(self, rows, tmp, decisions):
         """nbgrader's gradebook and feedback; any failure leaves the trusted scores standing."""
         from . import nbgrade
 
         try:
             course = nbgrade.Course(self.course_dir, self.cells, Path(tmp) / "nbgrader-home")
             with course.locked():
-                course.build()
+                course.build(log=lambda line: print(f"grade: {line}", file=sys.stderr))
                 for row in rows:
-                    course.record(row, row["student_cells"], row["helpers"])
+                    fresh = row.get("regraded")
+                    course.record(row, row.get("student_cells") if fresh else None, row.get("helpers") if fresh else None, decisions)
                 course.finish(rows)
         except Exception as error:
             traceback.print_exc()
             for row in rows:
-                row["flags"].append(f"nbgrader step failed ({type(error).__name__}); scores are the trusted verdicts")
+                if row.get("regraded"):
+                    row["flags"].append(f"nbgrader step failed ({type(error).__name__}); scores are the trusted verdicts")
 
-    def write(self, rows, elapsed, jobs):
-        (self.out / "feedback").mkdir(parents=True, exist_ok=True)
+    def write(self, rows, elapsed, jobs, collection_report):
+        feedback = self.out / "feedback"
+        feedback.mkdir(parents=True, exist_ok=True)
         self.write_csv(self.out / "grades.csv", rows)
         for row in rows:
-            target = self.out / "feedback" / f"{row['student_id']}.html"
+            target = feedback / f"{row['student_id']}.html"
             target.unlink(missing_ok=True)  # never write through something left in the output folder
             target.write_text(row.get("feedback_html") or self.feedback_html(row))
+        keep = ("student_id", "verdicts", "checks", "flags", "seconds", "submitted_at", "time_source", "source", "final")
         report = {
             "seed": self.run.seed,
             "isolation": self.run.isolation.describe(),
             "seconds": round(elapsed, 2),
-            "seconds_per_submission": round(elapsed / max(1, len(rows)), 2),
+            "seconds_per_submission": round(elapsed / max(1, sum(bool(r.get("regraded")) for r in rows)), 2),
             "jobs": jobs,
+            "exercises": exercises.EXERCISES,
             "bonus": self.bonus,
+            "collection": collection_report,
             "students": [
-                {k: row[k] for k in ("student_id", "verdicts", "flags", "seconds")}
-                | {"self_checks": {e: ok for e, (ok, _msg) in row["checks"].items()}}
-                for row in rows
+                {k: row.get(k) for k in keep} | {"self_checks": {e: ok for e, (ok, _msg) in row["checks"].items()}} for row in rows
             ],
         }
         (self.out / "report.json").write_text(json.dumps(report, indent=1))
 
 
+def _default_out():
+    return ROOT / "grading" / dt.date.today().isoformat()
+
+
+def _earlier(out, args):
+    """The class folder's earlier rows ``{student_id: row}`` and seed, or ``({}, None)``; refuses a folder that is not one."""
+    report = out / "report.json"
+    if not out.exists() or not any(out.iterdir()):
+        return {}, None
+    if not report.is_file():
+        raise GradeError(f"--out {out} is not empty and holds no report.json of an earlier grading: choose another folder")
+    if args.replace:
+        for name in ("grades.csv", "report.json"):
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / "feedback", ignore_errors=True)
+        print(f"grade: --replace: {out}'s earlier rows and feedback dropped", file=sys.stderr)
+        return {}, None
+    data = json.loads(report.read_text())
+    rows = {}
+    for student in data.get("students", []):
+        checks = student.get("checks") or {e: [ok, ""] for e, ok in student.get("self_checks", {}).items()}
+        rows[student["student_id"]] = student | {"checks": {e: tuple(c) for e, c in checks.items()}, "flags": student.get("flags", [])}
+    return rows, data.get("seed")
+
+
+def _late_policy(args):
+    from . import late
+
+    path = Path(args.config)
+    return late.load_config(path) if path.is_file() else None
+
+
+def finalize(row, required, bonus, decisions, overrides, policy):
+    """The row's final scores: the verdicts, then Formgrader's scores, then overrides.csv (each with its
+    reason), the sum, the late penalty from the submission time and the course's rule."""
+    from . import late
+
+    points = {e: row["verdicts"][e]["points"] if e in row["verdicts"] else 0.0 for e in (*required, *bonus)}
+    adjustments = []
+    for source, table in (("Formgrader", decisions), ("overrides.csv", overrides)):
+        for exercise, (value, reason) in table.get(row["student_id"], {}).items():
+            if exercise in points:
+                was = points[exercise]
+                points[exercise] = value
+                text = f"{exercise}: {_fmt(was)} -> {_fmt(value)} ({source}: {reason})"
+                adjustments.append({"exercise": exercise, "points": value, "was": was, "source": source, "text": text})
+    total = sum(points.values())
+    submitted = dt.datetime.fromisoformat(row["submitted_at"]) if row.get("submitted_at") else None
+    assessment = policy.assess(submitted) if policy is not None else None
+    penalty = assessment.penalty if assessment else 0.0
+    row["final"] = {
+        "exercises": points,
+        "points": total,
+        "late_minutes": assessment.late_minutes if assessment else 0.0,
+        "late_penalty": penalty,
+        "late_note": assessment.note if assessment and assessment.penalty else "",
+        "total": late.apply(total, assessment) if assessment else total,
+        "max_total": sum(exercises.POINTS[e] for e in required),
+        "adjustments": adjustments,
+    }
+    return row
+
+
 def run(args):
-    folder = Path(args.submissions)
-    if not folder.is_dir():
-        print(f"grade: {folder} is not a folder of submissions", file=sys.stderr)
-        return 2
     try:
-        grader = ClassGrader(args)
+        return _run(args)
+    except (GradeError, roster.RosterError, classbook.OverridesError) as error:
+        print(f"grade: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args):
+    folder = Path(args.submissions)
+    if not folder.is_dir() and not (folder.is_file() and folder.suffix.lower() == ".zip"):
+        raise GradeError(f"{folder} is not a folder of submissions (or the zip of one)")
+    if args.out is None:
+        args.out = str(_default_out())
+        print(f"grade: no --out given: writing to {args.out}", file=sys.stderr)
+    out = Path(args.out).resolve()
+    earlier, class_seed = _earlier(out, args)
+    if args.only is not None and not earlier and not args.replace:
+        raise GradeError(f"--only merges into an earlier grading, and {out} holds none: grade the class first")
+    if earlier and args.seed is not None and class_seed is not None and args.seed != class_seed:
+        raise GradeError(
+            f"{out} was graded with seed {class_seed}; rows graded with seed {args.seed} would not be comparable: "
+            f"use --seed {class_seed}, or --replace to regrade everyone"
+        )
+    seed = args.seed if args.seed is not None else class_seed
+    roster_rows = roster.load(args.roster) if args.roster else None
+    overrides_path = Path(args.overrides) if args.overrides else out / "overrides.csv"
+    overrides = classbook.load_overrides(overrides_path, exercises.EXERCISES) if overrides_path.is_file() else {}
+    if args.overrides and not overrides_path.is_file():
+        raise GradeError(f"--overrides {overrides_path} not found")
+    policy = _late_policy(args)
+    try:
+        grader = ClassGrader(args, seed)
     except sandbox.SandboxUnavailable as error:
         print(f"grade: refusing to run student code without a sandbox: {error}", file=sys.stderr)
         return 2
-    except Exception as error:
-        traceback.print_exc()
-        print(f"grade: could not set up grading: {error}", file=sys.stderr)
-        return 2
-    entries = submission.assign_ids([p.name for p in list_submissions(folder)])
-    print(f"grading {len(entries)} submission(s) with {args.jobs} job(s); {grader.run.isolation.describe()}", file=sys.stderr)
-    start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        rows = list(pool.map(lambda e: grader.safe_grade_one(os.path.join(folder, e[0]), e[1]), entries))
-    for (_name, _sid, flag), row in zip(entries, rows):
-        if flag:
-            row["flags"].insert(0, untrusted.clean(flag, 400))
     with tempfile.TemporaryDirectory(prefix="ddpm-grade-") as tmp:
+        collection = lms.collect(folder, roster_rows, workdir=Path(tmp) / "collected")
+        entries = collection.entries
+        if args.only is not None:
+            unknown = sorted(set(args.only) - {e.student_id for e in entries})
+            if unknown:
+                print(f"grade: --only: no hand-in for {', '.join(unknown)} in {folder}", file=sys.stderr)
+            entries = [e for e in entries if e.student_id in set(args.only)]
+        print(collection.report(), file=sys.stderr)
+        print(f"grading {len(entries)} submission(s) with {args.jobs} job(s); {grader.run.isolation.describe()}", file=sys.stderr)
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            graded = list(pool.map(grader.safe_grade_one, entries))
+        for row in graded:
+            row["regraded"] = True
+        kept = {sid: row for sid, row in earlier.items() if sid not in {r["student_id"] for r in graded}}
+        if kept:
+            print(f"grade: {len(kept)} earlier row(s) kept from {out / 'report.json'}", file=sys.stderr)
+        rows = sorted([*kept.values(), *graded], key=lambda r: r["student_id"])
+        course = None
+        decisions = {}
         if grader.use_nbgrader:
-            grader.nbgrader_phase(rows, tmp)
+            from . import nbgrade
+
+            course = nbgrade.Course(grader.course_dir, grader.cells, Path(tmp) / "nbgrader-home")
+            decisions = course.decisions()
+        for row in rows:
+            finalize(row, grader.required, grader.bonus, decisions, overrides, policy)
+        if course is not None:
+            grader.nbgrader_phase(rows, tmp, decisions)
         elapsed = time.monotonic() - start
-        grader.write(rows, elapsed, args.jobs)
+        out.mkdir(parents=True, exist_ok=True)
+        grader.write(rows, elapsed, args.jobs, collection.as_dict() if hasattr(collection, "as_dict") else None)
+    missing = collection.missing(roster_rows) if roster_rows else []
+    if missing:
+        print(f"grade: no hand-in from {len(missing)} roster student(s): {', '.join(missing)}", file=sys.stderr)
     print(
-        f"graded {len(rows)} submission(s) in {elapsed:.1f} s ({elapsed / max(1, len(rows)):.1f} s each): "
-        f"{grader.out / 'grades.csv'}, {grader.out / 'feedback'}/",
+        f"graded {len(graded)} submission(s) in {elapsed:.1f} s ({elapsed / max(1, len(graded)):.1f} s each); "
+        f"{len(rows)} row(s) in {out / 'grades.csv'}, {out / 'feedback'}/",
         file=sys.stderr,
     )
     return 0

@@ -10,8 +10,13 @@ Per student, the trusted side writes:
 - ``autograded/<id>/ddpm/grading.ipynb``: the course's check cells with, as their output, the
   result of re-running each self-check in the sandbox, and under each a markdown cell with
   the hidden tests' verdict per part (student text escaped);
-- the gradebook: the self-check result as ``auto_score``, the trusted verdict as
-  ``manual_score`` (which nbgrader reports as the score).
+- the gradebook: the trusted verdict as ``auto_score``. ``manual_score`` belongs to the instructor:
+  a score set by hand in Formgrader is never overwritten, and ``grade`` reads it back as a decision
+  that replaces the verdict (``decisions``). An ``overrides.csv`` line becomes ``extra_credit``, the
+  difference that makes nbgrader's score the overridden one.
+When the course's exercises change after students were recorded (an exercise added), nbgrader
+refuses to change the grading notebook; ``build`` then removes the recorded submissions (their
+Formgrader scores were read first and are written back as each student is recorded again).
 ``nbgrader generate_feedback`` then renders the feedback HTML (``sanitize_html`` on). One
 grading run holds the course's lock while it writes, so two runs never mix their files.
 """
@@ -149,7 +154,54 @@ class Course:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def build(self):
+    def _gradebook(self):
+        import warnings
+
+        from nbgrader.api import Gradebook
+
+        warnings.filterwarnings("ignore", message=".*not in session.*")
+        return Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", course_id=ASSIGNMENT)
+
+    def decisions(self):
+        """``{student_id: {exercise: (points, reason)}}``: the scores set by hand in Formgrader."""
+        if not (self.root / "gradebook.db").is_file():
+            return {}
+        found = {}
+        with self._gradebook() as gb:
+            try:
+                submissions = gb.find_assignment(ASSIGNMENT).submissions
+            except Exception:
+                return {}
+            for sub in submissions:
+                for nb in sub.notebooks:
+                    for grade in nb.grades:
+                        if grade.manual_score is not None and grade.name.startswith("check_"):
+                            found.setdefault(sub.student.id, {})[grade.name[len("check_") :]] = (
+                                float(grade.manual_score),
+                                "score set by hand",
+                            )
+        return found
+
+    def _drop_changed(self, log):
+        """Remove recorded submissions when the grading notebook's cells changed (nbgrader would refuse)."""
+        if not (self.root / "gradebook.db").is_file():
+            return
+        with self._gradebook() as gb:
+            try:
+                notebook = gb.find_notebook(NOTEBOOK, ASSIGNMENT)
+            except Exception:
+                return
+            if {cell.name for cell in notebook.grade_cells} == set(self.cells) or not notebook.submissions:
+                return
+            students = [s.student.id for s in gb.find_assignment(ASSIGNMENT).submissions]
+            for student in students:
+                gb.remove_submission(ASSIGNMENT, student)
+        log(
+            f"the course's exercises changed: nbgrader's {len(students)} recorded submission(s) removed and recorded "
+            "again (Formgrader scores kept)"
+        )
+
+    def build(self, log=print):
         """(Re)write the course's config and source, and register the assignment in the gradebook."""
         (self.root / "nbgrader_config.py").write_text(_config_text(self.root))
         source = self.root / "source" / ASSIGNMENT
@@ -160,6 +212,7 @@ class Course:
         for name, text in stubs.generate().items():
             (source / "helpers" / name).write_text(text)
         self.home.mkdir(parents=True, exist_ok=True)
+        self._drop_changed(log)
         done = nbgrader(["generate_assignment", ASSIGNMENT, "--force", "--log-level=WARN"], self.root, self.home)
         if done.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -179,39 +232,41 @@ class Course:
                 cells.append(_markdown(verdict_markdown(exercise, row["verdicts"][exercise], check)))
         return _notebook(cells)
 
-    def record(self, row, student_cells, helpers):
-        """Write one student's submitted and autograded folders and gradebook entries."""
-        import warnings
-
-        from nbgrader.api import Gradebook
-
-        warnings.filterwarnings("ignore", message=".*not in session.*")
+    def record(self, row, student_cells, helpers, decisions):
+        """Write one student's submitted and autograded folders and gradebook entries. ``helpers`` None:
+        a row kept from an earlier run (its submitted files stay as they are)."""
         sid = row["student_id"]
-        for kind in ("submitted", "autograded", "feedback"):
-            target = self.root / kind / sid / ASSIGNMENT
-            if target.exists():
-                shutil.rmtree(target)
         submitted = self.root / "submitted" / sid / ASSIGNMENT
-        (submitted / "helpers").mkdir(parents=True)
+        if helpers is not None or not submitted.is_dir():
+            for kind in ("submitted", "autograded", "feedback"):
+                target = self.root / kind / sid / ASSIGNMENT
+                if target.exists():
+                    shutil.rmtree(target)
+            (submitted / "helpers").mkdir(parents=True)
+            for name, data in (helpers or {}).items():
+                (submitted / "helpers" / name).write_bytes(data)
         (submitted / f"{NOTEBOOK}.ipynb").write_text(json.dumps(grading_notebook(self.cells, student_cells), indent=1))
-        for name, data in helpers.items():
-            (submitted / "helpers" / name).write_bytes(data)
         autograded = self.root / "autograded" / sid / ASSIGNMENT
-        autograded.mkdir(parents=True)
+        autograded.mkdir(parents=True, exist_ok=True)
         (autograded / f"{NOTEBOOK}.ipynb").write_text(json.dumps(self._autograded(row), indent=1))
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", course_id=ASSIGNMENT) as gb:
+        final = row.get("final", {}).get("exercises", {})
+        with self._gradebook() as gb:
             gb.update_or_create_student(sid)
             gb.update_or_create_submission(ASSIGNMENT, sid)
-            for grade_id, (_nb, _source, points) in self.cells.items():
+            for grade_id in self.cells:
                 exercise = grade_id[len("check_") :]
                 try:
                     grade = gb.find_grade(grade_id, NOTEBOOK, ASSIGNMENT, sid)
                 except Exception:
                     continue
-                check = row["checks"].get(exercise)
-                grade.auto_score = float(points) if check and check[0] else 0.0
                 if exercise in row["verdicts"]:
-                    grade.manual_score = row["verdicts"][exercise]["points"]
+                    grade.auto_score = row["verdicts"][exercise]["points"]
+                kept = decisions.get(sid, {}).get(exercise)
+                if grade.manual_score is None and kept is not None:
+                    grade.manual_score = kept[0]  # a Formgrader score from before the course was rebuilt
+                base = grade.manual_score if grade.manual_score is not None else grade.auto_score
+                wanted = final.get(exercise)
+                grade.extra_credit = None if wanted is None or base is None or wanted == base else wanted - base
                 grade.needs_manual_grade = False
             gb.db.commit()
 
