@@ -3,10 +3,12 @@
 Nothing here follows a link or opens anything but a regular file: folders are walked with
 ``lstat``, files are opened with ``O_NOFOLLOW | O_NONBLOCK`` and checked with ``fstat``,
 and only ``.py`` and ``.ipynb`` files are read, each size-capped. Zip members that are
-links, junk (``.git/``, ``__MACOSX/``, ...) or corrupt are skipped and said so. The
+links, junk (``.git/``, ``__MACOSX/``, ...) or corrupt are skipped and said so; a zip that holds
+nothing gradeable but one inner zip is read one level down, from memory, with the same caps. The
 student's files never touch the disk here: the sandbox box is written from these bytes.
 """
 
+import io
 import json
 import os
 import re
@@ -149,33 +151,61 @@ def _walk_folder(sub, folder):
 
 def _read_zip(sub, archive_path):
     with zipfile.ZipFile(archive_path) as archive:
-        members = archive.infolist()
-        for index, member in enumerate(members):
-            if index >= MAX_ENTRIES:
-                sub.skip("beyond the size limits")
-                break
-            parts = tuple(p for p in PurePosixPath(member.filename.replace("\\", "/")).parts if p not in ("", ".", "/"))
-            if not parts or member.is_dir():
-                continue
-            if ".." in parts:
-                sub.skip("paths outside the zip")
-            elif _junk(parts) or parts[0] == "__MACOSX":
-                sub.skip(f"{next((p for p in parts if p in JUNK_DIRS), parts[0])}/")
-            elif stat.S_ISLNK(member.external_attr >> 16):
-                sub.skip("symbolic links")
-            elif _wanted(parts):
-                path = "/".join(parts)
-                limit = _cap(path)
-                try:
-                    if member.file_size > limit:
-                        raise ValueError(f"larger than {limit >> 20} MB")
-                    with archive.open(member) as f:
-                        data = f.read(limit + 1)
-                    if len(data) > limit:
-                        raise ValueError(f"larger than {limit >> 20} MB")
-                    _add(sub, path, data)
-                except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError):
-                    sub.skip(f"unreadable zip members ({path})")
+        inner = _read_members(sub, archive)
+        if sub.files or not inner:
+            return
+        if len(inner) > 1:
+            sub.flags.append(f"{len(inner)} zips inside the zip and nothing else to grade: none of them read")
+            return
+        # A student who zipped the zip: one level down (no further), read from memory with the same caps.
+        member = inner[0]
+        try:
+            if member.file_size > MAX_TOTAL_BYTES:
+                raise ValueError(f"larger than {MAX_TOTAL_BYTES >> 20} MB")
+            with archive.open(member) as f:
+                data = f.read(MAX_TOTAL_BYTES + 1)
+            if len(data) > MAX_TOTAL_BYTES:
+                raise ValueError(f"larger than {MAX_TOTAL_BYTES >> 20} MB")
+            with zipfile.ZipFile(io.BytesIO(data)) as nested:
+                _read_members(sub, nested)
+            sub.flags.append("zip inside a zip: graded its contents")
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError):
+            sub.skip(f"unreadable zip members ({member.filename})")
+
+
+def _read_members(sub, archive):
+    """Reads the wanted members of an open zip into ``sub``; returns the members that are zips themselves."""
+    inner = []
+    members = archive.infolist()
+    for index, member in enumerate(members):
+        if index >= MAX_ENTRIES:
+            sub.skip("beyond the size limits")
+            break
+        parts = tuple(p for p in PurePosixPath(member.filename.replace("\\", "/")).parts if p not in ("", ".", "/"))
+        if not parts or member.is_dir():
+            continue
+        if ".." in parts:
+            sub.skip("paths outside the zip")
+        elif _junk(parts) or parts[0] == "__MACOSX":
+            sub.skip(f"{next((p for p in parts if p in JUNK_DIRS), parts[0])}/")
+        elif stat.S_ISLNK(member.external_attr >> 16):
+            sub.skip("symbolic links")
+        elif _wanted(parts):
+            path = "/".join(parts)
+            limit = _cap(path)
+            try:
+                if member.file_size > limit:
+                    raise ValueError(f"larger than {limit >> 20} MB")
+                with archive.open(member) as f:
+                    data = f.read(limit + 1)
+                if len(data) > limit:
+                    raise ValueError(f"larger than {limit >> 20} MB")
+                _add(sub, path, data)
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError):
+                sub.skip(f"unreadable zip members ({path})")
+        elif parts[-1].lower().endswith(".zip") and parts[-1] not in OS_JUNK:
+            inner.append(member)
+    return inner
 
 
 def _base(files):
