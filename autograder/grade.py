@@ -25,7 +25,6 @@ Exit code 0 whenever grading ran, whatever the scores; 2 when it could not (no s
 import csv
 import datetime as dt
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -48,7 +47,10 @@ def add_arguments(parser):
         "--out", default=None, help="the class folder: grades.csv, feedback/, report.json (default: grading/<today>, said aloud)"
     )
     parser.add_argument(
-        "--only", nargs="*", default=None, metavar="ID",
+        "--only",
+        nargs="*",
+        default=None,
+        metavar="ID",
         help="regrade only these students and merge into --out (no ID: re-apply overrides, Formgrader scores and penalties)",
     )
     parser.add_argument("--replace", action="store_true", help="start --out afresh: drop its earlier rows and feedback")
@@ -59,7 +61,9 @@ def add_arguments(parser):
     parser.add_argument(
         "--course-dir", default=str(DEFAULT_COURSE), help="the nbgrader course directory (default: autograder/course/)"
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed of the hidden tests' inputs (default: the class's, or fresh)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the hidden tests' inputs (default: the class's, or fresh)"
+    )
     parser.add_argument("--task-timeout", type=float, default=30.0, help="wall-clock seconds per exercise task in the sandbox")
     parser.add_argument(
         "--import-timeout", type=float, default=60.0, help="wall-clock seconds to import torch and student modules"
@@ -215,7 +219,9 @@ class ClassGrader:
                 course.build(log=lambda line: print(f"grade: {line}", file=sys.stderr))
                 for row in rows:
                     fresh = row.get("regraded")
-                    course.record(row, row.get("student_cells") if fresh else None, row.get("helpers") if fresh else None, decisions)
+                    course.record(
+                        row, row.get("student_cells") if fresh else None, row.get("helpers") if fresh else None, decisions
+                    )
                 course.finish(rows)
         except Exception as error:
             traceback.print_exc()
@@ -242,7 +248,8 @@ class ClassGrader:
             "bonus": self.bonus,
             "collection": collection_report,
             "students": [
-                {k: row.get(k) for k in keep} | {"self_checks": {e: ok for e, (ok, _msg) in row["checks"].items()}} for row in rows
+                {k: row.get(k) for k in keep} | {"self_checks": {e: ok for e, (ok, _msg) in row["checks"].items()}}
+                for row in rows
             ],
         }
         (self.out / "report.json").write_text(json.dumps(report, indent=1))
@@ -269,7 +276,10 @@ def _earlier(out, args):
     rows = {}
     for student in data.get("students", []):
         checks = student.get("checks") or {e: [ok, ""] for e, ok in student.get("self_checks", {}).items()}
-        rows[student["student_id"]] = student | {"checks": {e: tuple(c) for e, c in checks.items()}, "flags": student.get("flags", [])}
+        rows[student["student_id"]] = student | {
+            "checks": {e: tuple(c) for e, c in checks.items()},
+            "flags": student.get("flags", []),
+        }
     return rows, data.get("seed")
 
 
@@ -379,7 +389,8 @@ def _run(args):
             grader.nbgrader_phase(rows, tmp, decisions)
         elapsed = time.monotonic() - start
         out.mkdir(parents=True, exist_ok=True)
-        grader.write(rows, elapsed, args.jobs, collection.as_dict() if hasattr(collection, "as_dict") else None)
+        collected = {"layouts": sorted(collection.layouts), "skipped": [list(s) for s in collection.skipped]}
+        grader.write(rows, elapsed, args.jobs, collected)
     missing = collection.missing(roster_rows) if roster_rows else []
     if missing:
         print(f"grade: no hand-in from {len(missing)} roster student(s): {', '.join(missing)}", file=sys.stderr)

@@ -84,7 +84,7 @@ def entry_text(node, module, notebook, points):
         f"            for _ in range(4)\n"
         f"        ]),),\n"
         f'        parts=(P("values", "{name}"),),\n'
-        f"        mutants=(),  # known mistakes: M(\"id\", \"text in the solution region\", \"the mistaken text\", \"pitfall\")\n"
+        f'        mutants=(),  # known mistakes: M("id", "text in the solution region", "the mistaken text", "pitfall")\n'
         f"        example={example!r},\n"
         f"    ),\n"
     )

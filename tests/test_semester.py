@@ -35,7 +35,9 @@ def _copy_course(dest):
 
 
 def _cli(*args, cwd=ROOT, timeout=900):
-    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _solution_hand_in(folder, solutions=stubs.SOLUTIONS, edit=None):
@@ -51,7 +53,8 @@ def _rows(out):
 
 
 QUADRATIC = (
-    "    _check_timesteps(timesteps)\n    return torch.linspace(beta_start**0.5, beta_end**0.5, timesteps, dtype=torch.float32) ** 2\n"
+    "    _check_timesteps(timesteps)\n"
+    "    return torch.linspace(beta_start**0.5, beta_end**0.5, timesteps, dtype=torch.float32) ** 2\n"
 )
 
 
@@ -68,13 +71,18 @@ def test_add_an_exercise_after_submissions_exist(tmp_path):
     schedules = course / "solutions" / "schedules.py"
     text = schedules.read_text()
     assert QUADRATIC in text
-    region = QUADRATIC.replace("    return", "    # BEGIN SOLUTION: the betas, float32, shape (timesteps,)\n    return") + "    # END SOLUTION\n"
+    region = (
+        QUADRATIC.replace("    return", "    # BEGIN SOLUTION: the betas, float32, shape (timesteps,)\n    return")
+        + "    # END SOLUTION\n"
+    )
     schedules.write_text(text.replace(QUADRATIC, region))
     done = _cli("new-exercise", "quadratic_beta_schedule", "--module", "schedules", "--notebook", "01", cwd=course)
     assert done.returncode == 0, done.stderr
     table = course / "autograder" / "exercises.py"
     mutant = 'M("quadratic_no_square", "dtype=torch.float32) ** 2", "dtype=torch.float32)")'
-    table.write_text(table.read_text().replace("        mutants=(),  # known mistakes", f"        mutants=({mutant},),  # known", 1))
+    table.write_text(
+        table.read_text().replace("        mutants=(),  # known mistakes", f"        mutants=({mutant},),  # known", 1)
+    )
     assert _cli("helpers", cwd=course).returncode == 0
     assert "check_quadratic_beta_schedule" in (course / "notebooks" / "01_noise_schedules.ipynb").read_text()
 
@@ -118,13 +126,10 @@ def test_the_table_is_the_one_list_of_exercises():
     assert exercises.BONUS == ["ddim_step"]
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "named"),
-    [
-        ("f = torch.cos(((t / timesteps) + s) / (1 + s) * math.pi / 2) ** 2", "f = torch.cos(((t / timesteps) + s) / (1 + s) * math.pi / 2)",
-         "cosine_beta_schedule"),
-    ],
-)  # fmt: skip
+COSINE = "f = torch.cos(((t / timesteps) + s) / (1 + s) * math.pi / 2)"
+
+
+@pytest.mark.parametrize(("old", "new", "named"), [(COSINE + " ** 2", COSINE, "cosine_beta_schedule")])
 def test_a_wrong_reference_fails_validate_by_name(tmp_path, old, new, named):
     course = _copy_course(tmp_path / "course")
     path = course / "solutions" / "schedules.py"
