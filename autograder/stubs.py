@@ -136,6 +136,7 @@ def generate(solutions=None, release=False):
     """``{file name: helpers text}`` for every ``.py`` file in ``solutions/``; ``release``: the students' headers."""
     files = {}
     for path in sorted(Path(solutions or SOLUTIONS).glob("*.py")):
+        compile(path.read_text(), str(path), "exec")  # an error in solutions/ is reported there, not in its stub
         body = stub_source(path)
         text = header(path.name, release, exercise="# COMPLETE THIS" in body) + body
         compile(text, f"helpers/{path.name}", "exec")  # a stub that is not valid Python is a bug here

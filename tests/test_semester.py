@@ -146,7 +146,12 @@ def test_a_syntax_error_in_solutions_is_one_line_per_command(tmp_path):
     path = course / "solutions" / "schedules.py"
     path.write_text(path.read_text().replace("def linear_beta_schedule(", "def linear_beta_schedule((", 1))
     assert _cli("--help", cwd=course).returncode == 0
-    for command in (["validate"], ["helpers"], ["grade", tmp_path, "--out", tmp_path / "o"], ["release"]):
+    for command in (
+        ["validate"],
+        ["helpers"],
+        ["grade", tmp_path, "--out", tmp_path / "o"],
+        ["release", "--repo-url", "https://github.com/o/r"],
+    ):
         done = _cli(*command, cwd=course, timeout=120)
         assert done.returncode == 2, (command, done.stderr)
         assert "Traceback" not in done.stderr and "solutions/schedules.py:" in done.stderr, (command, done.stderr)
