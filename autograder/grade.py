@@ -267,11 +267,7 @@ def _earlier(out, args):
     if not report.is_file():
         raise GradeError(f"--out {out} is not empty and holds no report.json of an earlier grading: choose another folder")
     if args.replace:
-        for name in ("grades.csv", "report.json"):
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / "feedback", ignore_errors=True)
-        print(f"grade: --replace: {out}'s earlier rows and feedback dropped", file=sys.stderr)
-        return {}, None
+        return {}, None  # dropped once grading can run (``_run``), never before
     data = json.loads(report.read_text())
     rows = {}
     for student in data.get("students", []):
@@ -357,6 +353,10 @@ def _run(args):
     except sandbox.SandboxUnavailable as error:
         print(f"grade: refusing to run student code without a sandbox: {error}", file=sys.stderr)
         return 2
+    if args.replace and (out / "report.json").is_file():
+        shutil.rmtree(out / "feedback", ignore_errors=True)
+        (out / "report.json").unlink()
+        print(f"grade: --replace: {out}'s earlier rows and feedback dropped", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="ddpm-grade-") as tmp:
         collection = lms.collect(folder, roster_rows, workdir=Path(tmp) / "collected")
         entries = collection.entries

@@ -545,13 +545,15 @@ def _skip_reason(name, mode, path, top=True):
         return "operating system junk file"
     if name.startswith("._"):
         return "macOS AppleDouble file"
-    if name.startswith("."):
-        return "hidden folder" if stat.S_ISDIR(mode) else "hidden file"
+    if name in submission.JUNK_DIRS:
+        return "tool or version-control folder"
+    if name.startswith(".") and not stat.S_ISDIR(mode):
+        return "hidden file"
     if top and stat.S_ISREG(mode) and name.lower().endswith(SKIP_SUFFIXES):
         return f"{name.rsplit('.', 1)[-1].lower()} file: not a hand-in"
-    if stat.S_ISDIR(mode) and _empty(path):
+    if not top and stat.S_ISDIR(mode) and _empty(path):
         return "empty folder"
-    return ""
+    return ""  # a top-level folder, even empty or dot-named, is someone's hand-in: it gets a row
 
 
 def _empty(path):

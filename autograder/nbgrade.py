@@ -282,4 +282,6 @@ class Course:
                 row["feedback_html"] = path.read_text(errors="replace")
             else:
                 last = (done.stderr.strip().splitlines() or ["?"])[-1][:200]
-                row["flags"].append(f"no nbgrader feedback ({last}): the feedback file is the grader's own summary")
+                flag = f"no nbgrader feedback ({last}): the feedback file is the grader's own summary"
+                if flag not in row["flags"]:  # a row kept from an earlier run may carry it already
+                    row["flags"].append(flag)

@@ -196,7 +196,8 @@ def test_corpus_end_to_end(bundle, tmp_path):
     bonus = coursefiles.bonus_exercises()
     required = [e for e in hidden_tests.EXERCISES if e not in bonus]
     assert bonus == ["ddim_step"]
-    assert list(next(iter(rows.values()))) == ["student_id", *required, "total", "max_total", *bonus, "flags"]
+    header = ["student_id", *required, "points", "late_minutes", "late_penalty", "total", "max_total", *bonus]
+    assert list(next(iter(rows.values()))) == [*header, "adjustments", "flags"]
     assert len(rows) == len(cases) + len(corpus.EXTRA)
     points = coursefiles.exercise_points()
     failures = []

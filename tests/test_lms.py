@@ -65,7 +65,8 @@ def test_plain_layout_skips_junk_links_fifos_and_data_files(tmp_path):
     os.mkfifo(down / "pipe")
     col = lms.collect(down, workdir=tmp_path / "work")
     ids = _ids(col)
-    assert sorted(ids) == ["alice", "bob", "carl"]
+    # a top-level folder is someone's hand-in, even empty or dot-named: it gets a row (graded 0, flagged)
+    assert sorted(ids) == ["alice", "bob", "carl", "empty", "hidden", "only_junk"]
     assert ids["alice"].path == str(down / "alice") and ids["bob"].path == str(down / "bob.zip")
     assert os.listdir(ids["carl"].path) == ["carl.ipynb"] and ids["carl"].path.startswith(str(tmp_path / "work"))
     assert {e.lms for e in col.entries} == {"plain"} and col.layouts == {"plain"}
@@ -73,16 +74,13 @@ def test_plain_layout_skips_junk_links_fifos_and_data_files(tmp_path):
     assert sorted(col.skipped) == [
         (".DS_Store", "operating system junk file"),
         ("._bob.zip", "macOS AppleDouble file"),
-        (".hidden", "hidden folder"),
         ("README.md", "md file: not a hand-in"),
         ("Thumbs.db", "operating system junk file"),
         ("__MACOSX", "macOS archive junk"),
-        ("empty", "empty folder"),
         ("grades.json", "json file: not a hand-in"),
         ("link", "symbolic link: not followed"),
         ("link.zip", "symbolic link: not followed"),
         ("notes.txt", "txt file: not a hand-in"),
-        ("only_junk", "empty folder"),
         ("pipe", "FIFO, socket or device: not a hand-in"),
         ("roster.csv", "csv file: not a hand-in"),
         ("task.pdf", "pdf file: not a hand-in"),
@@ -146,14 +144,14 @@ def test_moodle_folders_and_flat_files(tmp_path):
     roster = _roster(student_id=["s1", "s2"], moodle_id=["501", "503"])
     col = lms.collect(down, roster, workdir=tmp_path / "work")
     ids = _ids(col)
-    assert sorted(ids) == ["502", "504", "s1", "s2"] and col.layouts == {"moodle"}
+    assert sorted(ids) == ["502", "504", "505", "s1", "s2"] and col.layouts == {"moodle"}
     assert ids["s1"].path == str(down / "Jane Doe_501_assignsubmission_file_" / "ddpm.zip")
     assert ids["s1"].notes == ["not graded: report.pdf"]
     assert ids["502"].path == str(down / "Bob Smith_502_assignsubmission_file_")
     assert ids["502"].notes == ["moodle participant id 502 not in the roster: graded as 502"]
     assert sorted(os.listdir(ids["s2"].path)) == ["ddpm.ipynb", "forward.py"]
     assert sorted(os.listdir(ids["504"].path)) == ["a", "losses.py"]
-    assert col.skipped == [("Eve Nil_505_assignsubmission_file_", "empty folder")]
+    assert col.skipped == [] and ids["505"].path == str(down / "Eve Nil_505_assignsubmission_file_")  # an empty hand-in
     assert submission.read(ids["s2"].path, "s2").helpers["forward.py"] == b"x = 3"
 
 

@@ -243,6 +243,15 @@ def test_a_semester_regrade_overrides_formgrader_late_and_lms(tmp_path):
     assert report["seed"] == 9  # the class's seed, reused
     assert sorted(p.name for p in (out / "feedback").iterdir()) == ["ada.html", "bob.html"]
 
+    # a new override applied without regrading anyone (`--only` with no id)
+    with open(out / "overrides.csv", "a") as f:
+        f.write("bob,q_sample,0,identical to ada's\n")
+    done = _cli("grade", subs, "--out", out, "--only", *common)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = _rows(out)
+    assert rows["bob"]["q_sample"] == "0" and "identical to ada's" in rows["bob"]["adjustments"]
+    assert rows["ada"]["extract"] == "0.5" and rows["bob"]["ResnetBlock"] == "1"
+
     # grading the whole class again into the same folder merges; another seed is refused
     done = _cli("grade", subs, "--out", out, "--seed", 10, *common)
     assert done.returncode == 2 and "seed 9" in done.stderr
