@@ -358,7 +358,8 @@ def _run(args):
         (out / "report.json").unlink()
         print(f"grade: --replace: {out}'s earlier rows and feedback dropped", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="ddpm-grade-") as tmp:
-        collection = lms.collect(folder, roster_rows, workdir=Path(tmp) / "collected")
+        zone = policy.timezone if policy is not None else None  # zip member times are wall-clock times
+        collection = lms.collect(folder, roster_rows, workdir=Path(tmp) / "collected", timezone=zone)
         entries = collection.entries
         if args.only is not None:
             unknown = sorted(set(args.only) - {e.student_id for e in entries})

@@ -522,6 +522,8 @@ def collect(folder, roster_rows=None, workdir=None, timezone=None):
             candidate.entry.notes.append(f"{clean} is not in the roster")
         col.entries.append(candidate.entry)
         col.skipped += [(name, f"older submission of {clean}") for name in candidate.older]
+        if candidate.older:  # said on the row too: nothing is dropped without a word
+            candidate.entry.notes.append(f"older hand-in(s) not graded: {', '.join(_show(n, 80) for n in candidate.older)}")
     return col
 
 
