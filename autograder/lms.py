@@ -191,7 +191,10 @@ class _Collector:
                 self.skip(name, "Gradescope metadata: read for ids and times, not graded")
                 continue
             reason = _skip_reason(name, mode, path)
-            if reason:
+            odd = not stat.S_ISDIR(mode) and not stat.S_ISREG(mode) and not _is_junk_name(name)
+            if odd and not MOODLE.fullmatch(name) and not CANVAS.fullmatch(name):
+                candidates.append(self.plain(name, path, mode))  # its row says so; ``submission.read`` never opens it
+            elif reason:
                 self.skip(name, reason)
             elif metadata is not None and stat.S_ISDIR(mode) and GRADESCOPE_DIR.fullmatch(name):
                 candidates += self.gradescope(name, path, metadata.get(name))
