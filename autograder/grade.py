@@ -100,6 +100,7 @@ class ClassGrader:
         hidden = [self.course_dir, self.submissions, self.out]
         self.run = GradingRun(seed=seed, limits=limits, hidden=hidden, user=args.sandbox_user, unsafe=args.unsafe_no_sandbox)
         self.use_nbgrader = not args.no_nbgrader
+        self.roster = args.roster
 
     def grade_one(self, entry):
         start = time.monotonic()
@@ -247,6 +248,7 @@ class ClassGrader:
             "exercises": exercises.EXERCISES,
             "bonus": self.bonus,
             "collection": collection_report,
+            "roster": str(Path(self.roster).resolve()) if self.roster else None,
             "students": [
                 {k: row.get(k) for k in keep} | {"self_checks": {e: ok for e, (ok, _msg) in row["checks"].items()}}
                 for row in rows
@@ -277,6 +279,14 @@ def _earlier(out, args):
             "flags": student.get("flags", []),
         }
     return rows, data.get("seed")
+
+
+def _class_setting(out, key):
+    """A setting remembered in the class folder's report.json (the roster it was graded with)."""
+    try:
+        return json.loads((out / "report.json").read_text()).get(key)
+    except (OSError, ValueError):
+        return None
 
 
 def _late_policy(args):
@@ -342,6 +352,9 @@ def _run(args):
             f"use --seed {class_seed}, or --replace to regrade everyone"
         )
     seed = args.seed if args.seed is not None else class_seed
+    if args.roster is None and earlier and _class_setting(out, "roster"):
+        args.roster = _class_setting(out, "roster")
+        print(f"grade: using the class's roster {args.roster} (give --roster to use another)", file=sys.stderr)
     roster_rows = roster.load(args.roster) if args.roster else None
     overrides_path = Path(args.overrides) if args.overrides else out / "overrides.csv"
     overrides = classbook.load_overrides(overrides_path, exercises.EXERCISES) if overrides_path.is_file() else {}
@@ -364,7 +377,8 @@ def _run(args):
         if args.only is not None:
             unknown = sorted(set(args.only) - {e.student_id for e in entries})
             if unknown:
-                print(f"grade: --only: no hand-in for {', '.join(unknown)} in {folder}", file=sys.stderr)
+                known = ", ".join(sorted(e.student_id for e in entries)[:20])
+                raise GradeError(f"--only: no hand-in for {', '.join(unknown)} in {folder} (its hand-ins: {known})")
             entries = [e for e in entries if e.student_id in set(args.only)]
         print(collection.report(), file=sys.stderr)
         print(f"grading {len(entries)} submission(s) with {args.jobs} job(s); {grader.run.isolation.describe()}", file=sys.stderr)
@@ -395,8 +409,9 @@ def _run(args):
     missing = collection.missing(roster_rows) if roster_rows else []
     if missing:
         print(f"grade: no hand-in from {len(missing)} roster student(s): {', '.join(missing)}", file=sys.stderr)
+    each = f" ({elapsed / len(graded):.1f} s each)" if graded else ""
     print(
-        f"graded {len(graded)} submission(s) in {elapsed:.1f} s ({elapsed / max(1, len(graded)):.1f} s each); "
+        f"graded {len(graded)} submission(s) in {elapsed:.1f} s{each}; "
         f"{len(rows)} row(s) in {out / 'grades.csv'}, {out / 'feedback'}/",
         file=sys.stderr,
     )

@@ -243,6 +243,10 @@ def test_a_semester_regrade_overrides_formgrader_late_and_lms(tmp_path):
     assert report["seed"] == 9  # the class's seed, reused
     assert sorted(p.name for p in (out / "feedback").iterdir()) == ["ada.html", "bob.html"]
 
+    # a mistyped id regrades nobody and says so; the class's roster is remembered
+    done = _cli("grade", subs, "--out", out, "--only", "zed", "--course-dir", nbcourse, "--config", config)
+    assert done.returncode == 2 and "no hand-in for zed" in done.stderr and "ada, bob" in done.stderr
+
     # a new override applied without regrading anyone (`--only` with no id)
     with open(out / "overrides.csv", "a") as f:
         f.write("bob,q_sample,0,identical to ada's\n")
