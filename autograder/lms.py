@@ -25,7 +25,6 @@ import stat
 import tempfile
 import unicodedata
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -43,7 +42,7 @@ MAX_WALK_ENTRIES = submission.MAX_ENTRIES
 CANVAS = re.compile(r"(?P<name>.+?)(?:_(?P<late>LATE))?_(?P<uid>\d+)_(?P<subid>\d+)_(?P<orig>.+)", re.S)
 MOODLE = re.compile(r"(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<orig>.*)", re.S)
 GRADESCOPE_DIR = re.compile(r"submission_\d+")
-UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
+UNREADABLE = submission.UNREADABLE
 RESUBMISSION = re.compile(r"(?P<stem>.+?)-(?P<n>\d{1,3})(?P<ext>\.[A-Za-z0-9]+)?", re.S)
 
 

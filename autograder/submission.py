@@ -30,6 +30,7 @@ MAX_ENTRIES = 20_000  # entries looked at (junk included) before the rest is ski
 MAX_READ_FILES = 300
 MAX_EXTRA_MODULES = 20
 OS_JUNK = {".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX"}
+UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 
 
@@ -160,17 +161,22 @@ def _read_zip(sub, archive_path):
         # A student who zipped the zip: one level down (no further), read from memory with the same caps.
         member = inner[0]
         try:
-            if member.file_size > MAX_TOTAL_BYTES:
-                raise ValueError(f"larger than {MAX_TOTAL_BYTES >> 20} MB")
-            with archive.open(member) as f:
-                data = f.read(MAX_TOTAL_BYTES + 1)
-            if len(data) > MAX_TOTAL_BYTES:
-                raise ValueError(f"larger than {MAX_TOTAL_BYTES >> 20} MB")
-            with zipfile.ZipFile(io.BytesIO(data)) as nested:
+            with zipfile.ZipFile(io.BytesIO(_member_bytes(archive, member, MAX_TOTAL_BYTES))) as nested:
                 _read_members(sub, nested)
             sub.flags.append("zip inside a zip: graded its contents")
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError):
+        except UNREADABLE:
             sub.skip(f"unreadable zip members ({member.filename})")
+
+
+def _member_bytes(archive, member, limit):
+    """A zip member's bytes, capped at ``limit`` whatever its header claims."""
+    if member.file_size > limit:
+        raise ValueError(f"larger than {limit >> 20} MB")
+    with archive.open(member) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit >> 20} MB")
+    return data
 
 
 def _read_members(sub, archive):
@@ -192,16 +198,9 @@ def _read_members(sub, archive):
             sub.skip("symbolic links")
         elif _wanted(parts):
             path = "/".join(parts)
-            limit = _cap(path)
             try:
-                if member.file_size > limit:
-                    raise ValueError(f"larger than {limit >> 20} MB")
-                with archive.open(member) as f:
-                    data = f.read(limit + 1)
-                if len(data) > limit:
-                    raise ValueError(f"larger than {limit >> 20} MB")
-                _add(sub, path, data)
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError):
+                _add(sub, path, _member_bytes(archive, member, _cap(path)))
+            except UNREADABLE:
                 sub.skip(f"unreadable zip members ({path})")
         elif parts[-1].lower().endswith(".zip") and parts[-1] not in OS_JUNK:
             inner.append(member)
