@@ -55,12 +55,12 @@ def course_cells(notebooks=NOTEBOOKS):
     return cells
 
 
-def exercise_points(notebooks=NOTEBOOKS):
+def exercise_points():
     """``{exercise id: points}`` (the table's)."""
     return dict(exercises.POINTS)
 
 
-def bonus_exercises(notebooks=NOTEBOOKS):
+def bonus_exercises():
     """Extra-credit exercises: they count in ``total``, not in ``max_total``."""
     return list(exercises.BONUS)
 

@@ -262,14 +262,15 @@ def _default_out():
 
 
 def _earlier(out, args):
-    """The class folder's earlier rows ``{student_id: row}`` and seed, or ``({}, None)``; refuses a folder that is not one."""
+    """The class folder's earlier rows ``{student_id: row}`` and settings (its ``seed`` and ``roster``), or ``({}, {})``;
+    refuses a folder that is not one."""
     report = out / "report.json"
     if not out.exists() or not any(out.iterdir()):
-        return {}, None
+        return {}, {}
     if not report.is_file():
         raise GradeError(f"--out {out} is not empty and holds no report.json of an earlier grading: choose another folder")
     if args.replace:
-        return {}, None  # dropped once grading can run (``_run``), never before
+        return {}, {}  # dropped once grading can run (``_run``), never before
     data = json.loads(report.read_text())
     rows = {}
     for student in data.get("students", []):
@@ -278,15 +279,7 @@ def _earlier(out, args):
             "checks": {e: tuple(c) for e, c in checks.items()},
             "flags": student.get("flags", []),
         }
-    return rows, data.get("seed")
-
-
-def _class_setting(out, key):
-    """A setting remembered in the class folder's report.json (the roster it was graded with)."""
-    try:
-        return json.loads((out / "report.json").read_text()).get(key)
-    except (OSError, ValueError):
-        return None
+    return rows, {"seed": data.get("seed"), "roster": data.get("roster")}
 
 
 def _late_policy(args):
@@ -343,7 +336,8 @@ def _run(args):
         args.out = str(_default_out())
         print(f"grade: no --out given: writing to {args.out}", file=sys.stderr)
     out = Path(args.out).resolve()
-    earlier, class_seed = _earlier(out, args)
+    earlier, settings = _earlier(out, args)
+    class_seed = settings.get("seed")
     if args.only is not None and not earlier and not args.replace:
         raise GradeError(f"--only merges into an earlier grading, and {out} holds none: grade the class first")
     if earlier and args.seed is not None and class_seed is not None and args.seed != class_seed:
@@ -352,8 +346,8 @@ def _run(args):
             f"use --seed {class_seed}, or --replace to regrade everyone"
         )
     seed = args.seed if args.seed is not None else class_seed
-    if args.roster is None and earlier and _class_setting(out, "roster"):
-        args.roster = _class_setting(out, "roster")
+    if args.roster is None and earlier and settings.get("roster"):
+        args.roster = settings["roster"]
         print(f"grade: using the class's roster {args.roster} (give --roster to use another)", file=sys.stderr)
     roster_rows = roster.load(args.roster) if args.roster else None
     overrides_path = Path(args.overrides) if args.overrides else out / "overrides.csv"
