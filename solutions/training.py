@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from . import ddim
 from .data import images_as_tensor, load_fashion_mnist, random_hflip
 from .losses import p_losses
 from .plotting import save_image_grid
@@ -99,14 +100,16 @@ class EMA:
         self.decay = decay
         self.start = start
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self._params = list(self.model.parameters())
+        self._buffers = list(self.model.buffers())
 
     @torch.no_grad()
     def update(self, model, step):
-        decay = 0.0 if step < self.start else self.decay  # copy the weights until averaging starts
-        for ema_param, param in zip(self.model.parameters(), model.parameters()):
-            ema_param.lerp_(param.detach(), 1.0 - decay)
-        for ema_buffer, buffer in zip(self.model.buffers(), model.buffers()):
-            ema_buffer.copy_(buffer)
+        weight = 1.0 if step < self.start else 1.0 - self.decay  # copy the weights until averaging starts
+        # one fused call for all tensors instead of one small kernel per tensor (a GPU spends its time launching those)
+        torch._foreach_lerp_(self._params, [p.detach() for p in model.parameters()], weight)
+        if self._buffers:
+            torch._foreach_copy_(self._buffers, list(model.buffers()))
 
 
 @dataclass
@@ -131,7 +134,9 @@ def build_state(config, device):
         )
     seed_everything(config.seed)
     model = config.model().to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # fused: one kernel for the whole update on CUDA (the same AdamW arithmetic)
+    fused = torch.device(device).type == "cuda"
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     return TrainState(config, model, EMA(model, config.ema_decay, config.ema_start), optimizer, schedule.to(device))
 
 
@@ -168,17 +173,39 @@ def load_checkpoint(path, device=None):
     return state
 
 
-def generate(state, n, clip_denoised=True, return_all=False, progress=True):
-    """``n`` images from the EMA weights, with x0-clipping by default (contract: ``clip_denoised=True``)."""
+SAMPLERS = ("ddpm", "ddim")
+
+
+def generate(state, n, sampler="ddpm", steps=None, eta=0.0, clip_denoised=True, return_all=False, progress=True,
+             batch_size=256):  # fmt: skip
+    """``n`` images from the EMA weights, with x0-clipping by default (contract: ``clip_denoised=True``).
+
+    Args:
+        sampler: ``"ddpm"``, the ancestral sampler of Algorithm 2 with all T steps (your ``p_sample_loop``), or
+            ``"ddim"``, Song et al.'s sampler (your ``ddim_step``) with ``steps`` updates (default 50) and ``eta``.
+        steps: DDIM updates; for DDPM only None or T.
+        batch_size: images per batch (memory); with ``return_all`` all ``n`` go in one batch.
+    Returns ``(n, C, H, W)`` on the model's device, or the list of intermediate batches with ``return_all``.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     config = state.config
-    return p_sample_loop(
-        state.ema.model,
-        state.schedule,
-        (n, config.channels, config.image_size, config.image_size),
-        clip_denoised=clip_denoised,
-        return_all=return_all,
-        progress=progress,
-    )
+    if sampler == "ddpm" and steps not in (None, config.timesteps):
+        raise ValueError(f"ancestral sampling takes all T={config.timesteps} steps; use sampler='ddim' for {steps} steps")
+    steps = steps or (config.timesteps if sampler == "ddpm" else 50)
+
+    def draw(count, show):
+        shape = (count, config.channels, config.image_size, config.image_size)
+        if sampler == "ddim":
+            return ddim.ddim_sample(state.ema.model, state.schedule, shape, steps=steps, eta=eta, clip_denoised=clip_denoised,
+                                    return_all=return_all, progress=show)  # fmt: skip
+        return p_sample_loop(state.ema.model, state.schedule, shape, clip_denoised=clip_denoised, return_all=return_all,
+                             progress=show)  # fmt: skip
+
+    if return_all or n <= batch_size:
+        return draw(n, progress)
+    sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
+    return torch.cat([draw(size, False) for size in tqdm(sizes, desc=f"{sampler} {steps} steps", disable=not progress)])
 
 
 def autocast_dtype(device):
@@ -196,14 +223,29 @@ def autocast_dtype(device):
     return torch.bfloat16 if major >= 8 else torch.float16
 
 
-def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=True):
+def compiled(model, device):
+    """``model`` through ``torch.compile``, sharing its weights; on CUDA with CUDA graphs ("reduce-overhead").
+
+    The course's GPU model is small: a training step launches about 1,500 tiny kernels, and launching them from
+    Python takes longer than running them. A CUDA graph replays the whole forward and backward pass as one launch.
+    """
+    return torch.compile(model, mode="reduce-overhead" if torch.device(device).type == "cuda" else None)
+
+
+def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=True, log_every=25, compile=False):
     """Algorithm 1 until ``max_steps`` or ``minutes`` of wall time, whichever comes first.
 
     Args:
         state: a ``TrainState`` (fresh from ``build_state`` or resumed with ``load_checkpoint``).
         images: float tensor ``(N, C, H, W)`` in [-1, 1] (``data.images_as_tensor``).
         out_dir: where checkpoints and periodic sample grids go (None: nowhere).
-    Returns the state, trained further.
+        log_every: read the losses back from the device every this many steps (the bar's loss updates then).
+        compile: run the model through ``torch.compile`` (see ``compiled``; the first steps are slow while it compiles).
+    Returns the state, trained further; ``state.losses`` holds every step's loss.
+
+    On a GPU the loop keeps the host from waiting: the whole data set sits on the device, batches are drawn
+    there, and a loss is only read back every ``log_every`` steps (``loss.item()`` makes the CPU wait for the
+    GPU to finish, each step).
     """
     config = state.config
     minutes = config.minutes if minutes is None else minutes
@@ -212,21 +254,34 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
         raise ValueError(
             f"images must have shape (N, {config.channels}, {config.image_size}, {config.image_size}), got {tuple(images.shape)}"
         )
+    if log_every < 1:
+        raise ValueError(f"log_every must be >= 1, got {log_every}")
     device = next(state.model.parameters()).device
+    images = images.to(device)  # once: Fashion-MNIST is 188 MB as float32
     amp_dtype = autocast_dtype(device) if config.mixed_precision else None
     use_amp = amp_dtype is not None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    generator = torch.Generator().manual_seed(config.seed + state.step)
+    eps_model = compiled(state.model, device) if compile else state.model
+    generator = torch.Generator(device).manual_seed(config.seed + state.step)
     deadline = time.monotonic() + 60 * minutes if minutes else None
     started, start_seconds = time.monotonic(), state.seconds
     bar = tqdm(total=max_steps, initial=state.step, desc="training", disable=not progress)
+    pending = []  # this interval's losses, still on the device
+
+    def read_losses():
+        if pending:
+            state.losses.extend(torch.stack(pending).float().cpu().tolist())
+            bar.update(len(pending))
+            pending.clear()
+            bar.set_postfix(loss=f"{sum(state.losses[-100:]) / len(state.losses[-100:]):.4f}")
+
     state.model.train()
     while state.step < max_steps and (deadline is None or time.monotonic() < deadline):
-        index = torch.randint(len(images), (config.batch_size,), generator=generator)
-        x_0 = random_hflip(images[index].to(device))
+        index = torch.randint(len(images), (config.batch_size,), generator=generator, device=device)
+        x_0 = random_hflip(images[index])
         t = torch.randint(0, config.timesteps, (config.batch_size,), device=device)  # Algorithm 1, line 3 (0-based)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
-            loss = p_losses(state.model, state.schedule, x_0, t, loss_type=config.loss_type)
+            loss = p_losses(eps_model, state.schedule, x_0, t, loss_type=config.loss_type)
         state.optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(state.optimizer)
@@ -235,15 +290,18 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
         scaler.update()
         state.step += 1
         state.ema.update(state.model, state.step)
-        state.losses.append(loss.item())
+        pending.append(loss.detach())
         state.seconds = start_seconds + time.monotonic() - started
-        bar.update(1)
-        bar.set_postfix(loss=f"{sum(state.losses[-100:]) / len(state.losses[-100:]):.4f}")
+        if state.step % log_every == 0:
+            read_losses()
         if out_dir and config.sample_every and state.step % config.sample_every == 0:
+            read_losses()
             save_image_grid(
                 generate(state, config.sample_grid, progress=False), Path(out_dir) / f"samples_step{state.step:06d}.png", nrow=4
             )
             save_checkpoint(state, Path(out_dir) / "checkpoint.pt")
+    read_losses()
+    state.seconds = start_seconds + time.monotonic() - started  # the device has caught up
     bar.close()
     state.model.eval()
     if out_dir:
@@ -251,8 +309,26 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
     return state
 
 
-def run(minutes, samples, out_dir, resume=False, fast=None, data_limit=None, progress=True):
-    """The command-line job: train for ``minutes``, then write samples.pt, samples.png and checkpoint.pt."""
+def sample_and_score(state, samples, out_dir, sampler="ddpm", steps=None, fast=None, progress=True):
+    """Draw ``samples`` images, save samples.pt and samples.png, score them with FMNIST-FD; returns the figures."""
+    from . import evaluate  # the classifier loads (or trains, once) only when scoring
+
+    seed_everything(state.config.seed + 1)
+    started = time.monotonic()
+    generated = generate(state, samples, sampler=sampler, steps=steps, progress=progress).clamp(-1, 1).cpu()
+    sampling_seconds = time.monotonic() - started
+    torch.save(generated, out_dir / "samples.pt")
+    save_image_grid(generated, out_dir / "samples.png", nrow=max(1, int(samples**0.5)))
+    figures = {"sampler": sampler, "sampling_steps": steps or (state.config.timesteps if sampler == "ddpm" else 50),
+               "sampling_seconds": round(sampling_seconds, 1)}  # fmt: skip
+    if state.config.channels == 1 and state.config.image_size == 28:  # the metric is made for Fashion-MNIST
+        figures.update(evaluate.evaluate(generated, fast=fast))
+    return figures
+
+
+def run(minutes, samples, out_dir, resume=False, fast=None, data_limit=None, progress=True, sampler="ddpm",
+        sampling_steps=None, compile=False):  # fmt: skip
+    """The command-line job: train for ``minutes``, then write samples.pt, samples.png, checkpoint.pt and summary.json."""
     out_dir = Path(out_dir)
     device = get_device()
     checkpoint = out_dir / "checkpoint.pt"
@@ -273,15 +349,19 @@ def run(minutes, samples, out_dir, resume=False, fast=None, data_limit=None, pro
     if device.type == "cpu" and config.name == "cpu":
         print("No GPU found: using the CPU-sized configuration (a GPU trains the full one).")
     images = images_as_tensor(load_fashion_mnist("train", limit=config.data_limit))
-    train(state, images, out_dir=out_dir, minutes=minutes, progress=progress)
-    seed_everything(config.seed + 1)
-    generated = generate(state, samples, progress=progress).clamp(-1, 1).cpu()
-    torch.save(generated, out_dir / "samples.pt")
-    save_image_grid(generated, out_dir / "samples.png", nrow=max(1, int(samples**0.5)))
-    summary = {"config": config.name, "steps": state.step, "train_seconds": round(state.seconds, 1),
+    steps_before, seconds_before = state.step, state.seconds
+    train(state, images, out_dir=out_dir, minutes=minutes, progress=progress, compile=compile)
+    steps, seconds = state.step - steps_before, max(state.seconds - seconds_before, 1e-9)
+    summary = {"config": config.name, "device": device.type, "parameters": params, "steps": state.step,
+               "train_seconds": round(state.seconds, 1), "steps_per_second": round(steps / seconds, 2),
+               "images_per_second": round(steps * config.batch_size / seconds, 1),
                "final_loss": sum(state.losses[-100:]) / max(1, len(state.losses[-100:])), "samples": samples}  # fmt: skip
+    summary.update(sample_and_score(state, samples, out_dir, sampler, sampling_steps, fast=fast, progress=progress))
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"{state.step} steps in {state.seconds:.0f} s; wrote {out_dir / 'samples.png'}, samples.pt, checkpoint.pt")
+    drawn = f"{samples} samples ({sampler}, {summary['sampling_steps']} steps) in {summary['sampling_seconds']:.0f} s"
+    print(f"{state.step} steps in {state.seconds:.0f} s; {drawn}; wrote samples.png, samples.pt, checkpoint.pt, summary.json")
+    if "fmnist_fd" in summary:
+        print(f"FMNIST-FD {summary['fmnist_fd']:.2f} over {samples} samples (lower is better; see notebook 06 for the scale)")
     return state
 
 
@@ -293,10 +373,19 @@ def main(argv=None):
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
     parser.add_argument("--fast", action="store_true", help="smoke mode: a tiny model for a few steps (also DDPM_FAST=1)")
     parser.add_argument("--data-limit", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--sampler", choices=SAMPLERS, default="ddpm",
+                        help="ddpm: ancestral, all T steps (default); ddim: --sampling-steps DDIM updates")  # fmt: skip
+    parser.add_argument("--sampling-steps", type=int, default=None, help="DDIM updates (default 50)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model for training (GPU runs)")
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.samples < 1:
         parser.error("--minutes must be > 0 and --samples >= 1")
-    run(args.minutes, args.samples, args.out, resume=args.resume, fast=args.fast or None, data_limit=args.data_limit)
+    if args.sampling_steps is not None and args.sampler != "ddim":
+        parser.error("--sampling-steps needs --sampler ddim (ancestral sampling takes all T steps)")
+    if args.sampling_steps is not None and args.sampling_steps < 1:
+        parser.error("--sampling-steps must be >= 1")
+    run(args.minutes, args.samples, args.out, resume=args.resume, fast=args.fast or None, data_limit=args.data_limit,
+        sampler=args.sampler, sampling_steps=args.sampling_steps, compile=args.compile)  # fmt: skip
     return 0
 
 

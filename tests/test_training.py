@@ -89,16 +89,38 @@ def test_train_rejects_images_of_the_wrong_shape():
 
 
 @needs_local_data
-def test_command_line_writes_samples_grid_and_checkpoint(tmp_path, monkeypatch):
+def test_command_line_writes_samples_grid_checkpoint_and_score(tmp_path, monkeypatch):
     monkeypatch.setenv("DDPM_FAST", "1")
+    monkeypatch.setenv("DDPM_CACHE_DIR", str(tmp_path / "cache"))
     assert fast_mode()
-    assert training.main(["--minutes", "1", "--samples", "4", "--out", str(tmp_path)]) == 0
-    samples = torch.load(tmp_path / "samples.pt")
+    out = tmp_path / "run"
+    argv = ["--minutes", "1", "--samples", "4", "--out", str(out), "--sampler", "ddim", "--sampling-steps", "3"]
+    with pytest.warns(UserWarning, match="covariance is singular"):  # 4 samples: the score works, and says it is rough
+        assert training.main(argv) == 0
+    samples = torch.load(out / "samples.pt")
     assert samples.shape == (4, 1, 28, 28) and samples.dtype == torch.float32
     assert samples.min() >= -1 and samples.max() <= 1
-    assert Image.open(tmp_path / "samples.png").size[0] > 28
-    assert (tmp_path / "checkpoint.pt").exists()
-    assert json.loads((tmp_path / "summary.json").read_text())["steps"] == training.SMOKE_CONFIG.max_steps
+    assert Image.open(out / "samples.png").size[0] > 28
+    assert (out / "checkpoint.pt").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == training.SMOKE_CONFIG.max_steps
+    assert (summary["sampler"], summary["sampling_steps"], summary["n"]) == ("ddim", 3, 4)
+    assert summary["fmnist_fd"] > 0 and sum(summary["class_histogram"].values()) == 4
+    assert 0 < summary["mean_confidence"] <= 1 and summary["steps_per_second"] > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sampling-steps", "10"], "needs --sampler ddim"),
+        (["--sampler", "ddim", "--sampling-steps", "0"], "must be >= 1"),
+        (["--sampler", "euler"], "invalid choice"),
+    ],
+)
+def test_command_line_refuses_bad_sampler_options(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        training.main(argv)
+    assert message in capsys.readouterr().err
 
 
 def test_runtime_helpers(monkeypatch):
@@ -144,3 +166,71 @@ def test_mixed_precision_fits_the_gpu(monkeypatch, device, capability, expected)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what emulation reports on a T4
     assert training.autocast_dtype(device) is expected
+
+
+def _plain_training(config, images, steps):
+    """Algorithm 1 written the obvious way (a host sync per step, one EMA update per tensor): the reference
+    that ``training.train``'s device-friendly loop must reproduce exactly."""
+    state = training.build_state(config, "cpu")
+    generator = torch.Generator().manual_seed(config.seed)
+    losses = []
+    for step in range(1, steps + 1):
+        x_0 = data.random_hflip(images[torch.randint(len(images), (config.batch_size,), generator=generator)])
+        t = torch.randint(0, config.timesteps, (config.batch_size,))
+        loss = training.p_losses(state.model, state.schedule, x_0, t, loss_type=config.loss_type)
+        state.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), config.grad_clip)
+        state.optimizer.step()
+        losses.append(loss.item())
+        decay = 0.0 if step < config.ema_start else config.ema_decay
+        with torch.no_grad():
+            for ema_param, param in zip(state.ema.model.parameters(), state.model.parameters()):
+                ema_param.copy_(decay * ema_param + (1 - decay) * param)
+    return state, losses
+
+
+def test_the_device_loop_gives_the_plain_loops_losses():
+    """Data on the device, losses read back every ``log_every`` steps, a fused EMA: same numbers as the plain loop."""
+    images = torch.rand(96, 1, 28, 28) * 2 - 1
+    config = replace(TINY, ema_start=3)
+    plain, expected = _plain_training(config, images, steps=11)
+    state = training.build_state(config, "cpu")
+    training.train(state, images, max_steps=11, progress=False, log_every=4)
+    assert state.losses == expected and len(expected) == 11
+    for a, b in zip(state.model.parameters(), plain.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for a, b in zip(state.ema.model.parameters(), plain.ema.model.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_compile_uses_cuda_graphs_on_a_gpu_only(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None: calls.append(mode) or model)
+    model = torch.nn.Linear(2, 2)
+    assert training.compiled(model, "cuda") is model and training.compiled(model, torch.device("cpu")) is model
+    assert calls == ["reduce-overhead", None]
+    state = training.build_state(TINY, "cpu")
+    training.train(state, torch.rand(64, 1, 28, 28) * 2 - 1, max_steps=2, progress=False, compile=True)
+    assert calls[-1] is None and state.step == 2
+    with pytest.raises(ValueError, match="log_every"):
+        training.train(state, torch.rand(64, 1, 28, 28), max_steps=3, progress=False, log_every=0)
+
+
+def test_generate_with_ddim_or_ddpm_in_batches():
+    state = training.build_state(TINY, "cpu")
+    seed_everything(0)
+    images = training.generate(state, 5, sampler="ddim", steps=4, progress=False, batch_size=2)
+    assert images.shape == (5, 1, 28, 28) and images.abs().max() <= 1 + 1e-5
+    seed_everything(0)
+    from solutions import ddim
+
+    expected = ddim.ddim_sample(state.ema.model, state.schedule, (5, 1, 28, 28), steps=4, progress=False)
+    seed_everything(0)
+    assert torch.equal(training.generate(state, 5, sampler="ddim", steps=4, progress=False), expected)
+    frames = training.generate(state, 2, sampler="ddpm", return_all=True, progress=False)
+    assert len(frames) == TINY.timesteps + 1
+    with pytest.raises(ValueError, match="sampler='ddim'"):
+        training.generate(state, 2, sampler="ddpm", steps=10)
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        training.generate(state, 2, sampler="euler")
