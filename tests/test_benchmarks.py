@@ -48,3 +48,15 @@ def test_speed_measures_the_training_loop():
     result = speed.measure(training.SMOKE_CONFIG, images, steps=3, warmup=1, device=torch.device("cpu"))
     assert result["steps_per_second"] > 0
     assert result["images_per_second"] == pytest.approx(result["steps_per_second"] * training.SMOKE_CONFIG.batch_size)
+
+
+@pytest.mark.filterwarnings("ignore:.*covariance is singular")
+def test_samplers_compares_ddim_with_the_full_chain(smoke, tmp_path, capsys):
+    state = training.build_state(training.SMOKE_CONFIG, "cpu")
+    training.save_checkpoint(state, tmp_path / "checkpoint.pt")
+    from benchmarks import samplers
+
+    assert samplers.main([str(tmp_path / "checkpoint.pt"), "--samples", "4", "--steps", "2", "5"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| dd")]
+    assert [row.split(" | ")[:2] for row in rows] == [["| ddpm", "50"], ["| ddim", "2"], ["| ddim", "5"]]
+    assert rows[0].split(" | ")[3] == "+0.0%"
