@@ -169,7 +169,7 @@ def load_checkpoint(path, device=None):
     state.ema.model.load_state_dict(data["ema"])
     state.optimizer.load_state_dict(data["optimizer"])
     state.step, state.losses, state.seconds = data["step"], data["losses"], data["seconds"]
-    torch.set_rng_state(data["rng"])
+    torch.set_rng_state(data["rng"].cpu())  # map_location moved it to the device with the weights
     return state
 
 
