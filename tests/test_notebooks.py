@@ -1,7 +1,9 @@
 """The notebook series: structure, nbgrader metadata, and headless execution (``python -m autograder execute``)."""
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +124,86 @@ def test_execute_with_solutions(tmp_path):
     assert (tmp_path / "05_reverse_process.gif").exists()
     after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     assert before == after, "execute must not touch the working tree"
+
+
+PROBE = """
+import importlib, json, os, sys
+import matplotlib, numpy, torch
+from tqdm.auto import tqdm
+for name in {preload}:  # what a warm kernel has imported already, and the environment those imports set
+    importlib.import_module(name)
+print(json.dumps({{
+    "cwd": os.getcwd(), "path": sys.path, "backend": matplotlib.get_backend(), "tqdm": [c.__module__ for c in tqdm.__mro__],
+    "threads": torch.get_num_threads(),
+    "env": {{k: v for k, v in os.environ.items() if k not in ("JPY_PARENT_PID", "JUPYTER_PATH")}},
+    "seed": int(numpy.random.randint(2**31)),
+}}))
+"""
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_warm_kernels_are_fresh_kernels(tmp_path):
+    """A kernel forked by execute's warm-kernel server sees what one started from scratch sees (folder, sys.path,
+    environment, inline figures, notebook progress bars, threads) except a numpy seed of its own; a kernel that dies
+    or hangs is reported as with a cold one, and no process outlives the run."""
+    import asyncio
+    import tempfile
+
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from autograder import execute
+
+    probe = PROBE.format(preload=execute.PRELOAD)
+    paths = [
+        _notebook(tmp_path / "probe1.ipynb", probe, "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"),
+        _notebook(tmp_path / "probe2.ipynb", probe),
+        _notebook(tmp_path / "dies.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+        _notebook(tmp_path / "hangs.ipynb", "import time\ntime.sleep(600)"),
+    ]
+
+    async def run_all():
+        done = [result async for result in execute.execute_series(paths[:3], tmp_path, timeout=300, jobs=2)]
+        return done + [result async for result in execute.execute_series(paths[3:], tmp_path, timeout=2)]
+
+    seen = {}
+    for warm in (True, False):
+        folder = tempfile.mkdtemp(prefix="ddpm-warm-")  # short: a socket's path holds at most 107 bytes
+        try:
+            with execute.kernels(folder, threads=1, warm=warm) as got:
+                assert got == warm
+                results = asyncio.run(run_all())
+                assert _processes_of(folder) or not warm  # the server: the search below sees what it must
+            assert not _processes_of(folder), f"processes outlived the run: {_processes_of(folder)}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        probe1, probe2, dies, hangs = results
+        assert probe1[3] is None and probe2[3] is None, (probe1[3], probe2[3])
+        assert isinstance(dies[3], DeadKernelError) and isinstance(hangs[3], CellTimeoutError), (dies[3], hangs[3])
+        figure = probe1[1].cells[1].outputs
+        assert [o.output_type for o in figure] == ["display_data"] and "image/png" in figure[0].data
+        seen[warm] = [json.loads(nb.cells[0].outputs[0].text) for _, nb, _, _ in (probe1, probe2)]
+    for probes in seen.values():
+        assert probes[0].pop("seed") != probes[1].pop("seed")  # each kernel draws its own
+    assert seen[True] == seen[False]
+    assert "tqdm.notebook" in seen[True][0]["tqdm"] and seen[True][0]["threads"] == 1
+
+
+def _processes_of(folder):
+    """Processes whose command line or environment names ``folder``: a kernel's JUPYTER_PATH, a warm one's socket."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if folder.encode() in Path(f"/proc/{pid}/cmdline").read_bytes() + Path(f"/proc/{pid}/environ").read_bytes():
+                found.append(pid)
+        except OSError:
+            pass
+    return found
 
 
 @pytest.mark.slow
