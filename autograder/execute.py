@@ -125,7 +125,8 @@ def install_kernelspec(folder, warm_socket=None):
 
 def start_warm_server(socket_path):
     """The warm-kernel server, importing ``PRELOAD`` with the kernels' environment (already set); None if unavailable."""
-    if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
+    # Linux only: macOS has no SOCK_SEQPACKET Unix sockets, and forking after its frameworks loaded is unsafe
+    if sys.platform != "linux" or not hasattr(socket, "send_fds"):
         return None
     return subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("warmkernel.py")), "serve", str(socket_path), *PRELOAD],
