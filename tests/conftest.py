@@ -1,4 +1,6 @@
+import os
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,6 +9,16 @@ import torch
 from solutions import schedules
 
 torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def ci_outputs():
+    """The folder where CI keeps what the slow tests make (``DDPM_CI_OUTPUTS``, set by .ci/run), else None."""
+    folder = os.environ.get("DDPM_CI_OUTPUTS")
+    if not folder:
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder).resolve()
 
 
 @pytest.fixture(autouse=True)

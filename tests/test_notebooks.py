@@ -1,7 +1,9 @@
 """The notebook series: structure, nbgrader metadata, and headless execution (``python -m autograder execute``)."""
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,20 +110,125 @@ def _execute(*args, env_extra=None):
     )
 
 
+def _checkout_state():
+    """Every file execute could touch, with its size and time (no git: CI's copy of the checkout has none)."""
+    return {
+        str(path.relative_to(ROOT)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for part in ("notebooks", "helpers", "solutions", "autograder")
+        for path in sorted((ROOT / part).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, ci_outputs):
+    """The smoke series run once with the solutions: (output folder, CompletedProcess, checkout before, after).
+    In CI (``DDPM_CI_OUTPUTS``, set by .ci/run) the folder is the one CI keeps, ``executed/``, with the log beside it."""
+    keep = ci_outputs
+    out = keep / "executed" if keep else tmp_path_factory.mktemp("executed")
+    if keep:
+        shutil.rmtree(out, ignore_errors=True)
+    before = _checkout_state()
+    result = _execute("--out", str(out))
+    if keep:
+        (keep / "execute.log").write_text(result.stdout + result.stderr)
+    return out, result, before, _checkout_state()
+
+
 @pytest.mark.slow
-def test_execute_with_solutions(tmp_path):
-    before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
-    result = _execute("--out", str(tmp_path))
+def test_execute_with_solutions(executed):
+    out, result, before, after = executed
     assert result.returncode == 0, result.stdout + result.stderr
-    for path in CORE:
+    for path in NOTEBOOKS:
         assert re.search(rf"{path.stem}\s+[\d.]+ s\s+ok", result.stdout), result.stdout
-        assert (tmp_path / f"{path.stem}.ipynb").exists() and (tmp_path / f"{path.stem}.html").exists()
-        executed = load(tmp_path / f"{path.stem}.ipynb")
-        assert not [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert (tmp_path / "06_samples.png").exists() and (tmp_path / "06_reverse_process.gif").exists()
-    assert (tmp_path / "05_reverse_process.gif").exists()
-    after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+        assert (out / f"{path.stem}.ipynb").exists() and (out / f"{path.stem}.html").exists()
+        executed_nb = load(out / f"{path.stem}.ipynb")
+        code = [c for c in executed_nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), f"{path.name}: not every cell ran"
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert (out / "06_samples.png").exists() and (out / "06_reverse_process.gif").exists()
+    assert (out / "05_reverse_process.gif").exists()
     assert before == after, "execute must not touch the working tree"
+
+
+PROBE = """
+import importlib, json, os, sys
+import matplotlib, numpy, torch
+from tqdm.auto import tqdm
+for name in {preload}:  # what a warm kernel has imported already, and the environment those imports set
+    importlib.import_module(name)
+print(json.dumps({{
+    "cwd": os.getcwd(), "path": sys.path, "backend": matplotlib.get_backend(), "tqdm": [c.__module__ for c in tqdm.__mro__],
+    "threads": torch.get_num_threads(),
+    "env": {{k: v for k, v in os.environ.items() if k not in ("JPY_PARENT_PID", "JUPYTER_PATH")}},
+    "seed": int(numpy.random.randint(2**31)),
+}}))
+"""
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in sources])
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_warm_kernels_are_fresh_kernels(tmp_path):
+    """A kernel forked by execute's warm-kernel server sees what one started from scratch sees (folder, sys.path,
+    environment, inline figures, notebook progress bars, threads) except a numpy seed of its own; a kernel that dies
+    or hangs is reported as with a cold one, and no process outlives the run."""
+    import asyncio
+    import tempfile
+
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from autograder import execute
+
+    probe = PROBE.format(preload=execute.PRELOAD)
+    paths = [
+        _notebook(tmp_path / "probe1.ipynb", probe, "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"),
+        _notebook(tmp_path / "probe2.ipynb", probe),
+        _notebook(tmp_path / "dies.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+        _notebook(tmp_path / "hangs.ipynb", "import time\ntime.sleep(600)"),
+    ]
+
+    async def run_all():
+        done = [result async for result in execute.execute_series(paths[:3], tmp_path, timeout=300, jobs=2)]
+        return done + [result async for result in execute.execute_series(paths[3:], tmp_path, timeout=2)]
+
+    seen = {}
+    for warm in (True, False):
+        folder = tempfile.mkdtemp(prefix="ddpm-warm-")  # short: a socket's path holds at most 107 bytes
+        try:
+            with execute.kernels(folder, threads=1, warm=warm) as got:
+                assert got == warm
+                results = asyncio.run(run_all())
+                assert _processes_of(folder) or not warm  # the server: the search below sees what it must
+            assert not _processes_of(folder), f"processes outlived the run: {_processes_of(folder)}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        probe1, probe2, dies, hangs = results
+        assert probe1[3] is None and probe2[3] is None, (probe1[3], probe2[3])
+        assert isinstance(dies[3], DeadKernelError) and isinstance(hangs[3], CellTimeoutError), (dies[3], hangs[3])
+        figure = probe1[1].cells[1].outputs
+        assert [o.output_type for o in figure] == ["display_data"] and "image/png" in figure[0].data
+        seen[warm] = [json.loads(nb.cells[0].outputs[0].text) for _, nb, _, _ in (probe1, probe2)]
+    for probes in seen.values():
+        assert probes[0].pop("seed") != probes[1].pop("seed")  # each kernel draws its own
+    assert seen[True] == seen[False]
+    assert "tqdm.notebook" in seen[True][0]["tqdm"] and seen[True][0]["threads"] == 1
+
+
+def _processes_of(folder):
+    """Processes whose command line or environment names ``folder``: a kernel's JUPYTER_PATH, a warm one's socket."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if folder.encode() in Path(f"/proc/{pid}/cmdline").read_bytes() + Path(f"/proc/{pid}/environ").read_bytes():
+                found.append(pid)
+        except OSError:
+            pass
+    return found
 
 
 @pytest.mark.slow
@@ -144,25 +251,25 @@ def test_every_notebook_stops_at_its_first_exercise_with_stubs():
 
 
 @pytest.mark.slow
-def test_nbgrader_validate_accepts_the_solved_notebooks(tmp_path):
-    """`nbgrader validate` runs each notebook with the solutions in place and checks its graded cells pass."""
-    from autograder.execute import build_course_copy
+def test_nbgrader_validate_accepts_the_solved_notebooks(executed):
+    """nbgrader's validator (its metadata check and its verdict per graded cell) passes each notebook that execute ran
+    with the solutions: every cell executed, every check cell free of errors and of stderr output. The notebooks
+    are not executed again: nbgrader's own step would only repeat execute's."""
+    from nbgrader.preprocessors import CheckCellMetadata
+    from nbgrader.utils import determine_grade
+    from nbgrader.validator import Validator
 
-    course = build_course_copy(tmp_path / "course", "solutions")
-    env = {
-        **os.environ,
-        "DDPM_FAST": "1",
-        "OMP_NUM_THREADS": "1",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
-    graded = [p.name for p in CORE if check_cells(load(p))]
-    result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "validate", *graded],
-        cwd=course / "notebooks",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    output = result.stdout + result.stderr
-    assert output.count("Success! Your notebook passes all the tests.") == len(graded), output
+    out, result, _, _ = executed
+    validator = Validator()
+    validator.preprocessors = [CheckCellMetadata]
+    graded = [p for p in CORE if check_cells(load(p))]
+    assert len(graded) >= 5
+    for path in graded:
+        ran = out / path.name
+        assert ran.exists(), result.stdout + result.stderr
+        nb = load(ran)
+        assert all(c.execution_count for c in nb.cells if c.cell_type == "code"), f"{path.name}: not every cell ran"
+        assert validator.validate(str(ran)) == {}, path.name
+        checks = check_cells(nb)
+        assert len(checks) == len(check_cells(load(path)))
+        assert all(determine_grade(cell)[0] == determine_grade(cell)[1] > 0 for cell in checks), path.name
