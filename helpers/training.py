@@ -55,6 +55,7 @@ class TrainConfig:
     sample_grid: int = 16
     data_limit: int = None  # train on the first N images only
     mixed_precision: bool = False  # autocast on CUDA: see autocast_dtype
+    hflip: bool = False  # random left-right flips: right for CIFAR-10, wrong for Fashion-MNIST's one-way shoes
     seed: int = 0
     name: str = field(default="custom", compare=False)
 
@@ -279,7 +280,7 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
     state.model.train()
     while state.step < max_steps and (deadline is None or time.monotonic() < deadline):
         index = torch.randint(len(images), (config.batch_size,), generator=generator, device=device)
-        x_0 = random_hflip(images[index])
+        x_0 = random_hflip(images[index]) if config.hflip else images[index]
         t = torch.randint(0, config.timesteps, (config.batch_size,), device=device)  # Algorithm 1, line 3 (0-based)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
             loss = p_losses(eps_model, state.schedule, x_0, t, loss_type=config.loss_type)

@@ -175,7 +175,8 @@ def _plain_training(config, images, steps):
     generator = torch.Generator().manual_seed(config.seed)
     losses = []
     for step in range(1, steps + 1):
-        x_0 = data.random_hflip(images[torch.randint(len(images), (config.batch_size,), generator=generator)])
+        x_0 = images[torch.randint(len(images), (config.batch_size,), generator=generator)]
+        x_0 = data.random_hflip(x_0) if config.hflip else x_0
         t = torch.randint(0, config.timesteps, (config.batch_size,))
         loss = training.p_losses(state.model, state.schedule, x_0, t, loss_type=config.loss_type)
         state.optimizer.zero_grad()
@@ -190,10 +191,11 @@ def _plain_training(config, images, steps):
     return state, losses
 
 
-def test_the_device_loop_gives_the_plain_loops_losses():
+@pytest.mark.parametrize("hflip", [False, True])
+def test_the_device_loop_gives_the_plain_loops_losses(hflip):
     """Data on the device, losses read back every ``log_every`` steps, a fused EMA: same numbers as the plain loop."""
     images = torch.rand(96, 1, 28, 28) * 2 - 1
-    config = replace(TINY, ema_start=3)
+    config = replace(TINY, ema_start=3, hflip=hflip)
     plain, expected = _plain_training(config, images, steps=11)
     state = training.build_state(config, "cpu")
     training.train(state, images, max_steps=11, progress=False, log_every=4)
@@ -234,3 +236,20 @@ def test_generate_with_ddim_or_ddpm_in_batches():
         training.generate(state, 2, sampler="ddpm", steps=10)
     with pytest.raises(ValueError, match="sampler must be one of"):
         training.generate(state, 2, sampler="euler")
+
+
+def test_fashion_mnist_trains_without_flips_and_flips_are_an_option(monkeypatch):
+    """Fashion-MNIST's shoes face one way: a flip teaches mirrored shoes the data never has (colour sets may flip)."""
+    assert not any(c.hflip for c in (training.CPU_CONFIG, training.GPU_CONFIG, training.SMOKE_CONFIG))
+    left_dark = torch.linspace(-1, 1, 28).expand(8, 1, 28, 28).contiguous()  # mirrored, its left column is +1
+    batches = []
+    p_losses = training.p_losses
+    monkeypatch.setattr(
+        training, "p_losses", lambda model, schedule, x_0, t, **kw: batches.append(x_0) or p_losses(model, schedule, x_0, t, **kw)
+    )
+    mirrored = {}
+    for hflip in (False, True):
+        batches.clear()
+        training.train(training.build_state(replace(TINY, hflip=hflip), "cpu"), left_dark, max_steps=4, progress=False)
+        mirrored[hflip] = sum(int((x[:, 0, 0, 0] == 1).sum()) for x in batches)
+    assert mirrored[False] == 0 and mirrored[True] > 0, mirrored
