@@ -48,8 +48,12 @@ def p_sample(model, schedule, x_t, t, t_index, clip_denoised=False):
         ``mu = 1 / sqrt(alpha_t) * (x_t - beta_t / sqrt(1 - abar_t) * eps_theta(x_t, t))``.
     With clipping, x0_hat = ``predict_x0(...)`` is clamped to [-1, 1] and the
     mean is ``posterior_mean(schedule, x_t, t, x0_hat)`` (eq. 7). Both agree
-    when nothing is clamped; clipping keeps a cosine-schedule model from
-    amplifying its errors by up to 1 / sqrt(alpha_t) at the last steps.
+    when nothing is clamped. Eq. 11 scales an error of ``eps_theta`` by the
+    gain ``beta_t / (sqrt(alpha_t) * sqrt(1 - abar_t))``; with the cosine
+    schedule only the last beta reaches ``max_beta = 0.999``, so the gain is
+    about 31.6 at index T - 1 (the first reverse step) and about 1.5, then
+    0.83, at the next two. Clipping x0_hat projects it onto the data range:
+    a heuristic that departs from p_theta. A smaller ``max_beta`` also helps.
 
     Hints:
         1. ``extract(schedule.sqrt_recip_alphas, t, x_t.shape)`` and friends.
