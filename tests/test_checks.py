@@ -242,7 +242,7 @@ def test_q_sample_ignores_given_noise(monkeypatch):
 # --------------------------------------------------------------------------- 03 losses
 
 
-def _p_losses_with(model_input="x_t", target="noise", reduce="mean", swap_l1_l2=False):
+def _p_losses_with(model_input="x_t", target="noise", reduce="mean", swap_l1_l2=False, per_image_sum=False):
     def p_losses(model, schedule, x_0, t, noise=None, loss_type="l2"):
         if loss_type not in ("l1", "l2", "huber"):
             raise ValueError(loss_type)
@@ -253,6 +253,8 @@ def _p_losses_with(model_input="x_t", target="noise", reduce="mean", swap_l1_l2=
         if swap_l1_l2 and loss_type != "huber":
             loss_type = {"l1": "l2", "l2": "l1"}[loss_type]
         fn = {"l1": F.l1_loss, "l2": F.mse_loss, "huber": F.smooth_l1_loss}[loss_type]
+        if per_image_sum:  # eq. 14's norm over each image's pixels, averaged over the batch
+            return fn(predicted, goal, reduction="none").flatten(1).sum(1).mean()
         return fn(predicted, goal, reduction=reduce)
 
     return p_losses
@@ -260,7 +262,6 @@ def _p_losses_with(model_input="x_t", target="noise", reduce="mean", swap_l1_l2=
 
 LOSS_MISTAKES = {
     "model_on_x0": (_p_losses_with(model_input="x_0"), "clean x_0"),
-    "target_x0": (_p_losses_with(target="x_0"), "should be the noise"),
     "sum": (_p_losses_with(reduce="sum"), "summed instead of averaging"),
     "l1_l2_swapped": (_p_losses_with(swap_l1_l2=True), "That is the l1 loss"),
 }
@@ -271,6 +272,20 @@ def test_p_losses_mistakes(mistake, monkeypatch):
     wrong, hint = LOSS_MISTAKES[mistake]
     monkeypatch.setattr(losses, "p_losses", wrong)
     fails_with(checks.check_p_losses, hint)
+
+
+VALID_LOSSES = {
+    "target_x0": (_p_losses_with(target="x_0"), "predict x_0", "target should be the noise"),
+    "per_image_sum": (_p_losses_with(per_image_sum=True), "summed over each image's pixels", "eq. 14"),
+}
+
+
+@pytest.mark.parametrize("variant", VALID_LOSSES)
+def test_p_losses_valid_alternatives_are_not_called_wrong(variant, monkeypatch):
+    allowed, *fragments = VALID_LOSSES[variant]
+    monkeypatch.setattr(losses, "p_losses", allowed)
+    message = fails_with(checks.check_p_losses, "valid alternative, but not what this exercise asks", *fragments)
+    assert "is wrong" not in message and "no credit" in message
 
 
 def test_p_losses_with_unfinished_q_sample(monkeypatch):
@@ -285,26 +300,48 @@ def test_p_losses_with_unfinished_q_sample(monkeypatch):
 
 
 class _Embeddings(nn.Module):
-    def __init__(self, dim, divisor_offset=-1, cos_first=False):
+    def __init__(self, dim, divisor_offset=-1, cos_first=False, interleave=False, shift=0.0):
         super().__init__()
         self.dim, self.divisor_offset, self.cos_first = dim, divisor_offset, cos_first
+        self.interleave, self.shift = interleave, shift
 
     def forward(self, time):
         half = self.dim // 2
         w = torch.exp(torch.arange(half, dtype=torch.float32) * -(math.log(10000) / (half + self.divisor_offset)))
-        angles = time.float()[:, None] * w[None, :]
+        angles = (time.float() + self.shift)[:, None] * w[None, :]
         parts = (angles.cos(), angles.sin()) if self.cos_first else (angles.sin(), angles.cos())
+        if self.interleave:  # Vaswani et al.: sin in the even dimensions, cos in the odd ones
+            return torch.stack(parts, dim=-1).flatten(1)
         return torch.cat(parts, dim=-1)
 
 
-def test_embeddings_half_dim(monkeypatch):
-    monkeypatch.setattr(unet, "SinusoidalPositionEmbeddings", lambda dim: _Embeddings(dim, divisor_offset=0))
-    fails_with(checks.check_SinusoidalPositionEmbeddings, "half_dim - 1")
+VALID_EMBEDDINGS = {
+    # Vaswani et al. 2017, Section 3.5 exactly: interleaved, frequencies 10000^(-2i/dim)
+    "vaswani": (dict(divisor_offset=0, interleave=True), "exactly the encoding of Vaswani", "even dimensions"),
+    # the section 5 pitfall "half_dim instead of half_dim - 1": Vaswani's frequencies
+    "half_dim": (dict(divisor_offset=0), "Vaswani", "10000^(-2i/dim)", "half_dim - 1, not half_dim"),
+    "interleaved": (dict(interleave=True), "interleaved sin and cos", "Vaswani", "all sines, then all cosines"),
+    "nichol_dhariwal": (dict(divisor_offset=0, cos_first=True), "Nichol & Dhariwal", "half_dim - 1"),
+    # the section 5 pitfall "cos/sin swapped"
+    "cos_sin": (dict(cos_first=True), "swapped", "sines first"),
+}
 
 
-def test_embeddings_cos_sin_swapped(monkeypatch):
-    monkeypatch.setattr(unet, "SinusoidalPositionEmbeddings", lambda dim: _Embeddings(dim, cos_first=True))
-    fails_with(checks.check_SinusoidalPositionEmbeddings, "swapped")
+@pytest.mark.parametrize("variant", VALID_EMBEDDINGS)
+def test_embeddings_valid_alternatives_are_not_called_wrong(variant, monkeypatch):
+    options, *fragments = VALID_EMBEDDINGS[variant]
+    monkeypatch.setattr(unet, "SinusoidalPositionEmbeddings", lambda dim: _Embeddings(dim, **options))
+    message = fails_with(
+        checks.check_SinusoidalPositionEmbeddings, "valid alternative, but not what this exercise asks", *fragments
+    )
+    assert "is wrong" not in message and "no credit" in message
+
+
+def test_embeddings_real_mistake_is_still_wrong(monkeypatch):
+    # steps counted from 1: no paper's embedding, so no "valid alternative" either
+    monkeypatch.setattr(unet, "SinusoidalPositionEmbeddings", lambda dim: _Embeddings(dim, shift=1.0))
+    message = fails_with(checks.check_SinusoidalPositionEmbeddings, "is wrong: largest difference")
+    assert "valid alternative" not in message
 
 
 def test_embeddings_variant_passes(monkeypatch):
@@ -330,7 +367,23 @@ class _Block(nn.Module):
 
 def test_block_groupnorm_over_input_channels(monkeypatch):
     monkeypatch.setattr(unet, "Block", lambda dim, dim_out, groups=8: _Block(dim, dim_out, groups, norm_channels=dim))
-    fails_with(checks.check_Block, "GroupNorm over 4 channels", "input", "dim_out")
+    message = fails_with(checks.check_Block, "GroupNorm over 4 channels", "input", "dim_out")
+    assert "valid alternative" not in message
+
+
+class _PreActivationBlock(_Block):
+    """Ho et al.'s order: GroupNorm over the input -> SiLU -> conv."""
+
+    def forward(self, x, scale_shift=None):
+        return self.proj(self.act(self.norm(x)))
+
+
+def test_block_pre_activation_is_a_valid_alternative(monkeypatch):
+    monkeypatch.setattr(
+        unet, "Block", lambda dim, dim_out, groups=8: _PreActivationBlock(dim, dim_out, groups, norm_channels=dim)
+    )
+    message = fails_with(checks.check_Block, "valid alternative, but not what this exercise asks", "pre-activation", "Ho et al.")
+    assert "no credit" in message
 
 
 def test_block_without_activation(monkeypatch):
@@ -418,7 +471,6 @@ P_SAMPLE_MISTAKES = {
     "noise_at_0": (_p_sample_with(noise_at_0=True), "t_index == 0 return the mean alone"),
     "off_by_one": (_p_sample_with(shift=-1), "off by one"),
     "alphas_not_cumprod": (_p_sample_with(noise_std=lambda s: (1 - s.alphas).sqrt()), "alphas instead of alphas_cumprod"),
-    "beta_variance": (_p_sample_with(sigma=lambda s: s.betas.sqrt()), "sqrt(beta_t)"),
 }
 
 
@@ -427,6 +479,15 @@ def test_p_sample_mistakes(mistake, monkeypatch):
     wrong, hint = P_SAMPLE_MISTAKES[mistake]
     monkeypatch.setattr(sampling, "p_sample", wrong)
     fails_with(checks.check_p_sample, hint)
+
+
+def test_p_sample_beta_variance_is_a_valid_alternative(monkeypatch):
+    # sigma_t^2 = beta_t: Ho et al. (Section 3.2) found it works as well as the posterior variance
+    monkeypatch.setattr(sampling, "p_sample", _p_sample_with(sigma=lambda s: s.betas.sqrt()))
+    message = fails_with(
+        checks.check_p_sample, "valid alternative, but not what this exercise asks", "sqrt(beta_t)", "Section 3.2"
+    )
+    assert "is wrong" not in message and "no credit" in message
 
 
 def test_p_sample_variant_passes(monkeypatch):
