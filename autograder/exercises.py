@@ -115,6 +115,7 @@ TABLE = [
         ),
         mutants=(
             M('losses_target_x0', 'return F.mse_loss(predicted_noise, noise)', 'return F.mse_loss(predicted_noise, x_0)'),
+            M('losses_per_image_sum', 'return F.mse_loss(predicted_noise, noise)', 'return F.mse_loss(predicted_noise, noise, reduction="none").flatten(1).sum(1).mean()'),
             M('losses_clean_input', 'predicted_noise = model(x_noisy, t)', 'predicted_noise = model(x_0, t)'),
             M('losses_l1_l2_swapped', 'F.l1_loss(predicted_noise, noise)', 'F.mse_loss(predicted_noise, noise)'),
             M('losses_fresh_noise', 'x_noisy = q_sample(schedule, x_0, t, noise=noise)', 'x_noisy = q_sample(schedule, x_0, t)'),
@@ -127,6 +128,9 @@ TABLE = [
         mutants=(
             M('embedding_half_dim', 'scale = math.log(10000) / (half_dim - 1)', 'scale = math.log(10000) / half_dim', 'half_dim instead of half_dim - 1 in the embeddings'),
             M('embedding_cos_sin', 'torch.cat((args.sin(), args.cos()), dim=-1)', 'torch.cat((args.cos(), args.sin()), dim=-1)', 'cos/sin swapped in the embeddings'),
+            # valid alternatives the self-check names as such (Vaswani et al.'s layout, and all of Vaswani's): still no credit
+            M('embedding_vaswani_interleaved', 'torch.cat((args.sin(), args.cos()), dim=-1)', 'torch.stack((args.sin(), args.cos()), dim=-1).flatten(1)'),
+            M('embedding_vaswani', 'scale = math.log(10000) / (half_dim - 1)', 'scale = math.log(10000) / half_dim\n        return torch.stack(((time.float()[:, None] * torch.exp(torch.arange(half_dim, device=time.device) * -scale)[None, :]).sin(), (time.float()[:, None] * torch.exp(torch.arange(half_dim, device=time.device) * -scale)[None, :]).cos()), dim=-1).flatten(1)'),
         ),
     ),
     Exercise(

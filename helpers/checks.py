@@ -218,8 +218,17 @@ def _shifted(got, want):
     return None
 
 
-def _compare(what, got, want, mistakes=(), scale=None):
-    """Pass when ``got`` matches ``want``; otherwise name the matching known mistake, or show the numbers."""
+NO_CREDIT = "The grader compares with this exercise's choice, so it gives this version no credit."
+
+
+def _not_asked(what, hint, numbers=""):
+    """Fail without calling valid work wrong: ``what`` follows an alternative the papers allow."""
+    _fail(f"{what} is a valid alternative, but not what this exercise asks. {hint} {NO_CREDIT}{numbers}")
+
+
+def _compare(what, got, want, mistakes=(), scale=None, alternatives=()):
+    """Pass when ``got`` matches ``want``; otherwise name the matching valid alternative (a choice the
+    papers allow, but not this exercise's) or known mistake, or show the numbers."""
     if not torch.is_tensor(got):
         _fail(f"{what} should be a torch.Tensor, got {type(got).__name__}")
     want = torch.as_tensor(want)
@@ -231,6 +240,9 @@ def _compare(what, got, want, mistakes=(), scale=None):
         _fail(f"{what} contains NaN or inf: {_fmt(got)}")
     if _close(got, want, scale):
         return
+    for other, hint, *own_scale in alternatives:  # an alternative may bring its own error scale
+        if _close(got, other, own_scale[0] if own_scale else scale):
+            _not_asked(what, hint, f"\n  expected {_fmt(want)}\n  got      {_fmt(got)}")
     for mistaken, hint in mistakes:
         if mistaken is not None and _close(got, mistaken, scale):
             _fail(f"{what} is wrong. {hint}\n  expected {_fmt(want)}\n  got      {_fmt(got)}")
@@ -474,7 +486,6 @@ def check_p_losses():
             _tensor(cases["loss"]),
             mistakes=[
                 (torch.tensor(cases["model_on_x0"]), "The model saw the clean x_0: feed it the noisy x_t from q_sample."),
-                (torch.tensor(cases["target_x0"]), "The target should be the noise, not x_0: the network predicts the noise."),
                 (torch.tensor(cases["loss"] * numel), "You summed instead of averaging: use the mean over every element."),
                 (
                     torch.tensor(cases["other_noise"]),
@@ -483,6 +494,21 @@ def check_p_losses():
                 *[(torch.tensor(value), hint) for value, hint in others],
             ],
             scale=SCALES["P_LOSSES"][loss_type],
+            alternatives=[
+                (
+                    torch.tensor(cases["target_x0"]),
+                    "Your target is x_0: a network may be trained to predict x_0 (Ho et al., Section 3.2, tried it and "
+                    "found worse samples), but in this course the network predicts the noise, which the sampler "
+                    "(eq. 11) relies on. The target should be the noise.",
+                ),
+                (
+                    torch.tensor(cases["loss"] * numel / len(x_0)),
+                    "You summed over each image's pixels and averaged over the batch"
+                    + (", as the squared norm of eq. 14 reads" if loss_type == "l2" else "")
+                    + ": a constant factor (the number of pixels) away from the mean. This exercise asks for the mean "
+                    "over every element, the default reduction of torch's loss functions.",
+                ),
+            ],
         )
     if not got["l2"].requires_grad:
         _fail("p_losses returned a loss without gradient: do not detach or wrap the model call in torch.no_grad()")
@@ -505,6 +531,28 @@ LOSS_NAMES = {"l2": "the mean squared error", "l1": "the mean absolute error", "
 # ----------------------------------------------------------------------------
 
 
+def _vaswani_sinusoids(half):
+    """sin and cos of t * 10000^(-i / half) for i = 0 ... half - 1: Vaswani et al.'s frequencies
+    10000^(-2i/dim), in float64, to recognise the variants that use them."""
+    freqs = 10000.0 ** (-torch.arange(half, dtype=torch.float64) / half)
+    angles = torch.tensor(EMB_T, dtype=torch.float64)[:, None] * freqs[None, :]
+    # their error scale: the float32 rounding of the argument, as for the exercise's frequencies
+    scale = torch.as_tensor(tolerance.trig_scale((angles * (3.0 + freqs.log().abs())).numpy()))
+    return angles.sin(), angles.cos(), scale
+
+
+def _interleave(first, second):
+    """[a_0, b_0, a_1, b_1, ...]: first in the even dimensions, second in the odd ones."""
+    return torch.stack([first, second], dim=-1).flatten(1)
+
+
+ASKED_EMBEDDING = (
+    "This exercise asks for the variant in Ho et al.'s code: all sines, then all cosines "
+    "(torch.cat((sin, cos), dim=-1)), with ln(10000) divided by half_dim - 1 so that w runs from 1 down to "
+    "exactly 1/10000."
+)
+
+
 def check_SinusoidalPositionEmbeddings():
     """``unet.SinusoidalPositionEmbeddings(16)`` on t = 0, 1, 7, 250, 999."""
     __tracebackhide__ = True
@@ -515,34 +563,58 @@ def check_SinusoidalPositionEmbeddings():
         got_long = module(time.long())
     want = _tensor(EXPECTED.EMBEDDINGS)
     half = EMB_DIM // 2
-    if torch.is_tensor(got) and tuple(got.shape) == (len(EMB_T), EMB_DIM) and not _close(got, want, SCALES["EMBEDDINGS"]):
-        # What frequencies did the student use? At t = 1 the sine half is sin(w_i), and every w_i <= 1.
-        freqs = torch.asin(got[1, :half].double().clamp(-1, 1))
-        lowest = float(freqs[-1])
-        if math.isclose(lowest, 10000.0 ** (-(half - 1) / half), rel_tol=1e-2):
-            _fail(
-                "SinusoidalPositionEmbeddings uses the wrong frequencies: the lowest one is "
-                f"{lowest:.3g}, expected 1/10000. Divide ln(10000) by (half_dim - 1), not half_dim, "
-                "so that w runs from 1 down to exactly 1/10000."
-            )
-    _compare(
-        "SinusoidalPositionEmbeddings(16)(t)",
-        got,
-        want,
-        mistakes=[
-            (
-                torch.cat([want[:, half:], want[:, :half]], dim=1),
-                "sin and cos are swapped: the sines come first, then the cosines.",
-            ),
-            (
-                torch.stack([want[:, :half], want[:, half:]], dim=-1).flatten(1),
-                "You interleaved sin and cos; concatenate [sin, cos].",
-            ),
-        ],
-        scale=SCALES["EMBEDDINGS"],
-    )
+    sin, cos = want[:, :half], want[:, half:]
+    scale = torch.as_tensor(SCALES["EMBEDDINGS"], dtype=torch.float64)[:, :half]  # the same for sin and cos
+    v_sin, v_cos, v_scale = _vaswani_sinusoids(half)
+    # Choices the papers and their code allow: they fail (the grader compares with this exercise's
+    # layout), but the message must not call them wrong. Each brings the error scale of its layout.
+    alternatives = [
+        (
+            _interleave(v_sin, v_cos),
+            "This is exactly the encoding of Vaswani et al. (2017, Section 3.5): sin in the even dimensions, cos in "
+            "the odd ones, frequencies 10000^(-2i/dim) = 10000^(-i/half_dim). " + ASKED_EMBEDDING,
+            _interleave(v_scale, v_scale),
+        ),
+        (
+            torch.cat([v_sin, v_cos], dim=1),
+            "Your frequencies are 10000^(-i/half_dim) = 10000^(-2i/dim), those of Vaswani et al. (2017, "
+            "Section 3.5), whose lowest one is above 1/10000. Divide ln(10000) by half_dim - 1, not half_dim: " + ASKED_EMBEDDING,
+            torch.cat([v_scale, v_scale], dim=1),
+        ),
+        (
+            _interleave(sin, cos),
+            "You interleaved sin and cos (sin in the even dimensions, cos in the odd ones), the layout of "
+            "Vaswani et al. (2017, Section 3.5). " + ASKED_EMBEDDING,
+            _interleave(scale, scale),
+        ),
+        (
+            torch.cat([v_cos, v_sin], dim=1),
+            "Cosines first with frequencies 10000^(-i/half_dim) is the layout of Nichol & Dhariwal's code. " + ASKED_EMBEDDING,
+            torch.cat([v_scale, v_scale], dim=1),
+        ),
+        (
+            torch.cat([cos, sin], dim=1),
+            "sin and cos are swapped: the cosines come first. The network learns the same from either order (a "
+            "linear layer reads the embedding), but this exercise asks for the sines first, then the cosines.",
+        ),
+    ]
+    _compare("SinusoidalPositionEmbeddings(16)(t)", got, want, scale=SCALES["EMBEDDINGS"], alternatives=alternatives)
     _compare("SinusoidalPositionEmbeddings(16)(t as LongTensor)", got_long.float(), want, scale=SCALES["EMBEDDINGS"])
     _passed("SinusoidalPositionEmbeddings")
+
+
+def _is_pre_activation(block):
+    """True when ``block(x)`` is conv(SiLU(GroupNorm(x))), the pre-activation order, with its own layers."""
+    _fill_parameters(block)
+    x = _pattern(**BLOCK_X)
+    norm = block.norm
+    try:
+        with torch.no_grad():
+            got = block(x)
+            pre = block.proj(nn.functional.silu(nn.functional.group_norm(x, norm.num_groups, norm.weight, norm.bias, norm.eps)))
+    except Exception:  # anything else is reported by the structural messages below
+        return False
+    return torch.is_tensor(got) and _close(got, pre)
 
 
 def _block_structure(block, dim, dim_out, groups):
@@ -561,6 +633,13 @@ def _block_structure(block, dim, dim_out, groups):
     if tuple(proj.kernel_size) != (3, 3) or (proj.padding != "same" and tuple(proj.padding) != (1, 1)):
         _fail(f"Block.proj has kernel {tuple(proj.kernel_size)} and padding {proj.padding}: use a 3x3 kernel with padding=1")
     if norm.num_channels == dim and dim != dim_out:
+        if _is_pre_activation(block):
+            _not_asked(
+                "Block(x)",
+                "It computes GroupNorm -> SiLU -> conv, the pre-activation order of Ho et al.'s ResNet blocks (as in "
+                "Wide ResNets), whose norm sees the block's input. This exercise asks for the order of the "
+                "annotated-diffusion U-Net: conv -> GroupNorm over the dim_out output channels -> (scale, shift) -> SiLU.",
+            )
         _fail(
             f"Block.norm is a GroupNorm over {dim} channels, the block's *input*. It normalizes the convolution's "
             f"output: a GroupNorm over dim_out = {dim_out} channels."
@@ -701,12 +780,23 @@ def check_p_sample():
                 ("alphas_not_cumprod", "You used alphas instead of alphas_cumprod: the mean needs sqrt(1 - abar_t)."),
                 ("t_minus_1", "Off by one: you read the constants at t - 1. t (and t_index) are already 0-based."),
                 ("t_plus_1", "Off by one: you read the constants at t + 1. t (and t_index) are already 0-based."),
-                ("beta_variance", "You scaled z by sqrt(beta_t); this course uses the posterior variance of eq. 7."),
                 ("no_noise", "No noise was added: for t_index > 0 return mean + sqrt(posterior_variance_t) * z."),
             ]
             note = ""
         mistakes = [(_tensor(want[key][0]) + want[key][1] * z, hint) for key, hint in notes]
-        _compare(label + note, got, _tensor(want["correct"][0]) + want["correct"][1] * z, mistakes, SCALES["P_SAMPLE"][case])
+        alternatives = []
+        if "beta_variance" in want:  # sigma_t^2 = beta_t: Ho et al. (Section 3.2) found it works as well
+            alternatives.append(
+                (
+                    _tensor(want["beta_variance"][0]) + want["beta_variance"][1] * z,
+                    "You scaled z by sqrt(beta_t), the choice sigma_t^2 = beta_t; Ho et al. (Section 3.2) report "
+                    "similar results with it and with the posterior variance beta~_t = beta_t (1 - abar_{t-1}) / "
+                    "(1 - abar_t) of eq. 7, so it is a valid sampler. This exercise asks for the posterior variance: "
+                    "mean + sqrt(posterior_variance_t) * z.",
+                )
+            )
+        correct = _tensor(want["correct"][0]) + want["correct"][1] * z
+        _compare(label + note, got, correct, mistakes, SCALES["P_SAMPLE"][case], alternatives=alternatives)
     _passed("p_sample")
 
 

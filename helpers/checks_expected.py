@@ -1665,4 +1665,5 @@ REGIONS = {'the betas of Nichol & Dhariwal eq. 17, clipped at max_beta': ('cosin
  'loop t_index from T-1 down to 0, calling p_sample; keep every step if return_all': ('p_sample_loop',
                                                                                       'sampling'),
  'x0_hat (clamped and eps re-derived when clip_denoised), sigma, then x_prev of eq. 12': ('ddim_step',
-                                                                                          'ddim')}
+                                                                                          'ddim'),
+ 'combine q(x_t | x_{t-1}) and q(x_{t-1} | x_0) by completing the square': ('q_posterior', 'posterior')}

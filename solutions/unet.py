@@ -17,12 +17,15 @@ from torch import einsum, nn
 
 
 class SinusoidalPositionEmbeddings(nn.Module):
-    """Transformer-style embedding of the time step (Vaswani et al. 2017, Section 3.5;
-    used by Ho et al. 2020, Section 4).
+    """Sinusoidal embedding of the time step, the variant in Ho et al.'s code (2020, Section 4 and
+    Appendix B) of the Transformer's positional encoding.
 
     For ``half_dim = dim // 2`` frequencies ``w_i = exp(-i * ln(10000) / (half_dim - 1))``,
-    ``i = 0 ... half_dim - 1``, the embedding of ``t`` is
+    ``i = 0 ... half_dim - 1`` (from 1 down to exactly 1/10000), the embedding of ``t`` is
     ``[sin(t * w_0), ..., sin(t * w_{half-1}), cos(t * w_0), ..., cos(t * w_{half-1})]``.
+    Vaswani et al. (2017, Section 3.5) interleave instead (sin in the even dimensions, cos in the
+    odd ones) with frequencies ``10000^(-2i/dim) = 10000^(-i/half_dim)``: an equally valid
+    embedding, but not the one this exercise asks for.
 
     Shapes: ``time`` ``(B,)`` (int or float) -> ``(B, dim)`` float, values in ``[-1, 1]``.
 
@@ -52,6 +55,10 @@ class SinusoidalPositionEmbeddings(nn.Module):
 
 class Block(nn.Module):
     """Conv2d 3x3 (padding 1) -> GroupNorm(groups, dim_out) -> optional scale/shift -> SiLU.
+
+    The order of the annotated-diffusion U-Net (after Phil Wang's code). Ho et al.'s ResNet blocks
+    use the pre-activation order of Wide ResNets instead, GroupNorm -> Swish (= SiLU) -> conv, whose
+    norm sees the block's input.
 
     Shapes: ``(B, dim, H, W)`` -> ``(B, dim_out, H, W)``.
     ``scale_shift``, when given, is a pair of ``(B, dim_out, 1, 1)`` tensors
@@ -85,7 +92,8 @@ class Block(nn.Module):
 
 class ResnetBlock(nn.Module):
     """Two ``Block``s with the time step injected in between by FiLM, plus a residual path
-    (He et al. 2016; the DDPM U-Net uses Wide-ResNet blocks).
+    (He et al. 2016). Ho et al.'s Wide-ResNet blocks differ: pre-activation order (see ``Block``) and the
+    time embedding added to the features (a shift only), where this block also scales them.
 
     FiLM (feature-wise linear modulation, Perez et al. 2018): the time embedding sets a scale and
     a shift per channel, ``scale, shift = mlp(time_emb)`` split in two halves of ``dim_out``
@@ -124,8 +132,17 @@ class ResnetBlock(nn.Module):
 
 
 class ConvNextBlock(nn.Module):
-    """A ConvNeXt block (Liu et al. 2022) as an alternative to ``ResnetBlock``:
-    depthwise 7x7 conv, time term, then norm -> conv -> GELU -> norm -> conv."""
+    """A block after ConvNeXt (Liu et al. 2022), as in the annotated-diffusion U-Net, as an
+    alternative to ``ResnetBlock``: depthwise 7x7 conv, time term added, then
+    GroupNorm(1) -> 3x3 conv (to ``mult * dim_out`` channels) -> GELU -> GroupNorm(1) -> 3x3 conv,
+    plus a residual (a 1x1 conv when ``dim != dim_out``).
+
+    Liu et al.'s block is depthwise 7x7 conv -> LayerNorm -> 1x1 conv (4x channels) -> GELU -> 1x1 conv,
+    with layer scale and a residual. This variant adds the time embedding (GELU -> Linear, one value
+    per channel) after the depthwise conv; normalises with GroupNorm(1, C), which is LayerNorm over
+    C, H and W rather than over the channels of each pixel; widens by ``mult = 2``; uses 3x3 convs
+    where Liu uses 1x1; adds a second norm after the GELU; has no layer scale; and keeps the
+    residual when the channel count changes with a 1x1 conv."""
 
     def __init__(self, dim, dim_out, *, time_emb_dim=None, mult=2, norm=True):
         super().__init__()
