@@ -122,6 +122,25 @@ TABLE = [
         ),
     ),
     Exercise(
+        "q_posterior", "posterior", "03", points=2,
+        tasks=(T("q_posterior", H.make_q_posterior, H.ref_q_posterior, deps=("extract",)),),
+        parts=(
+            P("posterior mean (eq. 7)", "q_posterior", H.all_cases_check("mean")),
+            P("posterior variance", "q_posterior", H.all_cases_check("variance")),
+        ),
+        mutants=(
+            M('posterior_abar_t_in_mean', 'coef_x0 = torch.sqrt(abar_prev) * beta_t', 'coef_x0 = torch.sqrt(abar_t) * beta_t'),
+            M('posterior_abar_prev_no_sqrt', 'coef_x0 = torch.sqrt(abar_prev) * beta_t', 'coef_x0 = abar_prev * beta_t'),
+            M('posterior_alpha_no_sqrt', 'coef_xt = torch.sqrt(alpha_t) *', 'coef_xt = alpha_t *'),
+            M('posterior_abar_t_in_xt_coef', 'coef_xt = torch.sqrt(alpha_t) * (1.0 - abar_prev)', 'coef_xt = torch.sqrt(alpha_t) * (1.0 - abar_t)'),
+            M('posterior_coefs_swapped', 'mean = coef_x0 * x_0 + coef_xt * x_t', 'mean = coef_x0 * x_t + coef_xt * x_0'),
+            M('posterior_prev_off_by_one', 'abar_prev = extract(schedule.alphas_cumprod_prev, t, x_t.shape)', 'abar_prev = extract(schedule.alphas_cumprod, t - 1, x_t.shape)', 'alphas_cumprod_prev not starting at 1.0'),
+            M('posterior_variance_beta', 'variance = beta_t * (1.0 - abar_prev) / (1.0 - abar_t)', 'variance = beta_t'),
+            M('posterior_variance_std', 'variance = beta_t * (1.0 - abar_prev) / (1.0 - abar_t)', 'variance = torch.sqrt(beta_t * (1.0 - abar_prev) / (1.0 - abar_t))'),
+            M('posterior_variances_added', 'variance = beta_t * (1.0 - abar_prev) / (1.0 - abar_t)', 'variance = 1.0 - abar_t'),
+        ),
+    ),
+    Exercise(
         "SinusoidalPositionEmbeddings", "unet", "04", points=2,
         tasks=(T("SinusoidalPositionEmbeddings", H.make_embeddings, H.ref_embeddings),),
         parts=(P("[sin, cos] embedding", "SinusoidalPositionEmbeddings"),),
@@ -164,8 +183,9 @@ TABLE = [
     Exercise(
         "p_sample", "sampling", "05", points=3,
         tasks=(
-            T("p_sample.mean", lambda rng: H.make_p_sample(rng, True), lambda i: H.ref_p_sample(i, False), deps=("extract",)),
-            T("p_sample.noise", lambda rng: H.make_p_sample(rng, False), lambda i: H.ref_p_sample(i, True), deps=("extract",)),
+            # q_posterior: the clipping path's posterior mean (provided code) calls it
+            T("p_sample.mean", lambda rng: H.make_p_sample(rng, True), lambda i: H.ref_p_sample(i, False), deps=("extract", "q_posterior")),
+            T("p_sample.noise", lambda rng: H.make_p_sample(rng, False), lambda i: H.ref_p_sample(i, True), deps=("extract", "q_posterior")),
         ),
         parts=(
             P("mean of eq. 11", "p_sample.mean"),

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from solutions import checks as C
-from solutions import ddim, forward, losses, sampling, schedules, unet
+from solutions import ddim, forward, losses, posterior, sampling, schedules, unet
 
 from . import hidden_tests as H
 from .stubs import regions
@@ -121,6 +121,8 @@ def build_expected():
                 "other_noise": _values(loss_fn(model(forward.q_sample(sched64, d(x_0), t, -d(noise)), t), d(noise))),
             }
         scales["P_LOSSES"][loss_type] = _scale(H._loss_scale(loss_type, pred.detach(), noise, pred_scale, float(loss)))
+
+    out["Q_POSTERIOR"], scales["Q_POSTERIOR"] = _q_posterior_expected(sched64, schedule)
 
     with H.Float64():
         out["EMBEDDINGS"] = _values(unet.SinusoidalPositionEmbeddings(C.EMB_DIM)(d(torch.tensor(C.EMB_T))))
@@ -242,6 +244,41 @@ def build_expected():
     out["SCALES"] = scales
     out["REGIONS"] = {region.what: (region.exercise, region.module) for region in regions()}
     return out
+
+
+def _q_posterior_expected(sched64, schedule):
+    """The posterior's mean and variance on the check's inputs, and the named mistakes (float64)."""
+    x_0, x_t, t = C._pattern(**C.POST_X0), C._pattern(**C.POST_XT), torch.tensor(C.POST_T)
+    x0, xt = x_0.double(), x_t.double()
+    with H.Float64():
+        mean, variance = posterior.q_posterior(sched64, x0, xt, t)
+
+    def at(name):
+        return getattr(sched64, name)[t].reshape(-1, 1, 1, 1)
+
+    beta, alpha, abar, prev = at("betas"), at("alphas"), at("alphas_cumprod"), at("alphas_cumprod_prev")
+    coef_x0, coef_xt = prev.sqrt() * beta / (1 - abar), alpha.sqrt() * (1 - prev) / (1 - abar)
+    v1, v2 = beta / alpha, 1 - prev  # the two factors' variances as Gaussians in x_{t-1}
+    means = {
+        "correct": mean,
+        "abar_t": abar.sqrt() * beta / (1 - abar) * x0 + alpha.sqrt() * xt,
+        "abar_t_x0": abar.sqrt() * beta / (1 - abar) * x0 + coef_xt * xt,
+        "abar_t_xt": coef_x0 * x0 + alpha.sqrt() * xt,
+        "abar_prev_no_sqrt": prev * beta / (1 - abar) * x0 + coef_xt * xt,
+        "alpha_no_sqrt": coef_x0 * x0 + alpha * (1 - prev) / (1 - abar) * xt,
+        "swapped": coef_x0 * xt + coef_xt * x0,
+        "variance_weights": (v1 * xt / alpha.sqrt() + v2 * prev.sqrt() * x0) / (v1 + v2),
+    }
+    variances = {
+        "correct": variance,
+        "beta": beta,
+        "std": variance.sqrt(),
+        "no_alpha": beta * (1 - prev) / (beta + 1 - prev),
+        "marginal": 1 - abar,
+    }
+    mean_scale, variance_scale = H.q_posterior_scales(schedule, x_0, x_t, t)
+    values = {"mean": {k: _values(v) for k, v in means.items()}, "variance": {k: _values(v) for k, v in variances.items()}}
+    return values, {"mean": _scale(mean_scale), "variance": _scale(variance_scale)}
 
 
 def _function_examples(out, scales):

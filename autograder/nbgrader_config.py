@@ -20,6 +20,7 @@ c.Autograde.exclude_overwriting = {
         "helpers/schedules.py",
         "helpers/forward.py",
         "helpers/losses.py",
+        "helpers/posterior.py",
         "helpers/unet.py",
         "helpers/sampling.py",
         "helpers/ddim.py",

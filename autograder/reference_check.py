@@ -27,6 +27,7 @@ MODULES = {
     "extract": "schedules",
     "q_sample": "forward",
     "p_losses": "losses",
+    "q_posterior": "posterior",
     "SinusoidalPositionEmbeddings": "unet",
     "Block": "unet",
     "ResnetBlock": "unet",
@@ -336,6 +337,46 @@ def check_p_losses():
         found += _differs(name, what, got, value)
     got = p_losses(_ToyEps(), schedule, _tensor(x_0), _t(t), noise=_tensor(noise))
     found += _differs(name, "the default loss_type is not the paper's mean squared error (eq. 14)", got, expected["l2"])
+    return found
+
+
+def check_q_posterior():
+    """Bayes' rule done numerically: on a grid of x_{t-1}, the product q(x_t | x_{t-1}) q(x_{t-1} | x_0),
+    normalised, has the mean and variance the solution returns (eqs. 6-7 without using their formulas);
+    index 0, where q(x_{t-1} | x_0) is the point x_0, must return x_0 and variance 0."""
+    name = _qualified("q_posterior")
+    _, q_posterior = _solution("q_posterior")
+    found = []
+    for label, betas in (("linear T=1000", _linear_betas(1000)), ("cosine T=50", _cosine_betas(50))):
+        schedule = _Schedule(betas)
+        c = schedule.np
+        T = len(betas)
+        rng = np.random.default_rng(T)
+        t = np.array([1, 2, T // 3, T // 2, T - 2, T - 1])
+        x_0 = rng.uniform(-1, 1, size=(len(t), 1, 1, 1))
+        x_t = rng.normal(size=(len(t), 1, 1, 1))
+        mean, variance = q_posterior(schedule, _tensor(x_0), _tensor(x_t), _t(t))
+        grid_mean, grid_var = [], []
+        for i, step in enumerate(t):
+            prior_m, prior_v = np.sqrt(c["alphas_cumprod_prev"][step]) * x_0[i, 0, 0, 0], 1.0 - c["alphas_cumprod_prev"][step]
+            sd = np.sqrt(min(prior_v, c["betas"][step] / c["alphas"][step]))
+            centre = x_t[i, 0, 0, 0] / np.sqrt(c["alphas"][step]) if c["betas"][step] < prior_v else prior_m
+            grid = centre + sd * np.linspace(-40, 40, 400001)
+            log_density = -((x_t[i, 0, 0, 0] - np.sqrt(c["alphas"][step]) * grid) ** 2) / (2 * c["betas"][step])
+            log_density = log_density - (grid - prior_m) ** 2 / (2 * prior_v)
+            density = np.exp(log_density - log_density.max())
+            density /= density.sum()
+            m = float((grid * density).sum())
+            grid_mean.append(m)
+            grid_var.append(float(((grid - m) ** 2 * density).sum()))
+        shape = (len(t), 1, 1, 1)
+        what = f"{label}: the posterior mean differs from the normalised product of its two Gaussian factors"
+        found += _differs(name, what, mean, np.reshape(grid_mean, shape), rtol=1e-6, atol=1e-9, axis_name="case")
+        what = f"{label}: the posterior variance differs from the normalised product of its two Gaussian factors"
+        found += _differs(name, what, variance, np.reshape(grid_var, shape), rtol=1e-5, atol=1e-12, axis_name="case")
+        mean0, variance0 = q_posterior(schedule, _tensor(x_0), _tensor(x_t), _t(np.zeros(len(t), dtype=np.int64)))
+        found += _differs(name, f"{label}: at index 0 the mean is not x_0", mean0, x_0)
+        found += _differs(name, f"{label}: at index 0 the variance is not 0", variance0, np.zeros(shape), atol=1e-15)
     return found
 
 
@@ -662,6 +703,7 @@ CHECKS = {
     "extract": check_extract,
     "q_sample": check_q_sample,
     "p_losses": check_p_losses,
+    "q_posterior": check_q_posterior,
     "SinusoidalPositionEmbeddings": check_SinusoidalPositionEmbeddings,
     "Block": check_Block,
     "ResnetBlock": check_ResnetBlock,

@@ -170,6 +170,9 @@ def run_case(task, ci, call=None):
         return {"out": m["schedules"].extract(T(ci["a"]), T(ci["t"]), tuple(int(v) for v in ci["x_shape"]))}
     if task == "q_sample":
         return {"out": m["forward"].q_sample(schedule_from(ci), T(ci["x_0"]), T(ci["t"]), noise=T(ci["noise"]))}
+    if task == "q_posterior":
+        mean, variance = m["posterior"].q_posterior(schedule_from(ci), T(ci["x_0"]), T(ci["x_t"]), T(ci["t"]))
+        return {"mean": mean, "variance": variance}
     if task == "p_losses":
         model = standins.StandInModel(ci["x_0"].shape[1])
         loss = m["losses"].p_losses(

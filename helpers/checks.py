@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from . import checks_expected as EXPECTED
-from . import forward, losses, sampling, schedules, tolerance, unet
+from . import forward, losses, posterior, sampling, schedules, tolerance, unet
 
 __all__ = [
     "CheckFailure",
@@ -26,6 +26,7 @@ __all__ = [
     "check_extract",
     "check_q_sample",
     "check_p_losses",
+    "check_q_posterior",
     "check_SinusoidalPositionEmbeddings",
     "check_Block",
     "check_ResnetBlock",
@@ -139,6 +140,9 @@ BLOCK_X = dict(shape=(2, 4, 5, 5), phase=0.5)
 RESNET = dict(dim=4, dim_out=8, time_emb_dim=6, groups=2)
 RESNET_SAME = dict(dim=8, dim_out=8, time_emb_dim=None, groups=2)
 RESNET_TIME = dict(shape=(2, 6), phase=1.1)
+POST_X0 = dict(shape=(3, 1, 4, 4), phase=0.4, scale=0.9)
+POST_XT = dict(shape=(3, 1, 4, 4), phase=2.5, scale=1.5)
+POST_T = [0, 4, 9]  # index 0 (abar_{t-1} = 1: the posterior is the point x_0), a middle one and the last
 SAMPLE_X = dict(shape=(2, 1, 4, 4), phase=0.7)
 SAMPLE_CASES = {
     # name: (t_index, clip_denoised, posterior variance replaced by betas?)
@@ -521,6 +525,87 @@ def check_p_losses():
     else:
         _fail("p_losses(loss_type='l3') should raise ValueError")
     _passed("p_losses", ", ".join(f"{k} = {float(v.detach()):.4f}" for k, v in got.items()))
+
+
+def _compare_named(what, got, want, mistakes, scale):
+    """``_compare``, but a named mistake matches within a looser tolerance of its own magnitude: the
+    correct value's error scale can be far smaller than the mistaken value (e.g. when a swapped term
+    is the large one)."""
+    __tracebackhide__ = True
+    if torch.is_tensor(got) and tuple(got.shape) == tuple(want.shape) and bool(torch.isfinite(got).all()):
+        if not _close(got, want, scale):
+            for mistaken, hint in mistakes:
+                if _close(got, mistaken, 100.0 * mistaken.abs() + torch.as_tensor(scale)):
+                    _fail(f"{what} is wrong. {hint}\n  expected {_fmt(want)}\n  got      {_fmt(got)}")
+    _compare(what, got, want, (), scale)
+
+
+def check_q_posterior():
+    """``posterior.q_posterior``: the mean and variance of q(x_{t-1} | x_t, x_0) at indices 0, 4 and 9."""
+    __tracebackhide__ = True
+    schedule = _frozen_schedule()
+    x_0, x_t, t = _pattern(**POST_X0), _pattern(**POST_XT), torch.tensor(POST_T)
+    with _running("q_posterior", "posterior"):
+        got = posterior.q_posterior(schedule, x_0, x_t, t)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        _fail(f"q_posterior should return a pair (mean, variance), got {type(got).__name__}")
+    mean, variance = got
+    want = EXPECTED.Q_POSTERIOR
+    for what, value in (("mean", mean), ("variance", variance)):
+        if torch.is_tensor(value) and value.shape[:1] == (3,) and not bool(torch.isfinite(value[0]).all()):
+            _fail(
+                f"q_posterior's {what} is not finite at index 0. There abar_{{t-1}} = 1: q(x_{{t-1}} | x_0) is the point "
+                "x_0 (variance 0, precision infinite). Simplify with alpha_t (1 - abar_{t-1}) + beta_t = 1 - abar_t until "
+                "no division by 1 - abar_{t-1} is left."
+            )
+    hints = {
+        "abar_t": "You used abar_t where abar_{t-1} belongs: q(x_{t-1} | x_0) is eq. 4 at step t - 1, with mean "
+        "sqrt(abar_{t-1}) x_0 and variance 1 - abar_{t-1} (schedule.alphas_cumprod_prev).",
+        "abar_t_x0": "The x_0 coefficient uses abar_t where abar_{t-1} belongs: the mean of q(x_{t-1} | x_0) is "
+        "sqrt(abar_{t-1}) x_0.",
+        "abar_prev_no_sqrt": "The x_0 coefficient lacks a square root: the mean of q(x_{t-1} | x_0) is sqrt(abar_{t-1}) x_0.",
+        "alpha_no_sqrt": "The x_t coefficient has alpha_t where sqrt(alpha_t) belongs: the forward step is "
+        "x_t = sqrt(alpha_t) x_{t-1} + sqrt(beta_t) noise.",
+        "abar_t_xt": "The x_t coefficient uses 1 - abar_t where 1 - abar_{t-1} belongs: the second factor's variance is "
+        "1 - abar_{t-1} (schedule.alphas_cumprod_prev).",
+        "swapped": "The two coefficients are swapped: check which one multiplies x_0 and which one x_t.",
+        "variance_weights": "You weighted the two factors' means by their variances; weight them by their precisions "
+        "(1 / variance): the surer factor pulls the mean harder.",
+    }
+    _compare_named(
+        "q_posterior(...) mean",
+        mean,
+        _tensor(want["mean"]["correct"]),
+        [(_tensor(want["mean"][key]), hint) for key, hint in hints.items()],
+        SCALES["Q_POSTERIOR"]["mean"],
+    )
+    if torch.is_tensor(variance) and tuple(variance.shape) == tuple(x_t.shape):
+        _fail("q_posterior's variance has the shape of x_t; return one number per image, shaped (B, 1, 1, 1) (extract does that)")
+    _compare_named(
+        "q_posterior(...) variance",
+        variance,
+        _tensor(want["variance"]["correct"]),
+        [
+            (
+                _tensor(want["variance"]["beta"]),
+                "You returned beta_t. That is the other choice of sigma_t^2 for the model's step p_theta (Ho et al. "
+                "section 3.2), not the variance of this posterior: add the two factors' precisions.",
+            ),
+            (_tensor(want["variance"]["std"]), "You returned a standard deviation (a square root); return the variance."),
+            (
+                _tensor(want["variance"]["no_alpha"]),
+                "As a Gaussian in x_{t-1}, q(x_t | x_{t-1}) has precision alpha_t / beta_t, not 1 / beta_t: x_{t-1} "
+                "enters it multiplied by sqrt(alpha_t).",
+            ),
+            (
+                _tensor(want["variance"]["marginal"]),
+                "You returned 1 - abar_t, the variance of q(x_t | x_0): going forward the variances add; "
+                "conditioning on both x_t and x_0 adds the precisions instead.",
+            ),
+        ],
+        SCALES["Q_POSTERIOR"]["variance"],
+    )
+    _passed("q_posterior")
 
 
 LOSS_NAMES = {"l2": "the mean squared error", "l1": "the mean absolute error", "huber": "F.smooth_l1_loss"}

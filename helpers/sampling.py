@@ -4,6 +4,7 @@
 import torch
 from tqdm.auto import tqdm
 
+from .posterior import q_posterior
 from .schedules import extract
 
 
@@ -16,15 +17,8 @@ def predict_x0(schedule, x_t, t, eps):
 
 
 def posterior_mean(schedule, x_t, t, x_0):
-    """Mean of q(x_{t-1} | x_t, x_0) (Ho et al. eq. 7):
-    ``sqrt(abar_{t-1}) beta_t / (1 - abar_t) * x_0 + sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t) * x_t``."""
-    abar_t = extract(schedule.alphas_cumprod, t, x_t.shape)
-    abar_prev = extract(schedule.alphas_cumprod_prev, t, x_t.shape)
-    beta_t = extract(schedule.betas, t, x_t.shape)
-    alpha_t = extract(schedule.alphas, t, x_t.shape)
-    coef_x0 = torch.sqrt(abar_prev) * beta_t / (1.0 - abar_t)
-    coef_xt = torch.sqrt(alpha_t) * (1.0 - abar_prev) / (1.0 - abar_t)
-    return coef_x0 * x_0 + coef_xt * x_t
+    """Mean of q(x_{t-1} | x_t, x_0) (Ho et al. eq. 7): the mean of your ``q_posterior`` (notebook 03)."""
+    return q_posterior(schedule, x_0, x_t, t)[0]
 
 
 @torch.no_grad()

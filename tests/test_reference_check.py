@@ -15,7 +15,7 @@ from solutions import forward
 ROOT = Path(__file__).resolve().parent.parent
 
 EXERCISES = [
-    "cosine_beta_schedule", "DiffusionSchedule", "extract", "q_sample", "p_losses",
+    "cosine_beta_schedule", "DiffusionSchedule", "extract", "q_sample", "p_losses", "q_posterior",
     "SinusoidalPositionEmbeddings", "Block", "ResnetBlock", "p_sample", "p_sample_loop", "ddim_step",
 ]  # fmt: skip
 
@@ -37,6 +37,12 @@ MISTAKES = [
      "torch.cat((args.sin(), args.cos()), dim=-1)",
      "torch.cat((args.cos(), args.sin()), dim=-1)",
      "solutions.unet.SinusoidalPositionEmbeddings"),
+    ("q_posterior_alpha_no_sqrt", "posterior",
+     "coef_xt = torch.sqrt(alpha_t) *", "coef_xt = alpha_t *",
+     "solutions.posterior.q_posterior"),
+    ("q_posterior_variance_beta", "posterior",
+     "variance = beta_t * (1.0 - abar_prev) / (1.0 - abar_t)", "variance = beta_t",
+     "solutions.posterior.q_posterior"),
     ("block_relu", "unet", "self.act = nn.SiLU()", "self.act = nn.ReLU()", "solutions.unet.Block"),
     ("resnet_no_residual", "unet", "return h + self.res_conv(x)", "return h", "solutions.unet.ResnetBlock"),
     ("variance_as_std", "sampling",

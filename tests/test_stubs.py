@@ -92,12 +92,14 @@ def helpers():
 def _calls(helpers, monkeypatch):
     """One call per solution region, with every other piece taken from the reference so that
     the call reaches exactly that region."""
-    from helpers import ddim, forward, losses, sampling, schedules, unet
+    from helpers import ddim, forward, losses, posterior, sampling, schedules, unet
+    from solutions import posterior as ref_posterior
 
     ref = ref_schedules.DiffusionSchedule(ref_schedules.linear_beta_schedule(10))
     x, t = torch.zeros(2, 1, 4, 4), torch.tensor([1, 2])
-    for module in (forward, sampling, ddim):
+    for module in (forward, posterior, sampling, ddim):
         monkeypatch.setattr(module, "extract", ref_schedules.extract)
+    monkeypatch.setattr(sampling, "q_posterior", ref_posterior.q_posterior)
     monkeypatch.setattr(losses, "q_sample", lambda s, x0, t, noise=None: x0)
     stub_block = unet.Block
     monkeypatch.setattr(unet, "Block", ref_unet.Block)
@@ -109,6 +111,7 @@ def _calls(helpers, monkeypatch):
         "extract": lambda: schedules.extract(ref.betas, t, x.shape),
         "q_sample": lambda: forward.q_sample(ref, x, t),
         "p_losses": lambda: losses.p_losses(model, ref, x, t),
+        "q_posterior": lambda: posterior.q_posterior(ref, x, x, t),
         "SinusoidalPositionEmbeddings": lambda: unet.SinusoidalPositionEmbeddings(8)(t),
         "Block.__init__": lambda: stub_block(4, 8),
         "ResnetBlock": lambda: unet.ResnetBlock(8, 8, groups=4)(torch.zeros(1, 8, 4, 4)),

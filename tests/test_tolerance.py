@@ -24,7 +24,7 @@ from autograder import hidden_tests, mutants, standins
 from solutions import tolerance
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ("schedules", "forward", "losses", "unet", "sampling", "ddim")
+MODULES = ("schedules", "forward", "losses", "posterior", "unet", "sampling", "ddim")
 PROVIDED = ("checks", "checks_expected", "tolerance")
 SEEDS = (0, 1, 2)
 
@@ -188,7 +188,37 @@ LOSS_REGION = """    if loss_type == "l1":
     return F.smooth_l1_loss(predicted_noise, noise)
 """
 
+POSTERIOR_REGION = """    coef_x0 = torch.sqrt(abar_prev) * beta_t / (1.0 - abar_t)
+    coef_xt = torch.sqrt(alpha_t) * (1.0 - abar_prev) / (1.0 - abar_t)
+    mean = coef_x0 * x_0 + coef_xt * x_t
+    variance = beta_t * (1.0 - abar_prev) / (1.0 - abar_t)
+"""
+
+
 VARIANTS = {
+    "posterior_precisions": [
+        (
+            "posterior",
+            POSTERIOR_REGION,
+            """    # precisions add; the mean is the precision-weighted average; index 0 (abar_prev = 1) is the point x_0
+    point = abar_prev == 1.0
+    precision = alpha_t / (1.0 - alpha_t) + 1.0 / torch.where(point, torch.ones_like(abar_prev), 1.0 - abar_prev)
+    variance = torch.where(point, torch.zeros_like(precision), 1.0 / precision)
+    weighted = torch.sqrt(alpha_t) / (1.0 - alpha_t) * x_t + torch.sqrt(abar_prev) / (1.0 - abar_prev) * x_0
+    mean = torch.where(point, x_0, variance * weighted)
+""",
+        ),
+    ],
+    "posterior_float64": [
+        (
+            "posterior",
+            POSTERIOR_REGION,
+            """    b, a, ab, prev = (v.double() for v in (beta_t, alpha_t, abar_t, abar_prev))
+    mean = ((prev.sqrt() * b * x_0.double() + a.sqrt() * (1 - prev) * x_t.double()) / (1 - ab)).to(x_t.dtype)
+    variance = (b / (1 - ab) * (1 - prev)).float()
+""",
+        ),
+    ],
     "float64_everywhere": [
         (
             "schedules",

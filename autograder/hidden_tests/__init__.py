@@ -486,6 +486,50 @@ def ref_p_losses(inputs):
     return out
 
 
+# ----------------------------------------------------------------------------- q_posterior
+
+
+def make_q_posterior(rng):
+    out = {}
+    for i, (kind, T) in enumerate(SCHEDULE_CHOICES):
+        c = f"c{i}"
+        shape = _image_shape(rng)
+        _put_schedule(out, c, kind, T)
+        out[f"{c}/x_0"] = rng.uniform(-1, 1, size=shape).astype(np.float32)
+        out[f"{c}/x_t"] = (1.5 * rng.standard_normal(shape)).astype(np.float32)
+        out[f"{c}/t"] = _timesteps(rng, shape[0], T)  # indices 0 and T - 1 always among them
+    return out
+
+
+def q_posterior_scales(sched, x_0, x_t, t):
+    """Error scales of the posterior's mean and variance. Correct arrangements (eq. 7 over ``1 - abar_t``,
+    precisions ``alpha_t / beta_t + 1 / (1 - abar_{t-1})``, ``1 - alpha_t`` for ``beta_t``, the stored
+    ``posterior_variance``) agree only up to the schedule constants' own rounding, amplified where a
+    formula takes ``1 - x`` of a constant near 1."""
+    nd = np.ndim(x_t)
+    g = {n: _at(getattr(sched, n), t, nd) for n in ("betas", "alphas", "alphas_cumprod", "alphas_cumprod_prev")}
+    cond = schedule_condition(sched, t, nd) + 2.0 + tolerance.condition_one_minus(g["alphas"])
+    with np.errstate(all="ignore"):
+        one_minus = 1.0 - g["alphas_cumprod"]
+        coef_x0 = np.sqrt(g["alphas_cumprod_prev"]) * g["betas"] / one_minus
+        coef_xt = np.sqrt(g["alphas"]) * (1.0 - g["alphas_cumprod_prev"]) / one_minus
+        variance = g["betas"] * (1.0 - g["alphas_cumprod_prev"]) / one_minus
+    return cond * (coef_x0 * _abs(x_0) + coef_xt * _abs(x_t)), cond * variance
+
+
+def ref_q_posterior(inputs):
+    from solutions.posterior import q_posterior
+
+    out = {}
+    for c in cases_of(inputs):
+        ci = case_inputs(inputs, c)
+        with Float64():
+            mean, variance = q_posterior(schedule64(ci), _f64(ci["x_0"]), _f64(ci["x_t"]), _tensor(ci["t"]))
+        out[f"{c}/mean"], out[f"{c}/variance"] = _np(mean), _np(variance)
+        out[f"{c}/mean.scale"], out[f"{c}/variance.scale"] = q_posterior_scales(schedule_from(ci), ci["x_0"], ci["x_t"], ci["t"])
+    return out
+
+
 # ----------------------------------------------------------------------------- U-Net pieces
 
 
@@ -873,16 +917,21 @@ def dep_sources():
     """``{dep name: python source}``; each source defines objects and ``__targets__``:
     ``[(module, dotted attribute, object name)]`` to patch into the student's modules."""
     import solutions.forward
+    import solutions.posterior
     import solutions.schedules
     import solutions.unet
 
     extract = _fn_source(solutions.schedules.extract)
     q_sample = _fn_source(solutions.forward.q_sample)
+    q_posterior = _fn_source(solutions.posterior.q_posterior)
     block_cls = _fn_source(solutions.unet.Block).replace("super().__init__()", "nn.Module.__init__(self)")
     block_init = _fn_source(solutions.unet.Block.__init__).replace("super().__init__()", "nn.Module.__init__(self)")
     head = "import math\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
     return {
-        "extract": head + extract + "\n__targets__ = [(m, 'extract', 'extract') for m in ('forward', 'sampling', 'ddim')]\n",
+        "extract": head
+        + extract
+        + "\n__targets__ = [(m, 'extract', 'extract') for m in ('forward', 'posterior', 'sampling', 'ddim')]\n",
+        "q_posterior": head + extract + "\n" + q_posterior + "\n__targets__ = [('sampling', 'q_posterior', 'q_posterior')]\n",
         "q_sample": head + extract + "\n" + q_sample + "\n__targets__ = [('losses', 'q_sample', 'q_sample')]\n",
         "Block.__init__": head + block_init + "\n__targets__ = [('unet', 'Block.__init__', '__init__')]\n",
         "Block": head + block_cls + "\n__targets__ = [('unet', 'Block', 'Block')]\n",
