@@ -201,7 +201,7 @@ TABLE = [
             M('vlb_no_log_term', 'torch.log(var_p / var_q) + ', ''),
             M('vlb_no_half', 'kl = 0.5 * (', 'kl = ('),
             M('vlb_variance_ignored', 'var_p = var_q if variance == "posterior" else betas_t', 'var_p = var_q'),
-            M('vlb_model_on_x0', 'eps = model(x_t, t)', 'eps = model(x_0, t)'),
+            M('vlb_model_on_x0', 'eps_theta = model(x_t, t)', 'eps_theta = model(x_0, t)'),
             M('vlb_recip_alpha_no_sqrt', 'mean_p = extract(schedule.sqrt_recip_alphas, t, x_t.shape) *', 'mean_p = 1.0 / extract(schedule.alphas, t, x_t.shape) *', '1/alpha_t instead of 1/sqrt(alpha_t)'),
         ),
     ),

@@ -22,6 +22,8 @@ c.Autograde.exclude_overwriting = {
         "helpers/losses.py",
         "helpers/unet.py",
         "helpers/sampling.py",
+        "helpers/posterior.py",
+        "helpers/likelihood.py",
         "helpers/ddim.py",
     ]
 }

@@ -48,7 +48,7 @@ def vlb_term(model, schedule, x_0, t, noise=None, variance="posterior"):
     beta~ is 0 there: this function raises a ``ValueError`` for it.
 
     Hints:
-        1. ``x_t = q_sample(schedule, x_0, t, noise=noise)``; then ``q_posterior`` and ``model(x_t, t)``.
+        1. Noise x_0 with ``q_sample`` and the given noise; then call ``q_posterior`` and ``model(x_t, t)``.
         2. ``extract(schedule.betas, t, x_t.shape)`` and friends give ``(B, 1, 1, 1)`` constants.
         3. For the KL: write out log N(x; m, v) = -1/2 log(2 pi v) - (x - m)^2 / (2 v) and use
            E[(x - m_p)^2] = v_q + (m_q - m_p)^2 for x ~ N(m_q, v_q).
@@ -64,10 +64,10 @@ def vlb_term(model, schedule, x_0, t, noise=None, variance="posterior"):
     # BEGIN SOLUTION: x_t, the two Gaussians, their KL per dimension, then the mean over dimensions in bits
     x_t = q_sample(schedule, x_0, t, noise=noise)
     mean_q, var_q = q_posterior(schedule, x_0, x_t, t)
-    eps = model(x_t, t)
+    eps_theta = model(x_t, t)
     betas_t = extract(schedule.betas, t, x_t.shape)
     sqrt_one_minus_alphas_cumprod_t = extract(schedule.sqrt_one_minus_alphas_cumprod, t, x_t.shape)
-    mean_p = extract(schedule.sqrt_recip_alphas, t, x_t.shape) * (x_t - betas_t / sqrt_one_minus_alphas_cumprod_t * eps)
+    mean_p = extract(schedule.sqrt_recip_alphas, t, x_t.shape) * (x_t - betas_t / sqrt_one_minus_alphas_cumprod_t * eps_theta)
     var_p = var_q if variance == "posterior" else betas_t
     kl = 0.5 * (torch.log(var_p / var_q) + (var_q + (mean_q - mean_p) ** 2) / var_p - 1.0)
     return kl.mean(dim=tuple(range(1, kl.ndim))) / math.log(2.0)
@@ -83,7 +83,7 @@ def prior_term(schedule, x_0):
     mean = extract(schedule.sqrt_alphas_cumprod, last, x_0.shape) * x_0
     var = extract(1.0 - schedule.alphas_cumprod, last, x_0.shape)
     kl = 0.5 * (-torch.log(var) + var + mean**2 - 1.0)
-    return kl.mean(dim=tuple(range(1, kl.ndim))) / math.log(2.0)
+    return kl.flatten(1).mean(1) / math.log(2.0)
 
 
 @torch.no_grad()
