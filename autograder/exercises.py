@@ -211,6 +211,25 @@ TABLE = [
         ),
     ),
     Exercise(
+        "vlb_term", "likelihood", "05", points=2,
+        tasks=(T("vlb_term", H.make_vlb_term, H.ref_vlb_term, deps=("extract", "q_sample", "q_posterior")),),
+        parts=(
+            P("KL with the posterior variance", "vlb_term", H.all_cases_check(select=lambda ci: str(ci["variance"]) == "posterior")),
+            P("KL with the variance beta_t", "vlb_term", H.all_cases_check(select=lambda ci: str(ci["variance"]) == "beta")),
+        ),
+        mutants=(
+            M('vlb_nats', 'return kl.mean(dim=tuple(range(1, kl.ndim))) / math.log(2.0)', 'return kl.mean(dim=tuple(range(1, kl.ndim)))'),
+            M('vlb_sum_dims', 'return kl.mean(dim=tuple(range(1, kl.ndim))) / math.log(2.0)', 'return kl.sum(dim=tuple(range(1, kl.ndim))) / math.log(2.0)'),
+            M('vlb_kl_swapped', 'kl = 0.5 * (torch.log(var_p / var_q) + (var_q + (mean_q - mean_p) ** 2) / var_p - 1.0)', 'kl = 0.5 * (torch.log(var_q / var_p) + (var_p + (mean_q - mean_p) ** 2) / var_q - 1.0)'),
+            M('vlb_variance_as_std', 'var_p = var_q if variance == "posterior" else betas_t', 'var_p = var_q.sqrt() if variance == "posterior" else betas_t.sqrt()', 'posterior variance used as a standard deviation (missing sqrt)'),
+            M('vlb_no_log_term', 'torch.log(var_p / var_q) + ', ''),
+            M('vlb_no_half', 'kl = 0.5 * (', 'kl = ('),
+            M('vlb_variance_ignored', 'var_p = var_q if variance == "posterior" else betas_t', 'var_p = var_q'),
+            M('vlb_model_on_x0', 'eps_theta = model(x_t, t)', 'eps_theta = model(x_0, t)'),
+            M('vlb_recip_alpha_no_sqrt', 'mean_p = extract(schedule.sqrt_recip_alphas, t, x_t.shape) *', 'mean_p = 1.0 / extract(schedule.alphas, t, x_t.shape) *', '1/alpha_t instead of 1/sqrt(alpha_t)'),
+        ),
+    ),
+    Exercise(
         "ddim_step", "ddim", "08", points=1, bonus=True,
         tasks=(T("ddim_step", H.make_ddim, H.ref_ddim, deps=("extract",)),),
         parts=(

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from solutions import checks as C
-from solutions import ddim, forward, losses, posterior, sampling, schedules, unet
+from solutions import ddim, forward, likelihood, losses, posterior, sampling, schedules, unet
 
 from . import hidden_tests as H
 from .stubs import regions
@@ -210,6 +210,21 @@ def build_expected():
         eps = C._eps_model(x_t, t)
         scales["P_SAMPLE"][case] = _scale(H.p_sample_scale(ci, x_t, t, t_index, eps, eps_scale(x_t, t), clip, z))
 
+    out["VLB_TERM"], scales["VLB_TERM"] = {}, {}
+    t = torch.tensor(C.VLB_T)
+    for variance in ("posterior", "beta"):
+        with H.Float64():
+            cases = {"correct": _values(likelihood.vlb_term(C._eps_model, sched64, d(x_0), t, d(noise), variance))}
+            cases.update({key: _values(value) for key, value in _vlb_mistakes(sched64, d(x_0), t, d(noise), variance).items()})
+        out["VLB_TERM"][variance] = cases
+
+        def vlb_eps_scale(x, x_scale, steps):  # checks._eps_model's error scale, with x's own
+            return 0.5 * (x.abs().numpy() + x_scale) + 0.2 + 0.05 * (steps.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
+
+        scales["VLB_TERM"][variance] = _scale(
+            H.vlb_term_scale(sched_inputs, x_0.numpy(), t.numpy(), noise.numpy(), C._eps_model, variance, vlb_eps_scale)
+        )
+
     out["DDIM"], scales["DDIM"] = {}, {}
     for case, (index, t_prev, eta, clip) in C.DDIM_CASES.items():
         t = torch.full((x_t.shape[0],), index, dtype=torch.long)
@@ -279,6 +294,38 @@ def _q_posterior_expected(sched64, schedule):
     mean_scale, variance_scale = H.q_posterior_scales(schedule, x_0, x_t, t)
     values = {"mean": {k: _values(v) for k, v in means.items()}, "variance": {k: _values(v) for k, v in variances.items()}}
     return values, {"mean": _scale(mean_scale), "variance": _scale(variance_scale)}
+
+
+def _vlb_mistakes(sched, x_0, t, noise, variance):
+    """The KL term of ``likelihood.vlb_term`` as the known mistakes compute it (float64 inputs)."""
+    x_t = forward.q_sample(sched, x_0, t, noise)
+    mean_q, var_q = posterior.q_posterior(sched, x_0, x_t, t)
+    var_b = schedules.extract(sched.betas, t, x_t.shape)
+    var_p = var_q if variance == "posterior" else var_b
+
+    def mean_p(eps):
+        coef = schedules.extract(sched.betas / sched.sqrt_one_minus_alphas_cumprod, t, x_t.shape)
+        return schedules.extract(sched.sqrt_recip_alphas, t, x_t.shape) * (x_t - coef * eps)
+
+    def kl(m_q, v_q, m_p, v_p, half=0.5, log=True):
+        return half * ((torch.log(v_p / v_q) if log else 0.0) + (v_q + (m_q - m_p) ** 2) / v_p - 1.0)
+
+    def bits(per_dim, reduce=torch.mean):
+        return reduce(per_dim.flatten(1), dim=1) / math.log(2.0)
+
+    m_p = mean_p(C._eps_model(x_t, t))
+    mistakes = {
+        "nats": bits(kl(mean_q, var_q, m_p, var_p)) * math.log(2.0),
+        "sum_dims": bits(kl(mean_q, var_q, m_p, var_p), torch.sum),
+        "variance_as_std": bits(kl(mean_q, var_q, m_p, var_p.sqrt())),
+        "no_half": bits(kl(mean_q, var_q, m_p, var_p, half=1.0)),
+        "model_on_x0": bits(kl(mean_q, var_q, mean_p(C._eps_model(x_0, t)), var_p)),
+    }
+    if variance == "beta":  # with equal variances the KL is symmetric and has no log term: these show with beta only
+        mistakes["swapped"] = bits(kl(m_p, var_p, mean_q, var_q))
+        mistakes["no_log"] = bits(kl(mean_q, var_q, m_p, var_p, log=False))
+        mistakes["posterior_for_beta"] = bits(kl(mean_q, var_q, m_p, var_q))
+    return mistakes
 
 
 def _function_examples(out, scales):

@@ -23,6 +23,8 @@ c.Autograde.exclude_overwriting = {
         "helpers/posterior.py",
         "helpers/unet.py",
         "helpers/sampling.py",
+        "helpers/posterior.py",
+        "helpers/likelihood.py",
         "helpers/ddim.py",
     ]
 }

@@ -34,6 +34,7 @@ MODULES = {
     "p_sample": "sampling",
     "p_sample_loop": "sampling",
     "ddim_step": "ddim",
+    "vlb_term": "likelihood",
 }
 
 GROUPNORM_EPS = 1e-5  # torch's default, which the reference's nn.GroupNorm uses
@@ -697,6 +698,47 @@ def check_ddim_step():
     return found
 
 
+def _gaussian_kl_bits_np(m_q, v_q, m_p, v_p):
+    """KL(N(m_q, v_q) || N(m_p, v_p)) per dimension, by numerical integration over a grid (not the
+    closed form), averaged over the non-batch axes, in bits."""
+    grid = np.linspace(-12.0, 12.0, 4001)  # in units of q's standard deviation
+    x = m_q[..., None] + np.sqrt(v_q)[..., None] * grid
+    log_q = -0.5 * np.log(2 * math.pi * v_q)[..., None] - 0.5 * grid**2
+    log_p = -0.5 * np.log(2 * math.pi * v_p)[..., None] - (x - m_p[..., None]) ** 2 / (2 * v_p[..., None])
+    weight = np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi) * (grid[1] - grid[0])
+    kl = ((log_q - log_p) * weight).sum(-1)
+    return kl.reshape(kl.shape[0], -1).mean(1) / math.log(2.0)
+
+
+def check_vlb_term():
+    """Ho et al. eq. 5's L_{t-1}: eq. 4 for x_t, eqs. 6-7 for q(x_{t-1} | x_t, x_0), eq. 11 for p_theta's
+    mean, sigma_t^2 = beta~_t or beta_t, and the KL integrated numerically."""
+    name = _qualified("vlb_term")
+    _, vlb_term = _solution("vlb_term")
+    rng = np.random.default_rng(12)
+    found = []
+    for betas in (_linear_betas(100), _cosine_betas(40)):
+        schedule, c = _Schedule(betas), _constants(betas)
+        T = len(betas)
+        x_0 = rng.uniform(-1.0, 1.0, size=(3, 2, 3, 3))
+        noise = rng.normal(size=x_0.shape)
+        t = np.array([1, T // 2, T - 1])
+        nd = x_0.ndim
+        abar = _bcast(c["alphas_cumprod"][t], nd)
+        x_t = np.sqrt(abar) * x_0 + np.sqrt(1.0 - abar) * noise
+        abar_prev, beta, alpha = (_bcast(c[key][t], nd) for key in ("alphas_cumprod_prev", "betas", "alphas"))
+        mean_q = np.sqrt(abar_prev) * beta / (1.0 - abar) * x_0 + np.sqrt(alpha) * (1.0 - abar_prev) / (1.0 - abar) * x_t
+        var_q = _bcast(c["posterior_variance"][t], nd) * np.ones_like(x_0)
+        eps = _toy_eps(x_t, t)
+        mean_p = (x_t - beta / np.sqrt(1.0 - abar) * eps) / np.sqrt(alpha)
+        for variance, var_p in (("posterior", var_q), ("beta", beta * np.ones_like(x_0))):
+            expected = _gaussian_kl_bits_np(mean_q, var_q, mean_p, var_p)
+            got = vlb_term(_ToyEps(), schedule, _tensor(x_0), _t(t), noise=_tensor(noise), variance=variance)
+            what = f"T={T}, t={t.tolist()}, variance={variance!r}: differs from the KL of eq. 5's L_(t-1) in bits/dim"
+            found += _differs(name, what, got, expected, rtol=1e-6, atol=1e-9, axis_name="image")
+    return found
+
+
 CHECKS = {
     "cosine_beta_schedule": check_cosine_beta_schedule,
     "DiffusionSchedule": check_DiffusionSchedule,
@@ -709,6 +751,7 @@ CHECKS = {
     "ResnetBlock": check_ResnetBlock,
     "p_sample": check_p_sample,
     "p_sample_loop": check_p_sample_loop,
+    "vlb_term": check_vlb_term,
     "ddim_step": check_ddim_step,
 }
 

@@ -211,6 +211,17 @@ def run_case(task, ci, call=None):
             generator=torch.Generator().manual_seed(int(ci["seed"])),
         )
         return {"out": result}
+    if task == "vlb_term":
+        x_0 = T(ci["x_0"])
+        result = m["likelihood"].vlb_term(
+            standins.StandInModel(x_0.shape[1]),
+            schedule_from(ci),
+            x_0,
+            T(ci["t"]),
+            noise=T(ci["noise"]),
+            variance=str(ci["variance"]),
+        )
+        return {"out": result}
     if task == "ddim_step":
         x_t = T(ci["x_t"])
         t = torch.full((x_t.shape[0],), int(ci["t_index"]), dtype=torch.long)

@@ -32,6 +32,7 @@ __all__ = [
     "check_ResnetBlock",
     "check_p_sample",
     "check_p_sample_loop",
+    "check_vlb_term",
     "check_ddim_step",
 ]
 
@@ -151,6 +152,7 @@ SAMPLE_CASES = {
     "clipped": (6, True, False),
 }
 SEED = 1234
+VLB_T = [1, 4, 9]  # paper steps 2, 5 and 10 of the check's 10-step schedule
 DDIM_CASES = {
     # name: (t index, t_prev, eta, clip_denoised)
     "jump": (6, 3, 0.0, False),
@@ -965,6 +967,34 @@ def check_p_sample_loop():
             if not _close(result, final):
                 _fail("p_sample_loop should return x_0, the output of the last step (t_index 0)")
     _passed("p_sample_loop")
+
+
+def check_vlb_term():
+    """``likelihood.vlb_term``: the KL terms L_{t-1} of three images, with each of the two variances."""
+    __tracebackhide__ = True
+    from . import likelihood  # imported by its own check only: a broken module does not stop the others
+
+    x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(VLB_T)
+    hints = {
+        "nats": "These are nats: divide by ln 2 (math.log(2)) for bits.",
+        "sum_dims": "You summed over the dimensions: bits per dimension average over C, H and W (.mean over dims 1, 2, 3).",
+        "swapped": "The KL's arguments are swapped: the expectation is under q(x_{t-1} | x_t, x_0), the target, "
+        "so KL = 1/2 (log(v_p / v_q) + (v_q + (m_q - m_p)^2) / v_p - 1).",
+        "variance_as_std": "A variance was used as a standard deviation: beta~_t and beta_t are variances; "
+        "the KL needs them as they are, not their square roots.",
+        "no_half": "The KL of two Gaussians has a factor 1/2 in front.",
+        "no_log": "The term log(v_p / v_q) is missing (it is 0 only when the two variances are equal).",
+        "model_on_x0": "The model predicts the noise in x_t: call model(x_t, t), not model(x_0, t).",
+        "posterior_for_beta": "variance='beta' asks for sigma_t^2 = beta_t as p_theta's variance, not beta~_t.",
+    }
+    for variance in likelihood.VARIANCES:
+        with _running("vlb_term", "likelihood"), torch.no_grad():
+            got = likelihood.vlb_term(_eps_model, _frozen_schedule(), x_0, t, noise=noise, variance=variance)
+        want = EXPECTED.VLB_TERM[variance]
+        mistakes = [(_tensor(want[key]), hint) for key, hint in hints.items() if key in want]
+        label = f"vlb_term(..., t={VLB_T}, variance={variance!r})"
+        _compare(label, got, _tensor(want["correct"]), mistakes, SCALES["VLB_TERM"][variance])
+    _passed("vlb_term")
 
 
 # ----------------------------------------------------------------------------

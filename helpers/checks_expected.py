@@ -1293,6 +1293,22 @@ P_SAMPLE = {'step': {'correct': ([[[[0.5701381036, 0.8033955038, -0.3661150725, 
                              [0.9032720509, 0.3256882263, -0.8133781818, -0.7484491001]]]],
                           0.0)}}
 
+VLB_TERM = {'posterior': {'correct': [0.8982454924, 0.1820461492, 0.1765824481],
+               'nats': [0.6226163305, 0.1261847751, 0.122397626],
+               'sum_dims': [14.37192788, 2.912738388, 2.825319169],
+               'variance_as_std': [0.7938985196, 0.2753095628, 0.1651660502],
+               'no_half': [1.796490985, 0.3640922984, 0.3531648961],
+               'model_on_x0': [1.267621107, 0.4510757441, 0.6712406645]},
+ 'beta': {'correct': [0.6051592187, 0.1642068972, 0.1710288171],
+          'nats': [0.4194644062, 0.1138195478, 0.1185481424],
+          'sum_dims': [9.682547499, 2.627310355, 2.736461074],
+          'variance_as_std': [1.053767741, 0.3289284068, 0.1669322143],
+          'no_half': [1.210318437, 0.3284137943, 0.3420576342],
+          'model_on_x0': [0.7325301674, 0.3638979941, 0.6489456231],
+          'swapped': [1.500778824, 0.2175213389, 0.1770149587],
+          'no_log': [-0.1628669646, -0.05079053979, 0.1461925472],
+          'posterior_for_beta': [0.8982454924, 0.1820461492, 0.1765824481]}}
+
 DDIM = {'jump': {'correct': ([[[[0.6846743905, 0.9813022359, -0.5059363344, -1.39582282],
                          [-0.2635594282, 1.07798626, 0.4808646867, -1.098872449],
                          [-1.131907125, 0.4346524481, 1.0925869, -0.2115229928],
@@ -1743,6 +1759,7 @@ SCALES = {'SCHEDULE': {'betas': [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.4
                             [19.5, 10.3, 18.4, 16.4]]],
                           [[[13.8, 17.8, 8.01, 23.1], [6.56, 18.8, 12.4, 16.6], [17.7, 11.3, 19.2, 4.05],
                             [22.2, 11.0, 17.3, 16.7]]]]},
+ 'VLB_TERM': {'posterior': [1460.0, 93.0, 56.1], 'beta': [530.0, 71.6, 54.4]},
  'DDIM': {'jump': [[[[48.4, 61.8, 28.5, 68.5], [21.5, 66.1, 39.2, 55.1], [56.6, 37.1, 66.8, 20.0],
                      [68.2, 30.6, 60.6, 50.2]]],
                    [[[45.2, 63.6, 24.9, 68.7], [23.2, 64.8, 42.7, 52.3], [59.0, 33.4, 67.7, 18.1],
@@ -1765,6 +1782,7 @@ REGIONS = {'the betas of Nichol & Dhariwal eq. 17, clipped at max_beta': ('cosin
  "gather a[t] and reshape it to (B, 1, ..., 1) on t's device": ('extract', 'schedules'),
  'x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise': ('q_sample', 'forward'),
  'noise x_0 with q_sample, predict the noise, compare with the chosen loss': ('p_losses', 'losses'),
+ 'mean and variance of q(x_{t-1} | x_t, x_0), by completing the square': ('q_posterior', 'posterior'),
  'frequencies, outer product with time, then [sin, cos]': ('SinusoidalPositionEmbeddings', 'unet'),
  'self.proj (3x3 conv), self.norm (GroupNorm), self.act (SiLU)': ('Block', 'unet'),
  'conv, norm, optional x * (scale + 1) + shift, activation': ('Block', 'unet'),
@@ -1773,6 +1791,7 @@ REGIONS = {'the betas of Nichol & Dhariwal eq. 17, clipped at max_beta': ('cosin
  'return the mean at t_index 0, else add sqrt(posterior variance) * z': ('p_sample', 'sampling'),
  'loop t_index from T-1 down to 0, calling p_sample; keep every step if return_all': ('p_sample_loop',
                                                                                       'sampling'),
+ 'x_t, the two Gaussians, their KL per dimension, then the mean over dimensions in bits': ('vlb_term',
+                                                                                           'likelihood'),
  'x0_hat (clamped and eps re-derived when clip_denoised), sigma, then x_prev of eq. 12': ('ddim_step',
-                                                                                          'ddim'),
- 'mean and variance of q(x_{t-1} | x_t, x_0), by completing the square': ('q_posterior', 'posterior')}
+                                                                                          'ddim')}

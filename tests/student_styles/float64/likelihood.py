@@ -1,0 +1,21 @@
+# ruff: noqa: F821 -- spliced into the stub module, whose names (extract, q_sample, q_posterior, ...) it uses
+import math
+
+import torch
+
+
+def vlb_term(model, schedule, x_0, t, noise=None, variance="posterior"):
+    if variance not in VARIANCES:
+        raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
+    if bool((t < 1).any()):
+        raise ValueError("vlb_term is defined for t >= 1: at index 0 the term L_0 is the discrete decoder (eq. 13)")
+    if noise is None:
+        noise = torch.randn_like(x_0)
+    x_t = q_sample(schedule, x_0, t, noise=noise)
+    mu_q, var_q = (v.double() for v in q_posterior(schedule, x_0, x_t, t))
+    beta = extract(schedule.betas, t, x_t.shape).double()
+    abar = extract(schedule.alphas_cumprod, t, x_t.shape).double()
+    mu_p = (x_t.double() - beta / (1 - abar).sqrt() * model(x_t, t).double()) / (1 - beta).sqrt()
+    var_p = var_q if variance == "posterior" else beta
+    kl = 0.5 * (var_p.log() - var_q.log() + (var_q + (mu_q - mu_p) ** 2) / var_p - 1)
+    return (kl.flatten(1).mean(1) / math.log(2)).to(x_0.dtype)

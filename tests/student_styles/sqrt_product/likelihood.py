@@ -1,0 +1,22 @@
+# ruff: noqa: F821 -- spliced into the stub module, whose names (extract, q_sample, q_posterior, ...) it uses
+import math
+
+import torch
+
+
+def vlb_term(model, schedule, x_0, t, noise=None, variance="posterior"):
+    if variance not in VARIANCES:
+        raise ValueError(f"variance must be one of {VARIANCES}, not {variance!r}")
+    if bool((t < 1).any()):
+        raise ValueError("vlb_term is defined for t >= 1: at index 0 the term L_0 is the discrete decoder (eq. 13)")
+    if noise is None:
+        noise = torch.randn_like(x_0)
+    x_t = q_sample(schedule, x_0, t, noise=noise)
+    mu_q, var_q = q_posterior(schedule, x_0, x_t, t)
+    beta = extract(schedule.betas, t, x_t.shape)
+    alpha = extract(schedule.alphas, t, x_t.shape)
+    abar = extract(schedule.alphas_cumprod, t, x_t.shape)
+    mu_p = torch.rsqrt(alpha) * (x_t - beta * torch.rsqrt(1 - abar) * model(x_t, t))
+    var_p = var_q if variance == "posterior" else beta
+    kl = 0.5 * (torch.log(var_p) - torch.log(var_q) + var_q / var_p + (mu_q - mu_p).pow(2) / var_p - 1)
+    return kl.mean(dim=(1, 2, 3)) * (1 / math.log(2))
