@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 EXERCISES = [
     "cosine_beta_schedule", "DiffusionSchedule", "extract", "q_sample", "p_losses", "q_posterior",
-    "SinusoidalPositionEmbeddings", "Block", "ResnetBlock", "p_sample", "p_sample_loop", "ddim_step",
+    "SinusoidalPositionEmbeddings", "Block", "ResnetBlock", "p_sample", "p_sample_loop", "vlb_term", "ddim_step",
 ]  # fmt: skip
 
 # (id, module, text in solutions/<module>.py, its mistaken replacement, the name the report must carry)

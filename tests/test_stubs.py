@@ -92,14 +92,17 @@ def helpers():
 def _calls(helpers, monkeypatch):
     """One call per solution region, with every other piece taken from the reference so that
     the call reaches exactly that region."""
-    from helpers import ddim, forward, losses, posterior, sampling, schedules, unet
+    from helpers import ddim, forward, likelihood, losses, posterior, sampling, schedules, unet
+    from solutions import forward as ref_forward
     from solutions import posterior as ref_posterior
 
     ref = ref_schedules.DiffusionSchedule(ref_schedules.linear_beta_schedule(10))
     x, t = torch.zeros(2, 1, 4, 4), torch.tensor([1, 2])
-    for module in (forward, posterior, sampling, ddim):
+    for module in (forward, posterior, sampling, ddim, likelihood):
         monkeypatch.setattr(module, "extract", ref_schedules.extract)
-    monkeypatch.setattr(sampling, "q_posterior", ref_posterior.q_posterior)
+    for module in (sampling, likelihood):
+        monkeypatch.setattr(module, "q_posterior", ref_posterior.q_posterior)
+    monkeypatch.setattr(likelihood, "q_sample", ref_forward.q_sample)
     monkeypatch.setattr(losses, "q_sample", lambda s, x0, t, noise=None: x0)
     stub_block = unet.Block
     monkeypatch.setattr(unet, "Block", ref_unet.Block)
@@ -118,6 +121,7 @@ def _calls(helpers, monkeypatch):
         "p_sample mean": lambda: sampling.p_sample(model, ref, x, t, 2),
         "p_sample noise": lambda: sampling.p_sample(model, ref, x, t, 2, clip_denoised=True),
         "p_sample_loop": lambda: sampling.p_sample_loop(conv, ref, (1, 1, 2, 2), progress=False),
+        "vlb_term": lambda: likelihood.vlb_term(model, ref, x, t),
         "ddim_step": lambda: ddim.ddim_step(model, ref, x, t, 0),
     }
 
