@@ -299,12 +299,12 @@ def _guidance_expected(out, scales, sched64, sched_inputs, eps_scale):
         torch.manual_seed(C.SEED)
         with torch.no_grad(), H.Float64():
             correct = guidance.p_sample_guided(model, sched64, x_t, t, t_index, labels, w, clip_denoised=clip)
-        cases = {"correct": _values(correct)}
+        # the s-convention with w plugged in as s: at w = 0 that is the unconditional estimate alone
+        cases = {"correct": _values(correct), "scale_convention": step(eps_u + w * (eps_c - eps_u))}
         if w > 0:
             cases.update(
                 sign_flipped=step((1 - w) * eps_c + w * eps_u),
                 w_on_uncond=step(eps_c + w * eps_u),
-                scale_convention=step(eps_u + w * (eps_c - eps_u)),
                 conditional_only=step(eps_c),  # also the unconditional pass given the real label
             )
         out["GUIDED"][case] = cases

@@ -122,7 +122,7 @@ def sample_guided(model, schedule, labels, w, shape=None, clip_denoised=True, pr
     img = torch.randn(shape, generator=generator, device="cpu").to(device)
     steps = reversed(range(schedule.timesteps))
     for t_index in tqdm(steps, total=schedule.timesteps, desc=f"sampling, w = {w:g}", disable=not progress):
-        t = torch.full((shape[0],), t_index, device=device, dtype=torch.long)
+        t = torch.full_like(labels, t_index)  # (B,), on the model's device
         img = p_sample_guided(model, schedule, img, t, t_index, labels, w, clip_denoised=clip_denoised)
     return img
 

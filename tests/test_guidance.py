@@ -53,8 +53,8 @@ def test_conditional_training_and_guided_sampling_run():
     assert state.step == 3 and len(state.losses) == 3
     with pytest.raises(ValueError, match="labels"):
         training.train(state, images, progress=False, max_steps=4)
-    out = guidance.sample_guided(state.ema.model, state.schedule, torch.arange(4), 3.0, progress=False)
-    assert out.shape == (4, 1, 28, 28) and out.abs().max() <= 1.0 + 1e-6
+    out = guidance.sample_guided(state.ema.model, state.schedule, torch.arange(2), 3.0, progress=False)
+    assert out.shape == (2, 1, 28, 28) and out.abs().max() <= 1.0 + 1e-6
 
 
 def test_class_accuracy_counts_agreement(monkeypatch):
