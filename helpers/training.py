@@ -90,7 +90,7 @@ SMOKE_CONFIG = TrainConfig(name="smoke", dim=8, dim_mults=(1, 2), resnet_block_g
 CONDITIONAL_CONFIGS = {
     "gpu": replace(GPU_CONFIG, name="gpu-conditional", num_classes=10, sample_every=0),
     "cpu": replace(CPU_CONFIG, name="cpu-conditional", num_classes=10, timesteps=100, sample_every=0),
-    "smoke": replace(SMOKE_CONFIG, name="smoke-conditional", num_classes=10, timesteps=10, max_steps=10),
+    "smoke": replace(SMOKE_CONFIG, name="smoke-conditional", num_classes=10, timesteps=8, max_steps=4),
 }
 
 
