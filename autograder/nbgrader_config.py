@@ -23,6 +23,7 @@ c.Autograde.exclude_overwriting = {
         "helpers/unet.py",
         "helpers/sampling.py",
         "helpers/ddim.py",
+        "helpers/guidance.py",
     ]
 }
 
