@@ -244,6 +244,41 @@ TABLE = [
             M('ddim_variance_not_std', 'return torch.sqrt(abar_prev) * x0_hat + direction + noise', 'return abar_prev * x0_hat + direction + noise'),
         ),
     ),
+    Exercise(
+        "p_losses_cfg", "guidance", "10", points=1, bonus=True,
+        tasks=(
+            T("p_losses_cfg.mask", H.make_p_losses_cfg_mask, H.ref_p_losses_cfg_mask, deps=("q_sample@guidance",)),
+            T("p_losses_cfg.random", H.make_p_losses_cfg_random, H.ref_p_losses_cfg_random, deps=("q_sample@guidance",)),
+        ),
+        parts=(
+            P("eps loss with the given drop mask (dropped labels become the no-class token)", "p_losses_cfg.mask"),
+            P("labels dropped with probability p_uncond when no mask is given", "p_losses_cfg.random", H.label_dropout_check),
+        ),
+        mutants=(
+            M('cfg_mask_inverted', 'labels = torch.where(drop_mask, null_labels(model, labels), labels)', 'labels = torch.where(~drop_mask, null_labels(model, labels), labels)'),
+            M('cfg_p_inverted', 'drop_mask = torch.rand(labels.shape[0], device=labels.device) < p_uncond', 'drop_mask = torch.rand(labels.shape[0], device=labels.device) < 1 - p_uncond'),
+            M('cfg_no_dropout', 'labels = torch.where(drop_mask, null_labels(model, labels), labels)', 'labels = labels'),
+            M('cfg_null_is_class_0', 'labels = torch.where(drop_mask, null_labels(model, labels), labels)', 'labels = torch.where(drop_mask, torch.zeros_like(labels), labels)'),
+            M('cfg_fresh_noise', 'x_noisy = q_sample(schedule, x_0, t, noise=noise)', 'x_noisy = q_sample(schedule, x_0, t)'),
+            M('cfg_target_x0', 'return F.mse_loss(model(x_noisy, t, labels), noise)', 'return F.mse_loss(model(x_noisy, t, labels), x_0)'),
+        ),
+    ),
+    Exercise(
+        "p_sample_guided", "guidance", "10", points=1, bonus=True,
+        tasks=(T("p_sample_guided", H.make_p_sample_guided, H.ref_p_sample_guided, deps=("p_sample@guidance",)),),
+        parts=(
+            P("w = 0: the conditional model alone", "p_sample_guided", H.all_cases_check(select=lambda ci: float(ci["w"]) == 0)),
+            P("w > 0: (1 + w) eps(c) - w eps(no class)", "p_sample_guided", H.all_cases_check(select=lambda ci: float(ci["w"]) > 0)),
+        ),
+        mutants=(
+            M('guidance_sign_flipped', 'eps = (1.0 + w) * eps_cond - w * eps_uncond', 'eps = (1.0 - w) * eps_cond + w * eps_uncond'),
+            M('guidance_w_on_uncond', 'eps = (1.0 + w) * eps_cond - w * eps_uncond', 'eps = eps_cond + w * eps_uncond'),
+            M('guidance_scale_convention', 'eps = (1.0 + w) * eps_cond - w * eps_uncond', 'eps = eps_uncond + w * (eps_cond - eps_uncond)'),
+            M('guidance_uncond_real_label', 'eps_uncond = model(x_t, t, None)', 'eps_uncond = model(x_t, t, labels)'),
+            M('guidance_dropout_at_sampling', 'eps_cond = model(x_t, t, labels)', 'eps_cond = model(x_t, t, torch.where(torch.rand(labels.shape[0]) < 0.1, model.num_classes, labels))'),
+            M('guidance_conditional_only', 'eps = (1.0 + w) * eps_cond - w * eps_uncond', 'eps = eps_cond'),
+        ),
+    ),
     # new-exercise inserts entries above this line
 ]
 # fmt: on

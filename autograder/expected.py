@@ -253,6 +253,8 @@ def build_expected():
         ddim_z = z if eta > 0 else torch.zeros_like(z)
         scales["DDIM"][case] = _scale(H.ddim_scale(sched_inputs, x_t, t, t_prev, eta, clip, eps, eps_scale(x_t, t), ddim_z))
 
+    _guidance_expected(out, scales, sched64, sched_inputs, eps_scale)
+
     examples = _function_examples(out, scales)
     if examples:
         out["EXAMPLES"] = examples
@@ -326,6 +328,78 @@ def _vlb_mistakes(sched, x_0, t, noise, variance):
         mistakes["no_log"] = bits(kl(mean_q, var_q, m_p, var_p, log=False))
         mistakes["posterior_for_beta"] = bits(kl(mean_q, var_q, m_p, var_q))
     return mistakes
+
+
+def _guidance_expected(out, scales, sched64, sched_inputs, eps_scale):
+    """Notebook 10: ``p_losses_cfg`` with the checks' drop mask and ``p_sample_guided``, with the named mistakes."""
+    from solutions import guidance
+
+    def d(tensor):
+        return tensor.detach().to(torch.float64)
+
+    x_0, noise, t = d(C._pattern(**C.X0)), d(C._pattern(**C.NOISE)), torch.tensor(C.LOSS_T)
+    labels, mask = torch.tensor(C.CFG_LABELS), torch.tensor(C.CFG_MASK)
+    model = C._ClassEpsNet().double()
+    null = torch.full_like(labels, C.CFG_CLASSES)
+
+    def loss(used, target=noise, model_input=None):
+        with torch.no_grad(), H.Float64():
+            x_t = forward.q_sample(sched64, x_0, t, noise) if model_input is None else model_input
+            return _values(F.mse_loss(model(x_t, t, used), target))
+
+    with torch.no_grad(), H.Float64():
+        correct = guidance.p_losses_cfg(model, sched64, x_0, t, labels, C.CFG_P_UNCOND, noise, mask)
+        used = torch.where(mask, null, labels)
+        x_t = forward.q_sample(sched64, x_0, t, noise)
+        pred = model(x_t, t, used)
+    out["P_LOSSES_CFG"] = {
+        "loss": _values(correct),
+        "mask_inverted": loss(torch.where(~mask, null, labels)),
+        "no_dropout": loss(labels),
+        "null_is_0": loss(torch.where(mask, torch.zeros_like(labels), labels)),
+        "target_x0": loss(used, target=x_0),
+        "model_on_x0": loss(used, model_input=x_0),
+    }
+    x_scale = H.q_sample_scale(sched_inputs, C._pattern(**C.X0), t, C._pattern(**C.NOISE))
+    offset = np.abs(np.array(C.CFG_OFFSETS))[used.numpy()].reshape(-1, 1, 1, 1)
+    pred_scale = 2.0 * (0.5 * (x_t.abs().numpy() + x_scale) + eps_scale(x_t, t) + offset) + pred.abs().numpy()
+    scales["P_LOSSES_CFG"] = _scale(H._loss_scale("l2", pred, noise, pred_scale, float(correct)))
+
+    x_t32 = C._pattern(**C.SAMPLE_X)
+    x_t = d(x_t32)
+    labels = torch.tensor(C.GUIDED_LABELS)
+    null = torch.full_like(labels, C.CFG_CLASSES)
+    out["GUIDED"], scales["GUIDED"] = {}, {}
+    for case, (t_index, w, clip) in C.GUIDED_CASES.items():
+        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
+        with torch.no_grad(), H.Float64():
+            eps_c, eps_u = model(x_t, t, labels), model(x_t, t, null)
+
+        def step(eps, t=t, t_index=t_index, clip=clip):
+            torch.manual_seed(C.SEED)
+            with torch.no_grad(), H.Float64():
+                return _values(sampling.p_sample(guidance._Estimate(eps), sched64, x_t, t, t_index, clip))
+
+        torch.manual_seed(C.SEED)
+        with torch.no_grad(), H.Float64():
+            correct = guidance.p_sample_guided(model, sched64, x_t, t, t_index, labels, w, clip_denoised=clip)
+        # the s-convention with w plugged in as s: at w = 0 that is the unconditional estimate alone
+        cases = {"correct": _values(correct), "scale_convention": step(eps_u + w * (eps_c - eps_u))}
+        if w > 0:
+            cases.update(
+                sign_flipped=step((1 - w) * eps_c + w * eps_u),
+                w_on_uncond=step(eps_c + w * eps_u),
+                conditional_only=step(eps_c),  # also the unconditional pass given the real label
+            )
+        out["GUIDED"][case] = cases
+        eps = (1 + w) * eps_c - w * eps_u
+        offsets = np.abs(np.array(C.CFG_OFFSETS))
+        model_err = eps_scale(x_t, t) + 0.5 * x_t.abs().numpy()
+        guided_err = (1 + w) * (model_err + offsets[labels.numpy()].reshape(-1, 1, 1, 1) + 2 * eps_c.abs().numpy())
+        guided_err = guided_err + w * (model_err + offsets[-1] + 2 * eps_u.abs().numpy())
+        ci = {f"sched.{name}": getattr(sched64, name).numpy() for name in C.SCHEDULE_FIELDS}
+        z = C._seeded_noise(x_t32, C.SEED)
+        scales["GUIDED"][case] = _scale(H.p_sample_scale(ci, x_t, t, t_index, eps, guided_err, clip, z))
 
 
 def _function_examples(out, scales):

@@ -26,6 +26,7 @@ c.Autograde.exclude_overwriting = {
         "helpers/posterior.py",
         "helpers/likelihood.py",
         "helpers/ddim.py",
+        "helpers/guidance.py",
     ]
 }
 

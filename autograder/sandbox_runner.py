@@ -231,6 +231,26 @@ def run_case(task, ci, call=None):
             model, schedule_from(ci), x_t, t, int(ci["t_prev"]), eta=float(ci["eta"]), clip_denoised=bool(ci["clip"])
         )
         return {"out": result}
+    if task in ("p_losses_cfg.mask", "p_losses_cfg.random"):
+        model = standins.StandInClassModel(ci["x_0"].shape[1], int(ci["num_classes"]))
+        mask = T(ci["drop_mask"]).bool() if "drop_mask" in ci else None
+        torch.manual_seed(int(ci["seed"]))
+        loss = m["guidance"].p_losses_cfg(
+            model, schedule_from(ci), T(ci["x_0"]), T(ci["t"]), T(ci["labels"]), p_uncond=float(ci["p_uncond"]),
+            noise=T(ci["noise"]), drop_mask=mask,
+        )  # fmt: skip
+        seen = model.calls[-1] if model.calls else torch.full((0,), -1)
+        return {"out": loss, "labels_seen": seen, "calls": torch.tensor(len(model.calls))}
+    if task == "p_sample_guided":
+        x_t = T(ci["x_t"])
+        t_index = int(ci["t_index"])
+        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
+        model = standins.StandInClassModel(x_t.shape[1], int(ci["num_classes"]))
+        torch.manual_seed(int(ci["seed"]))
+        result = m["guidance"].p_sample_guided(
+            model, schedule_from(ci), x_t, t, t_index, T(ci["labels"]), float(ci["w"]), clip_denoised=bool(ci["clip"])
+        )
+        return {"out": result}
     raise KeyError(task)
 
 

@@ -65,3 +65,32 @@ def standin_p_sample(model, schedule, x_t, t, t_index, clip_denoised=False):
     if clip_denoised:
         out = out.clamp(-1.5, 1.5) + 0.05
     return out
+
+
+class StandInClassModel(nn.Module):
+    """A deterministic class-conditional ``eps_theta(x_t, t, class_labels)`` for classifier-free guidance:
+    ``StandInModel`` with a per-class offset (row ``num_classes`` is the "no class" token; None means it
+    for the whole batch) inside the squashing. It records the labels of every call in ``calls``."""
+
+    def __init__(self, channels, num_classes):
+        super().__init__()
+        g = torch.Generator().manual_seed(4321 + 31 * channels + num_classes)
+        self.num_classes = int(num_classes)
+        self.weight = nn.Parameter(torch.randn(channels, channels, generator=g) * 0.7, requires_grad=False)
+        self.bias = nn.Parameter(torch.randn(channels, generator=g) * 0.1, requires_grad=False)
+        self.offset = nn.Parameter(torch.randn(num_classes + 1, channels, generator=g) * 0.8, requires_grad=False)
+        self.calls = []
+
+    def forward(self, x, t, class_labels=None):
+        if class_labels is None:
+            class_labels = torch.full((x.shape[0],), self.num_classes, dtype=torch.long)
+        labels = torch.as_tensor(class_labels).to("cpu")
+        if labels.shape != (x.shape[0],) or labels.is_floating_point():
+            raise ValueError(f"class_labels must be an integer tensor of shape ({x.shape[0]},), got {tuple(labels.shape)}")
+        labels = labels.long()
+        if bool(((labels < 0) | (labels > self.num_classes)).any()):
+            raise ValueError(f"class_labels must lie in 0 ... {self.num_classes} ({self.num_classes}: no class)")
+        self.calls.append(labels.clone())
+        offset = self.offset.to(x.dtype)[labels.to(x.device)]
+        mixed = torch.einsum("oc,bchw->bohw", self.weight.to(x.dtype), x) + (self.bias.to(x.dtype) + offset)[:, :, None, None]
+        return torch.tanh(mixed) + 0.01 * torch.sin(t.to(x.dtype) * 0.37)[:, None, None, None]

@@ -20,7 +20,7 @@ HELPERS = ROOT / "helpers"
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?::\s*(?P<what>.*\S))?\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 # The order students meet the modules in (notebooks 01-05, as in the exercise table); others follow alphabetically.
-COURSE_ORDER = ("schedules", "forward", "losses", "posterior", "unet", "sampling", "likelihood", "ddim")
+COURSE_ORDER = ("schedules", "forward", "losses", "posterior", "unet", "sampling", "likelihood", "ddim", "guidance")
 HINT = re.compile(r"^\s*# HINT:\s*(?P<hint>.*\S)\s*$")
 
 

@@ -158,6 +158,11 @@ def images_as_tensor(dataset):
     return to_model_range(torch.from_numpy(arrays.copy()).float() / 255.0)
 
 
+def labels_as_tensor(dataset):
+    """The class labels of ``dataset`` as a LongTensor ``(N,)``, in the order of ``images_as_tensor``."""
+    return torch.as_tensor(np.asarray(dataset["label"], dtype=np.int64))
+
+
 def random_hflip(batch):
     """Flip each image of a ``(B, C, H, W)`` batch left-right with probability 1/2."""
     flip = torch.rand(batch.shape[0], device=batch.device) < 0.5

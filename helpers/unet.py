@@ -239,8 +239,15 @@ class Unet(nn.Module):
             channel count must be divisible by it.
         use_convnext: use ``ConvNextBlock`` instead of ``ResnetBlock``.
         convnext_mult: expansion factor of the ConvNeXt blocks.
+        num_classes: ``None`` (the default): an unconditional model, as in Ho et al.
+            ``K``: a class-conditional one (notebook 10): a learned embedding
+            ``nn.Embedding(K + 1, time_dim)`` of the class label is added to the time
+            embedding; index ``K`` is the "no class" token (written ∅), which
+            classifier-free guidance trains with and samples against.
 
-    ``forward(x, t)``: ``x`` ``(B, channels, H, W)``, ``t`` ``(B,)`` -> ``(B, out_dim, H, W)``.
+    ``forward(x, t, class_labels=None)``: ``x`` ``(B, channels, H, W)``, ``t`` ``(B,)``,
+    ``class_labels`` a LongTensor ``(B,)`` with values in ``0 ... K`` (``K``: ∅) or None
+    (∅ for the whole batch; the only choice for an unconditional model) -> ``(B, out_dim, H, W)``.
     """
 
     def __init__(
@@ -253,9 +260,11 @@ class Unet(nn.Module):
         resnet_block_groups=8,
         use_convnext=False,
         convnext_mult=2,
+        num_classes=None,
     ):
         super().__init__()
         self.channels = channels
+        self.num_classes = num_classes
         self.downsample_factor = 2 ** (len(dim_mults) - 1)
         init_dim = init_dim or dim
         self.init_conv = nn.Conv2d(channels, init_dim, 7, padding=3)
@@ -274,6 +283,9 @@ class Unet(nn.Module):
             nn.GELU(),
             nn.Linear(time_dim, time_dim),
         )
+        # index num_classes is the "no class" token: created only for a conditional model, so an
+        # unconditional one keeps exactly its parameters (and old checkpoints load)
+        self.class_emb = None if num_classes is None else nn.Embedding(num_classes + 1, time_dim)
 
         self.downs = nn.ModuleList()
         for index, (dim_in, dim_out) in enumerate(in_out):
@@ -311,7 +323,18 @@ class Unet(nn.Module):
         self.final_block = block_klass(dims[1] * 2, dim, time_emb_dim=time_dim)
         self.final_conv = nn.Conv2d(dim, self.out_dim, 1)
 
-    def forward(self, x, time):
+    def class_embedding(self, class_labels, batch, device):
+        """``(B, time_dim)``: the embedding of ``class_labels``, with None meaning ∅ for all ``batch`` images."""
+        if class_labels is None:
+            class_labels = torch.full((batch,), self.num_classes, dtype=torch.long, device=device)
+        class_labels = torch.as_tensor(class_labels, device=device)
+        if class_labels.shape != (batch,):
+            raise ValueError(f"class_labels must have shape ({batch},), got {tuple(class_labels.shape)}")
+        if bool(((class_labels < 0) | (class_labels > self.num_classes)).any()):
+            raise ValueError(f"class_labels must lie in 0 ... {self.num_classes} ({self.num_classes} is 'no class')")
+        return self.class_emb(class_labels.long())
+
+    def forward(self, x, time, class_labels=None):
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"x must have shape (B, {self.channels}, H, W), got {tuple(x.shape)}")
         if x.shape[-1] % self.downsample_factor or x.shape[-2] % self.downsample_factor:
@@ -321,6 +344,10 @@ class Unet(nn.Module):
             )
         x = self.init_conv(x)
         t = self.time_mlp(time)
+        if self.class_emb is not None:
+            t = t + self.class_embedding(class_labels, x.shape[0], x.device)
+        elif class_labels is not None:
+            raise ValueError("this Unet is unconditional (num_classes=None): it takes no class_labels")
 
         skips = []
         for block1, block2, attn, downsample in self.downs:

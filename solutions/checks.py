@@ -9,6 +9,8 @@ float32 rounding passes, mistakes do not. A check that passes prints one line; a
 that fails raises ``CheckFailure`` (an ``AssertionError``) with a short message.
 """
 
+import contextlib
+import io
 import math
 from contextlib import contextmanager
 
@@ -33,6 +35,8 @@ __all__ = [
     "check_p_sample_loop",
     "check_vlb_term",
     "check_ddim_step",
+    "check_p_losses_cfg",
+    "check_p_sample_guided",
 ]
 
 SCALES = EXPECTED.SCALES  # the error scale of each expected value (see tolerance.py)
@@ -1030,3 +1034,154 @@ def check_ddim_step():
         label = f"ddim_step(t={index}, t_prev={t_prev}, eta={eta}{', clip_denoised=True' if clip else ''})"
         _compare(label, got, _tensor(want["correct"][0]) + want["correct"][1] * z, mistakes, SCALES["DDIM"][case])
     _passed("ddim_step", "with eta = 1 and consecutive steps, DDIM's sigma equals DDPM's posterior standard deviation")
+
+
+# ----------------------------------------------------------------------------
+# Bonus (notebook 10): classifier-free guidance
+# ----------------------------------------------------------------------------
+
+CFG_CLASSES = 3  # the stand-in's classes 0, 1, 2; label 3 is the "no class" token
+CFG_OFFSETS = (0.3, -0.4, 0.7, -0.25)  # one per label, the last for "no class"
+CFG_LABELS = [2, 0, 1]
+CFG_MASK = [True, False, False]
+CFG_P_UNCOND = 0.25
+CFG_DROPOUT_BATCH = 2000
+GUIDED_LABELS = [2, 0]
+GUIDED_CASES = {
+    # name: (t_index, w, clip_denoised)
+    "w0": (6, 0.0, False),
+    "w2": (6, 2.0, False),
+    "w3_last": (0, 3.0, True),
+}
+
+
+class _ClassEpsNet(nn.Module):
+    """A fixed stand-in for a class-conditional eps_theta(x_t, t, class_labels): ``_eps_model`` plus an
+    offset per label (None: the "no class" token for every image). It records the labels of every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.num_classes = CFG_CLASSES
+        self.gain = nn.Parameter(torch.tensor(1.0))
+        self.calls = []
+
+    def forward(self, x, t, class_labels=None):
+        if class_labels is None:
+            class_labels = torch.full((x.shape[0],), self.num_classes, dtype=torch.long)
+        labels = torch.as_tensor(class_labels).long().cpu()
+        if labels.shape != (x.shape[0],):
+            _fail(f"the model was called with class_labels of shape {tuple(labels.shape)}: give one label per image")
+        if bool(((labels < 0) | (labels > self.num_classes)).any()):
+            _fail(f"the model was called with labels {labels.tolist()}: classes are 0 ... {self.num_classes - 1}, "
+                  f"and {self.num_classes} (= model.num_classes) is the 'no class' token")  # fmt: skip
+        self.calls.append(labels.clone())
+        offset = torch.tensor(CFG_OFFSETS, dtype=x.dtype)[labels].reshape(-1, *([1] * (x.ndim - 1)))
+        return self.gain * (_eps_model(x, t) + offset)
+
+
+def check_p_losses_cfg():
+    """``guidance.p_losses_cfg``: the loss with a given drop mask, then the share of labels dropped without one."""
+    __tracebackhide__ = True
+    from . import guidance  # the bonus module, imported only by its own checks
+
+    schedule = _frozen_schedule()
+    x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(LOSS_T)
+    labels, mask = torch.tensor(CFG_LABELS), torch.tensor(CFG_MASK)
+    model = _ClassEpsNet()
+    want = EXPECTED.P_LOSSES_CFG
+    with _running("p_losses_cfg", "guidance"):
+        got = guidance.p_losses_cfg(model, schedule, x_0, t, labels, p_uncond=CFG_P_UNCOND, noise=noise, drop_mask=mask)
+    if not torch.is_tensor(got) or got.ndim != 0:
+        _fail("p_losses_cfg should return a scalar tensor (the mean squared error)")
+    _compare(
+        f"p_losses_cfg(labels={CFG_LABELS}, drop_mask={CFG_MASK})",
+        got,
+        _tensor(want["loss"]),
+        mistakes=[
+            (torch.tensor(want["mask_inverted"]), "You dropped the labels where drop_mask is False: True means 'drop'."),
+            (torch.tensor(want["no_dropout"]), "No label was dropped: where drop_mask is True, pass the 'no class' token."),
+            (torch.tensor(want["null_is_0"]), "Dropped labels became class 0: 'no class' is model.num_classes (3 here)."),
+            (torch.tensor(want["target_x0"]), "The target should be the noise, not x_0."),
+            (torch.tensor(want["model_on_x0"]), "The model saw the clean x_0: feed it the noisy x_t from q_sample."),
+        ],
+        scale=SCALES["P_LOSSES_CFG"],
+    )
+    if not got.requires_grad:
+        _fail("p_losses_cfg returned a loss without gradient: do not detach or wrap the model call in torch.no_grad()")
+    # Without a mask: a big batch of tiny images, and the labels the model saw.
+    n = CFG_DROPOUT_BATCH
+    big = torch.arange(n) % CFG_CLASSES
+    for p in (CFG_P_UNCOND, 0.0, 1.0):
+        model = _ClassEpsNet()
+        torch.manual_seed(SEED)
+        with _running("p_losses_cfg", "guidance"):
+            guidance.p_losses_cfg(model, schedule, torch.zeros(n, 1, 2, 2), torch.full((n,), 3), big, p_uncond=p)
+        seen = model.calls[-1]
+        dropped = seen == CFG_CLASSES
+        if not torch.equal(seen[~dropped], big[~dropped]):
+            _fail("p_losses_cfg changed labels it did not drop: a label is either kept or replaced by the 'no class' token")
+        share = float(dropped.double().mean())
+        slack = 5.0 * math.sqrt(p * (1 - p) / n) + 1.0 / n if 0 < p < 1 else 0.0
+        if abs(share - p) <= slack:
+            continue
+        if p > 0 and abs(share - (1 - p)) <= slack:
+            _fail(f"The dropout probability is inverted: with p_uncond = {p} you dropped {100 * share:.1f} % of the "
+                  f"labels. Drop each one with probability p_uncond: torch.rand(B) < p_uncond.")  # fmt: skip
+        _fail(f"With drop_mask=None and p_uncond = {p}, p_losses_cfg dropped {100 * share:.1f} % of {n} labels, "
+              f"expected about {100 * p:.0f} %: draw the mask, each label dropped with probability p_uncond.")  # fmt: skip
+    _passed("p_losses_cfg", f"loss = {float(got.detach()):.4f}; about {100 * CFG_P_UNCOND:.0f} % of labels dropped")
+
+
+def check_p_sample_guided():
+    """``guidance.p_sample_guided``: which labels each model call gets, then the step for w = 0, 2 and 3."""
+    __tracebackhide__ = True
+    from . import guidance
+
+    schedule = _frozen_schedule()
+    # 1. The two calls: one with the labels as given, one with "no class" for every image.
+    n = 64
+    x_big, labels_big = _pattern((n, 1, 2, 2), phase=0.4), torch.arange(n) % CFG_CLASSES
+    model = _ClassEpsNet()
+    torch.manual_seed(SEED)
+    with _running("p_sample_guided", "guidance"):
+        guidance.p_sample_guided(model, schedule, x_big, torch.full((n,), 5), 5, labels_big, 2.0)
+    null = CFG_CLASSES
+    calls = [part for c in model.calls for part in c.split(n)]  # a call on both halves at once counts as two
+    if any(bool((c == null).any()) and bool((c != null).any()) for c in calls):
+        _fail("Label dropout applied at sampling time: some images lost their label in a model call. Dropout is for "
+              "training only; at sampling, call the model once with the labels and once with 'no class' for all.")  # fmt: skip
+    if not any(torch.equal(c, labels_big) for c in calls):
+        _fail("No model call got the class labels: the conditional estimate is model(x_t, t, labels).")
+    if not any(bool((c == null).all()) for c in calls):
+        _fail("The unconditional pass was given the real labels: eps(x_t, t, no class) needs model(x_t, t, None), "
+              "or the token model.num_classes for every image.")  # fmt: skip
+    # 2. The values.
+    x_t = _pattern(**SAMPLE_X)
+    labels = torch.tensor(GUIDED_LABELS)
+    hints = {
+        "sign_flipped": "The guidance sign is flipped: (1 + w) goes with eps(c) and -w with eps(no class), so the step "
+        "moves towards the class and away from the unconditional estimate.",
+        "w_on_uncond": "You computed eps(c) + w * eps(no class): guidance is (1 + w) * eps(c) - w * eps(no class).",
+        "scale_convention": "You used the other convention, eps(no class) + w * (eps(c) - eps(no class)): there the "
+        "scale is s = 1 + w. This exercise takes w: (1 + w) * eps(c) - w * eps(no class).",
+        "conditional_only": "This is the conditional estimate alone: either w was ignored, or the unconditional pass "
+        "got the real labels ((1 + w) * eps(c) - w * eps(c) = eps(c)).",
+    }
+    for case, (t_index, w, clip) in GUIDED_CASES.items():
+        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
+        torch.manual_seed(SEED)
+        with _running("p_sample_guided", "guidance"):
+            got = guidance.p_sample_guided(_ClassEpsNet(), schedule, x_t, t, t_index, labels, w, clip_denoised=clip)
+        want = EXPECTED.GUIDED[case]
+        mistakes = [(_tensor(want[key]), hint) for key, hint in hints.items() if key in want]
+        label = f"p_sample_guided(t_index={t_index}, w={w}{', clip_denoised=True' if clip else ''})"
+        try:
+            _compare(label, got, _tensor(want["correct"]), mistakes, SCALES["GUIDED"][case])
+        except CheckFailure as failure:
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    check_p_sample()
+            except CheckFailure:
+                _fail(f"{failure}\n  (p_sample_guided steps with your p_sample, which fails its own check: fix it first)")
+            raise
+    _passed("p_sample_guided", "guided estimate (1 + w) eps(c) - w eps(no class)")

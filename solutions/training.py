@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from . import ddim
 from .data import images_as_tensor, load_fashion_mnist, random_hflip
+from .guidance import p_losses_cfg
 from .losses import p_losses
 from .plotting import save_image_grid
 from .runtime import fast_mode, get_device, seed_everything
@@ -56,6 +57,8 @@ class TrainConfig:
     mixed_precision: bool = False  # autocast on CUDA: see autocast_dtype
     hflip: bool = False  # random left-right flips: right for CIFAR-10, wrong for Fashion-MNIST's one-way shoes
     seed: int = 0
+    num_classes: int = None  # K: a class-conditional model with label dropout (notebook 10); None: unconditional
+    p_uncond: float = 0.1  # with num_classes: the probability of training on the "no class" token
     name: str = field(default="custom", compare=False)
 
     def model(self):
@@ -64,6 +67,7 @@ class TrainConfig:
             dim_mults=tuple(self.dim_mults),
             channels=self.channels,
             resnet_block_groups=self.resnet_block_groups,
+            num_classes=self.num_classes,
         )
 
     def diffusion_schedule(self):
@@ -80,9 +84,20 @@ SMOKE_CONFIG = TrainConfig(name="smoke", dim=8, dim_mults=(1, 2), resnet_block_g
                            timesteps=50, max_steps=20, sample_every=0, sample_grid=4, data_limit=512)  # fmt: skip
 
 
-def config_for(device, fast=None):
+# Notebook 10: the same U-Nets, class-conditional (K = 10 classes plus the "no class" token), label dropout 0.1.
+# On a CPU, T = 100: guided sampling calls the network twice per step, and notebook 10 draws hundreds of images.
+CONDITIONAL_CONFIGS = {
+    "gpu": replace(GPU_CONFIG, name="gpu-conditional", num_classes=10, sample_every=0),
+    "cpu": replace(CPU_CONFIG, name="cpu-conditional", num_classes=10, timesteps=100, sample_every=0),
+    "smoke": replace(SMOKE_CONFIG, name="smoke-conditional", num_classes=10, timesteps=8, max_steps=4),
+}
+
+
+def config_for(device, fast=None, conditional=False):
     """The configuration that fits: smoke mode, a GPU, or a CPU-sized model (said aloud)."""
     fast = fast_mode() if fast is None else fast
+    if conditional:
+        return replace(CONDITIONAL_CONFIGS["smoke" if fast else "gpu" if torch.device(device).type == "cuda" else "cpu"])
     if fast:
         return replace(SMOKE_CONFIG)
     if torch.device(device).type == "cuda":
@@ -233,7 +248,8 @@ def compiled(model, device):
     return torch.compile(model, mode="reduce-overhead" if torch.device(device).type == "cuda" else None)
 
 
-def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=True, log_every=25, compile=False):
+def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=True, log_every=25, compile=False,
+          labels=None):  # fmt: skip
     """Algorithm 1 until ``max_steps`` or ``minutes`` of wall time, whichever comes first.
 
     Args:
@@ -242,6 +258,8 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
         out_dir: where checkpoints and periodic sample grids go (None: nowhere).
         log_every: read the losses back from the device every this many steps (the bar's loss updates then).
         compile: run the model through ``torch.compile`` (see ``compiled``; the first steps are slow while it compiles).
+        labels: LongTensor ``(N,)`` of the images' classes, for a class-conditional config (``num_classes``): the
+            loss is then ``p_losses_cfg`` with label dropout ``config.p_uncond`` (Ho & Salimans 2022, Algorithm 1).
     Returns the state, trained further; ``state.losses`` holds every step's loss.
 
     On a GPU the loop keeps the host from waiting: the whole data set sits on the device, batches are drawn
@@ -257,8 +275,13 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
         )
     if log_every < 1:
         raise ValueError(f"log_every must be >= 1, got {log_every}")
+    if (config.num_classes is None) != (labels is None):
+        raise ValueError("a class-conditional config (num_classes) trains with labels, an unconditional one without")
+    if labels is not None and labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
     device = next(state.model.parameters()).device
     images = images.to(device)  # once: Fashion-MNIST is 188 MB as float32
+    labels = None if labels is None else labels.to(device).long()
     amp_dtype = autocast_dtype(device) if config.mixed_precision else None
     use_amp = amp_dtype is not None
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
@@ -282,7 +305,11 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
         x_0 = random_hflip(images[index]) if config.hflip else images[index]
         t = torch.randint(0, config.timesteps, (config.batch_size,), device=device)  # Algorithm 1, line 3 (0-based)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
-            loss = p_losses(eps_model, state.schedule, x_0, t, loss_type=config.loss_type)
+            if labels is None:
+                loss = p_losses(eps_model, state.schedule, x_0, t, loss_type=config.loss_type)
+            else:
+                # a compiled model hands num_classes (read by p_losses_cfg) through to the Unet
+                loss = p_losses_cfg(eps_model, state.schedule, x_0, t, labels[index], p_uncond=config.p_uncond)
         state.optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(state.optimizer)

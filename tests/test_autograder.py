@@ -195,7 +195,7 @@ def test_corpus_end_to_end(bundle, tmp_path):
     rows = {row["student_id"]: row for row in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
     bonus = coursefiles.bonus_exercises()
     required = [e for e in hidden_tests.EXERCISES if e not in bonus]
-    assert bonus == ["ddim_step"]
+    assert bonus == ["ddim_step", "p_losses_cfg", "p_sample_guided"]
     header = ["student_id", *required, "points", "late_minutes", "late_penalty", "total", "max_total", *bonus]
     assert list(next(iter(rows.values()))) == [*header, "adjustments", "flags"]
     assert len(rows) == len(cases) + len(corpus.EXTRA)

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = [
     "cosine_beta_schedule", "DiffusionSchedule", "extract", "q_sample", "p_losses", "q_posterior",
     "SinusoidalPositionEmbeddings", "Block", "ResnetBlock", "p_sample", "p_sample_loop", "vlb_term", "ddim_step",
+    "p_losses_cfg", "p_sample_guided",
 ]  # fmt: skip
 
 # (id, module, text in solutions/<module>.py, its mistaken replacement, the name the report must carry)
@@ -66,6 +67,14 @@ MISTAKES = [
      "for t_index in steps:",
      "for t_index in range(schedule.timesteps):",
      "solutions.sampling.p_sample_loop"),
+    ("guidance_sign_flipped", "guidance",
+     "eps = (1.0 + w) * eps_cond - w * eps_uncond",
+     "eps = (1.0 - w) * eps_cond + w * eps_uncond",
+     "solutions.guidance.p_sample_guided"),
+    ("dropout_probability_inverted", "guidance",
+     "drop_mask = torch.rand(labels.shape[0], device=labels.device) < p_uncond",
+     "drop_mask = torch.rand(labels.shape[0], device=labels.device) < 1 - p_uncond",
+     "solutions.guidance.p_losses_cfg"),
 ]  # fmt: skip
 
 SCRIPT = """

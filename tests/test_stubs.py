@@ -92,7 +92,7 @@ def helpers():
 def _calls(helpers, monkeypatch):
     """One call per solution region, with every other piece taken from the reference so that
     the call reaches exactly that region."""
-    from helpers import ddim, forward, likelihood, losses, posterior, sampling, schedules, unet
+    from helpers import ddim, forward, guidance, likelihood, losses, posterior, sampling, schedules, unet
     from solutions import forward as ref_forward
     from solutions import posterior as ref_posterior
 
@@ -107,6 +107,7 @@ def _calls(helpers, monkeypatch):
     stub_block = unet.Block
     monkeypatch.setattr(unet, "Block", ref_unet.Block)
     model = lambda x_t, t: torch.zeros_like(x_t)
+    class_model = lambda x_t, t, class_labels=None: torch.zeros_like(x_t)
     conv = torch.nn.Conv2d(1, 1, 1)
     return {
         "cosine_beta_schedule": lambda: schedules.cosine_beta_schedule(10),
@@ -123,6 +124,8 @@ def _calls(helpers, monkeypatch):
         "p_sample_loop": lambda: sampling.p_sample_loop(conv, ref, (1, 1, 2, 2), progress=False),
         "vlb_term": lambda: likelihood.vlb_term(model, ref, x, t),
         "ddim_step": lambda: ddim.ddim_step(model, ref, x, t, 0),
+        "p_losses_cfg": lambda: guidance.p_losses_cfg(class_model, ref, x, t, torch.tensor([0, 1])),
+        "p_sample_guided": lambda: guidance.p_sample_guided(class_model, ref, x, t, 2, torch.tensor([0, 1]), 1.0),
     }
 
 

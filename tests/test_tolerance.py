@@ -24,7 +24,7 @@ from autograder import hidden_tests, mutants, standins
 from solutions import tolerance
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ("schedules", "forward", "losses", "posterior", "unet", "sampling", "likelihood", "ddim")
+MODULES = ("schedules", "forward", "losses", "posterior", "unet", "sampling", "likelihood", "ddim", "guidance")
 PROVIDED = ("checks", "checks_expected", "tolerance")
 SEEDS = (0, 1, 2)
 

@@ -6,7 +6,7 @@ exact signatures, plus the imports they added; any other module (e.g. ``mymath.p
 module of the student's own. ``build(variant, dest)`` splices them into the generated stubs
 and writes a complete student ``helpers/`` package into ``dest/helpers/``.
 
-Every variant solves every exercise (the bonus ``ddim_step`` included); styles:
+Every variant solves every exercise (the bonus ``ddim_step``, ``p_losses_cfg``, ``p_sample_guided`` included); styles:
 
 - ``literal_float32``: the notebooks' formulas as written, float32 (float64 only for the cosine schedule);
 - ``float64``: every intermediate in float64, cast back to the input dtype; ``torch.minimum``, arange / T;
