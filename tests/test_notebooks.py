@@ -48,6 +48,9 @@ def test_valid_and_committed_without_outputs(path):
         if cell.cell_type == "code":
             assert cell.outputs == [], f"{path.name}: cell {cell.id} has outputs"
             assert cell.execution_count is None, f"{path.name}: cell {cell.id} has an execution count"
+        # a LaTeX "\beta" written in a non-raw Python string becomes a backspace and "eta"
+        stray = sorted({hex(ord(ch)) for ch in cell.source if ord(ch) < 32 and ch not in "\n\t"})
+        assert not stray, f"{path.name}: cell {cell.id} holds control characters {stray}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

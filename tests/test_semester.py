@@ -125,7 +125,7 @@ def test_the_table_is_the_one_list_of_exercises():
     assert set(stubs.exercises()) == set(exercises.EXERCISES)
     assert {t.exercise for t in exercises.TASKS} == set(exercises.EXERCISES)
     assert exercises.MAX_TOTAL == sum(exercises.POINTS[e] for e in exercises.REQUIRED)
-    assert exercises.BONUS == ["ddim_step"]
+    assert exercises.BONUS == ["ddim_step", "p_losses_cfg", "p_sample_guided"]
 
 
 COSINE = "f = torch.cos(((t / timesteps) + s) / (1 + s) * math.pi / 2)"
