@@ -279,6 +279,8 @@ def train(state, images, out_dir=None, minutes=None, max_steps=None, progress=Tr
         raise ValueError("a class-conditional config (num_classes) trains with labels, an unconditional one without")
     if labels is not None and labels.shape != (len(images),):
         raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
+    if labels is not None and len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < config.num_classes:
+        raise ValueError(f"labels must lie in 0 ... {config.num_classes - 1}, got {int(labels.min())} ... {int(labels.max())}")
     device = next(state.model.parameters()).device
     images = images.to(device)  # once: Fashion-MNIST is 188 MB as float32
     labels = None if labels is None else labels.to(device).long()

@@ -178,7 +178,8 @@ raise RuntimeError(f"ATK-SYMLINK planted {{n_abs}}+{{n_rel}} links; box writable
 def _fifos(folder, ctx):
     # in the hand-in: helpers/forward.py, a module of the student's own, the provided checks.py and a notebook are
     # FIFOs (a reader that opens them blocks forever), plus a socket; in the sandbox: FIFOs everywhere it can write,
-    # and stdin (where the grader writes dependencies) swapped for a FIFO during the last task.
+    # and stdin (where the grader writes dependencies) swapped for a FIFO during ddim_step's task: the task after it
+    # hangs until its watchdog stops the sandbox, and the tasks after that run in a fresh one.
     _append(
         folder,
         "schedules",
@@ -710,8 +711,14 @@ def attacks():
         "atk_fifo": Attack(
             "fifo",
             _fifos,
-            {"q_sample": 0},
-            flags=("FIFOs, sockets or devices", "helpers/forward.py missing", "notebook 02_forward_diffusion.ipynb missing"),
+            # ddim_step's task swaps stdin; the next task (p_losses_cfg's first) times out, the sandbox restarts
+            {"q_sample": 0, "p_losses_cfg": 0.5},
+            flags=(
+                "FIFOs, sockets or devices",
+                "helpers/forward.py missing",
+                "notebook 02_forward_diffusion.ipynb missing",
+                "p_losses_cfg.mask: timeout",
+            ),
         ),
         "atk_links_inside": Attack(
             "links", _links_inside, zero, base="stubs", flags=("symbolic links", "helpers/schedules.py missing")

@@ -342,7 +342,8 @@ def test_symlinks_everywhere_then_forced_restart(batch):
 
 def test_fifos_in_the_hand_in_and_in_the_sandbox(batch):
     """Row 3: helpers/forward.py, helpers/checks.py, a notebook, an extra module as FIFOs (and a socket); FIFOs at
-    every grader name inside the sandbox; stdin swapped for a FIFO. Grading finishes, only q_sample is lost."""
+    every grader name inside the sandbox; stdin swapped for a FIFO. Grading finishes: q_sample is lost, and the one
+    task that was waiting on the swapped stdin (p_losses_cfg's first part) times out; the sandbox restarts for the rest."""
     assert_contained(batch, "atk_fifo")
     assert "skipped: FIFOs, sockets or devices" in batch.run.rows["atk_fifo"]["flags"]
 

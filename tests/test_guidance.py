@@ -53,6 +53,10 @@ def test_conditional_training_and_guided_sampling_run():
     assert state.step == 3 and len(state.losses) == 3
     with pytest.raises(ValueError, match="labels"):
         training.train(state, images, progress=False, max_steps=4)
+    for bad in (10, -1):  # 10 is the "no class" token: a data set's label never is
+        with pytest.raises(ValueError, match=r"labels must lie in 0 \.\.\. 9"):
+            training.train(state, images, labels=torch.cat([labels[:-1], torch.tensor([bad])]), progress=False, max_steps=4)
+    assert state.step == 3
     out = guidance.sample_guided(state.ema.model, state.schedule, torch.arange(2), 3.0, progress=False)
     assert out.shape == (2, 1, 28, 28) and out.abs().max() <= 1.0 + 1e-6
 

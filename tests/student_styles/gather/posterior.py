@@ -9,9 +9,7 @@ def q_posterior(schedule, x_0, x_t, t):
         return values.gather(0, t.to(values.device)).view(view).to(x_t.device)
 
     beta, alpha = pick(schedule.betas), pick(schedule.alphas)
+    abar_prev = pick(schedule.alphas_cumprod_prev)
     one_minus_abar = 1.0 - pick(schedule.alphas_cumprod)
-    one_minus_prev = 1.0 - pick(schedule.alphas_cumprod_prev)
-    mean = torch.addcmul(
-        (alpha.sqrt() * one_minus_prev / one_minus_abar) * x_t, (1.0 - one_minus_prev).sqrt() * beta / one_minus_abar, x_0
-    )
+    mean = torch.addcmul((alpha.sqrt() * (1.0 - abar_prev) / one_minus_abar) * x_t, abar_prev.sqrt() * beta / one_minus_abar, x_0)
     return mean, pick(schedule.posterior_variance)
