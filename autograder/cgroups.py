@@ -123,12 +123,15 @@ def _signal_pids(procs_file: str) -> None:
     signal; a pidfd pins the process, and the file is read again after the pidfds are open,
     so only a process that is still listed (still in the box) is signalled.
     """
-    pidfds = {}
+    pidfds, plain = {}, []
     for pid in _pids(procs_file):
         try:
             pidfds[pid] = os.pidfd_open(pid)
-        except (OSError, AttributeError):
-            continue
+        except AttributeError:
+            plain.append(pid)
+        except OSError as error:
+            if error.errno == errno.ENOSYS:  # before Linux 5.3: a plain kill, re-checked just before
+                plain.append(pid)
     try:
         still = set(_pids(procs_file))
         for pid, fd in pidfds.items():
@@ -137,22 +140,36 @@ def _signal_pids(procs_file: str) -> None:
                     signal.pidfd_send_signal(fd, signal.SIGKILL)
                 except OSError:
                     pass
+        for pid in plain:
+            if pid in still:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
     finally:
         for fd in pidfds.values():
             os.close(fd)
 
 
-def join(procs_files: list[str]) -> None:
+def join(procs_files: list[str], user: tuple[int, int] | None = None) -> None:
     """Move the calling process into every group of one box (the launcher, before it execs bwrap).
 
     Writes ``os.getpid()`` into each ``cgroup.procs``; children inherit the groups, so the whole
     sandbox stays inside. Raises OSError when a write fails: a launcher that could not join
-    must not exec, or the box would run without the limits the report states. Uses only
-    os.open/os.write so it is safe in a ``preexec_fn``.
+    must not exec, or the box would run without the limits the report states.
+
+    ``user=(uid, gid)``: drop to that user *after* joining (root grading with a sandbox user).
+    Use this instead of ``subprocess.Popen(user=..., group=...)``: Popen switches uid before
+    it calls ``preexec_fn``, and the sandbox user may not (and must not be able to) write the
+    box's ``cgroup.procs``. Only os calls, so it is fit for a ``preexec_fn``.
     """
     pid = str(os.getpid())
     for path in procs_files:
         _write(path, pid)
+    if user is not None:
+        os.setgroups([])
+        os.setgid(user[1])
+        os.setuid(user[0])
 
 
 def _gib(n: int) -> str:
@@ -467,11 +484,11 @@ def _v2_parent(plan: Plan, root: str, directory: str, relative: str) -> bool:
     """Create ``ddpm-grader-<pid>`` under ``directory`` and give its children the controllers."""
     pid = os.getpid()
     parent = os.path.join(directory, f"{PREFIX}-{pid}")
-    wanted = [c for c in ("memory", "pids", "cpu") if c in _controllers(directory)]
     try:
         _mkdir(parent, 0o755)
     except OSError:
         return False
+    wanted = [c for c in ("memory", "pids", "cpu") if c in _controllers(parent)]  # what ``directory`` passes down
     if not _try_write(os.path.join(parent, "cgroup.subtree_control"), " ".join("+" + c for c in wanted)):
         try:
             _rmdir(parent)

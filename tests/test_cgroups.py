@@ -284,6 +284,19 @@ def test_v2_group_with_other_processes_uses_a_writable_ancestor(v2):
     assert leftovers(v2.root) == []
 
 
+def test_v2_ancestor_without_cpu_for_its_children(v2):
+    (v2.own / "cgroup.procs").write_text(f"{os.getpid()}\n4242\n")
+    app = v2.root / "user.slice/user-1000.slice/user@1000.service/app.slice"
+    (app / "cgroup.subtree_control").write_text("memory pids\n")
+    plan = cgroups.detect(MiB << 9, 16, 50, root=str(v2.root), self_cgroup=v2.cgroup_file, **NO_SYSTEMD)
+    assert plan.kind == "v2" and not plan.cpu, plan.reason
+    assert plan.describe().endswith("memory 512 MiB (no swap), 16 tasks, no cpu controller")
+    box = plan.new_box("x")
+    assert not (Path(box.paths[0]) / "cpu.weight").exists() and (Path(box.paths[0]) / "pids.max").read_text() == "16"
+    plan.close()
+    assert leftovers(v2.root) == []
+
+
 def test_v2_not_delegated_says_how_to_delegate(v2, monkeypatch):
     """A read-only tree (an ordinary user outside a delegated scope): no plan, and the report says why."""
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
@@ -567,6 +580,24 @@ def test_signal_pids_kills_only_listed_processes(tmp_path):
             process.wait()
 
 
+def test_signal_pids_without_pidfd(tmp_path, monkeypatch):
+    """Kernels before 5.3 have no pidfd_open: a plain kill of the processes still listed."""
+
+    def no_pidfd(pid):
+        raise OSError(errno.ENOSYS, "not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    victim = subprocess.Popen(["sleep", "30"])
+    try:
+        procs = tmp_path / "cgroup.procs"
+        procs.write_text(f"{victim.pid}\n")
+        cgroups._signal_pids(str(procs))
+        assert victim.wait(5) == -signal.SIGKILL
+    finally:
+        victim.kill()
+        victim.wait()
+
+
 def test_join_raises_when_it_cannot_join(tmp_path):
     """A launcher that could not join must not exec: the box would run without its limits."""
     procs = tmp_path / "cgroup.procs"
@@ -650,6 +681,57 @@ def test_real_v1_task_limit_holds_for_the_box_and_remove_kills_the_rest(real_pla
     assert not any(os.path.exists(p) for p in box.paths)
     for pid in left:
         assert not os.path.exists(f"/proc/{pid}") or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+
+
+@real_v1
+def test_real_v1_bwrap_as_the_sandbox_user_stays_in_the_box(real_plan):
+    """As the grader would run it: join as root, drop to nobody, exec bwrap with its own PID namespace."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        pytest.skip("no bwrap")
+    code = "import os; b = bytearray(b'x') * (200 << 20); print('alive', os.getuid(), os.getpid())"
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc"]
+    argv += ["--dev", "/dev", "--", sys.executable, "-c", code]
+    box = real_plan.new_box("bwrap")
+    result = subprocess.run(
+        argv,
+        preexec_fn=functools.partial(cgroups.join, box.procs_files, (65534, 65534)),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if "bwrap:" in result.stderr:
+        pytest.skip(f"bwrap did not start as nobody here: {result.stderr.strip()[-200:]}")
+    assert result.returncode != 0 and box.oom_killed()
+    small = real_plan.new_box("bwrap-small")
+    result = subprocess.run(
+        argv[:-1] + ["import os; print(os.getuid(), os.getpid())"],
+        preexec_fn=functools.partial(cgroups.join, small.procs_files, (65534, 65534)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout == "65534 2\n", result.stderr
+    assert box.remove() and small.remove()
+
+
+@real_v1
+def test_real_popen_user_drops_before_preexec_so_join_must_drop_itself(real_plan):
+    """Why join() takes ``user``: Popen(user=...) switches uid before preexec_fn, and nobody cannot join."""
+    box = real_plan.new_box("order")
+    with pytest.raises(subprocess.SubprocessError):
+        subprocess.run(
+            ["true"], user=65534, group=65534, extra_groups=[], preexec_fn=functools.partial(cgroups.join, box.procs_files)
+        )
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getuid(), os.getgid(), os.getgroups())"],
+        preexec_fn=functools.partial(cgroups.join, box.procs_files, (65534, 65534)),
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout == "65534 65534 []\n"
+    assert box.remove()
 
 
 def real_v2_mount() -> str | None:
