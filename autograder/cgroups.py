@@ -29,6 +29,13 @@ sandbox user never needs, and never gets, write access to any cgroup file). Ever
 process of the sandbox is then inside the box. The sandbox does not see ``/sys``, so
 student code cannot raise its own limits even where the box belongs to the grader's uid.
 
+What counts against a box: ``pids.max`` counts threads (like ``RLIMIT_NPROC``) and bwrap's
+own two processes; the memory limit counts page cache and the private ``/tmp`` and
+``/dev/shm`` (tmpfs pages are charged to the box that writes them), so size it above what
+the code needs plus both tmpfs sizes. On v2 in its own group, :func:`detect` moves the
+grader process into a leaf: call it before the grader starts other processes (they would
+keep the own group busy) and :meth:`Plan.close` at the end, which moves it back.
+
 All paths are parameters (``root``, ``self_cgroup``) so both code paths are tested
 against a fake tree; probing and cleaning never raise, and cleaning is idempotent.
 """
@@ -49,6 +56,7 @@ ROOT = "/sys/fs/cgroup"
 SELF_CGROUP = "/proc/self/cgroup"
 PREFIX = "ddpm-grader"
 REQUIRED = ("memory", "pids")  # without both, a box is no stronger than rlimits
+CONTROLLERS = ("memory", "pids", "cpu")  # what v2 boxes get where the parent passes it down
 PROBE_SECONDS = 0.5  # each systemd probe; detect() stays under a second
 REMOVE_SECONDS = 3.0  # how long Box.remove() waits for the box to empty
 
@@ -488,7 +496,7 @@ def _v2_parent(plan: Plan, root: str, directory: str, relative: str) -> bool:
         _mkdir(parent, 0o755)
     except OSError:
         return False
-    wanted = [c for c in ("memory", "pids", "cpu") if c in _controllers(parent)]  # what ``directory`` passes down
+    wanted = [c for c in CONTROLLERS if c in _controllers(parent)]  # what ``directory`` passes down
     if not _try_write(os.path.join(parent, "cgroup.subtree_control"), " ".join("+" + c for c in wanted)):
         try:
             _rmdir(parent)
@@ -512,7 +520,7 @@ def _v2_move_self(plan: Plan, root: str, own_dir: str, relative: str) -> str:
     others = [p for p in _pids(os.path.join(own_dir, "cgroup.procs")) if p != pid]
     if others:
         return f"its cgroup {relative} holds {len(others)} other process(es), and v2 allows no processes beside child groups"
-    wanted = [c for c in ("memory", "pids", "cpu") if c in _controllers(own_dir)]
+    wanted = [c for c in CONTROLLERS if c in _controllers(own_dir)]
     enabled = set((_read(os.path.join(own_dir, "cgroup.subtree_control")) or "").split())
     parent = os.path.join(own_dir, f"{PREFIX}-{pid}")
     leaf = os.path.join(parent, "grader")

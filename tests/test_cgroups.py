@@ -776,3 +776,91 @@ def test_real_v2_join_kill_and_rmdir():
         for leftover in (top / "box", top):
             if leftover.exists():
                 os.rmdir(leftover)
+
+
+MOVE_SCRIPT = """
+import functools, json, os, subprocess, sys
+sys.path.insert(0, sys.argv[2])
+from autograder import cgroups
+
+unified, me = sys.argv[1], os.getpid()
+own = f"{unified}/ddpm-grader-test-{me}"
+out = {}
+
+
+def where(pid="self"):
+    return [line for line in open(f"/proc/{pid}/cgroup").read().splitlines() if line.startswith("0::")][0][3:]
+
+
+os.mkdir(own)
+try:
+    cgroups._write(f"{own}/cgroup.procs", str(me))  # the grader alone in its (delegated) group
+    try:
+        cgroups._write(f"{own}/cgroup.subtree_control", "+hugetlb")
+        out["internal"] = "allowed"
+    except OSError as error:
+        out["internal"] = error.errno
+    cgroups.REQUIRED = cgroups.CONTROLLERS = ("hugetlb",)  # the one controller v2 has on this machine
+    cgroups.Plan._limits = lambda self, controller: []
+    plan = cgroups.detect(1 << 30, 8, 100, root=unified, systemd_run=None, systemctl=None)
+    out["kind"], out["reason"], out["location"] = plan.kind, plan.reason, plan.location
+    out["grader_in"] = where()
+    out["own_subtree"] = open(f"{own}/cgroup.subtree_control").read().split()
+    parent = plan.parents.get("", "")
+    out["parent_subtree"] = open(f"{parent}/cgroup.subtree_control").read().split() if parent else None
+    box = plan.new_box("b")
+    child = subprocess.Popen(["sleep", "30"], preexec_fn=functools.partial(cgroups.join, box.procs_files))
+    out["child_in"] = where(child.pid)
+    out["removed"] = box.remove()
+    out["child_rc"] = child.wait(5)
+    plan.close()
+    out["grader_after"] = where()
+    out["own_subtree_after"] = open(f"{own}/cgroup.subtree_control").read().split()
+    out["left"] = sorted(entry.name for entry in os.scandir(own) if entry.is_dir())
+finally:
+    cgroups._write(f"{unified}/cgroup.procs", str(me))
+    for path in (f"{own}/ddpm-grader-{me}/grader", f"{own}/ddpm-grader-{me}", own):
+        if os.path.isdir(path):
+            os.rmdir(path)
+print(json.dumps(out))
+"""
+
+
+def hugetlb_v2() -> str | None:
+    """The hybrid v2 mount with a domain controller and no groups of anyone else (so enabling it at the root touches nobody)."""
+    unified = "/sys/fs/cgroup/unified"
+    if os.geteuid() != 0 or "hugetlb" not in cgroups._controllers(unified):
+        return None
+    if any(entry.is_dir() and not entry.name.startswith(cgroups.PREFIX) for entry in os.scandir(unified)):
+        return None
+    return unified
+
+
+@pytest.mark.skipif(hugetlb_v2() is None, reason="needs root and a v2 mount with a spare domain controller")
+def test_real_v2_no_internal_processes_move(tmp_path):
+    """The v2 order against the real kernel: the rule the fake enforces, the grader's move, and the way back."""
+    unified = hugetlb_v2()
+    control = Path(unified) / "cgroup.subtree_control"
+    enabled_before = "hugetlb" in control.read_text().split()
+    if not enabled_before:
+        cgroups._write(str(control), "+hugetlb")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", MOVE_SCRIPT, unified, str(Path(__file__).resolve().parents[1])],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        if not enabled_before:
+            cgroups._try_write(str(control), "-hugetlb")
+    assert done.returncode == 0, done.stderr
+    out = __import__("json").loads(done.stdout)
+    pid_own = out["location"].split("/")[1]
+    assert out["internal"] == errno.EBUSY, "v2 refuses controllers for the children of a group with a process"
+    assert out["kind"] == "v2", out["reason"]
+    assert out["grader_in"] == f"/{pid_own}/{out['location'].split('/')[2]}/grader"
+    assert out["own_subtree"] == ["hugetlb"] and out["parent_subtree"] == ["hugetlb"]
+    assert out["child_in"].startswith(out["location"] + "/box-1-b")
+    assert out["removed"] and out["child_rc"] == -signal.SIGKILL
+    assert out["grader_after"] == f"/{pid_own}" and out["own_subtree_after"] == [] and out["left"] == []
