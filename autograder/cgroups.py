@@ -337,6 +337,10 @@ class Plan:
             return f"systemd-run --user --scope per sandbox: memory {memory}, {self.processes} tasks, {cpu}"
         return f"no cgroup limits ({self.reason}): memory and process limits are per process (rlimits)"
 
+    def summary(self) -> str:
+        """The short form each student's row carries."""
+        return {V1: "cgroup v1", V2: "cgroup v2", SYSTEMD: "systemd scope"}.get(self.kind, "no cgroups")
+
     def new_box(self, name: str) -> Box:
         """Create one sandbox's group(s) with the limits set; raises CgroupError if that fails.
 

@@ -34,6 +34,7 @@ class GradingRun:
     def __init__(self, seed=None, limits=None, isolation=None, hidden=(), user="nobody", unsafe=False, self_checks=True):
         self.seed = int(seed) if seed is not None else secrets.randbits(31)
         self.limits = limits or sandbox.Limits()
+        self.owns_isolation = isolation is None  # then its seccomp program and cgroups are this run's to release
         self.isolation = isolation or sandbox.detect(hidden, user, unsafe, self.limits)
         self.inputs = hidden_tests.make_inputs(self.seed)
         self.references = hidden_tests.make_references(self.inputs)
@@ -50,7 +51,8 @@ class GradingRun:
         self.tasks = [*(check_tasks() if self_checks else []), *hidden_tests.TASKS]
 
     def close(self):
-        pass
+        if self.owns_isolation:
+            self.isolation.close()
 
     def __enter__(self):
         return self

@@ -146,6 +146,7 @@ class ClassGrader:
             "submitted_at": entry.submitted_at.isoformat() if entry.submitted_at else None,
             "time_source": entry.time_source,
             "source": untrusted.clean(entry.original_name, 200),
+            "isolation": self.run.isolation.summary(),  # which bubblewrap and layers graded this row
             "seconds": 0,
             "student_cells": {},
             "helpers": {},
@@ -238,7 +239,18 @@ class ClassGrader:
             target = feedback / f"{row['student_id']}.html"
             target.unlink(missing_ok=True)  # never write through something left in the output folder
             target.write_text(row.get("feedback_html") or self.feedback_html(row))
-        keep = ("student_id", "verdicts", "checks", "flags", "seconds", "submitted_at", "time_source", "source", "final")
+        keep = (
+            "student_id",
+            "verdicts",
+            "checks",
+            "flags",
+            "seconds",
+            "submitted_at",
+            "time_source",
+            "source",
+            "isolation",
+            "final",
+        )
         report = {
             "seed": self.run.seed,
             "isolation": self.run.isolation.describe(),
@@ -400,6 +412,7 @@ def _run(args):
         out.mkdir(parents=True, exist_ok=True)
         collected = {"layouts": sorted(collection.layouts), "skipped": [list(s) for s in collection.skipped]}
         grader.write(rows, elapsed, args.jobs, collected)
+    grader.run.close()  # the seccomp program and the run's cgroups
     missing = collection.missing(roster_rows) if roster_rows else []
     if missing:
         print(f"grade: no hand-in from {len(missing)} roster student(s): {', '.join(missing)}", file=sys.stderr)

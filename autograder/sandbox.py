@@ -12,15 +12,24 @@ The trusted side never opens a path the student can write: dependencies go in ov
 stdin, results come back over the stdout pipe as length-framed ``.npz`` bytes (read with
 ``allow_pickle=False``, size-capped), and a frame nobody asked for is ignored. A sandbox
 is killed through its PID namespace (SIGKILL to its init kills every process in it), so
-concurrent runs never touch each other's processes. As root, bwrap runs as an
-unprivileged user (``nobody``); if that user cannot run the interpreter, it runs in a
-user namespace without capabilities and the run's report says the process limit is weaker.
+concurrent runs never touch each other's processes.
+
+Defence in depth, each layer described in ``Isolation.describe()`` (the report, every row):
+a seccomp filter (``syscall_filter``: keyrings, ptrace, mounts, namespaces, bpf, ... refused),
+nested user namespaces refused (``--disable-userns`` where bubblewrap has it, the filter always),
+``/proc/sys`` read-only, cgroup limits on the whole box where the machine delegates them
+(``cgroups``), and rlimits in the runner. The sandbox never runs as uid 0, mapped or not: as
+root, ``launcher`` drops to an unprivileged user (``--sandbox-user``, default ``nobody``) before it
+starts bwrap, and if that user cannot run the interpreter, grading is refused with a message.
+bwrap's options are read from its own ``--help``, so bubblewrap 0.4.1 (Debian 11) to today's work,
+each with what it can do; too old for the guarantees (no ``--seccomp``), it is refused.
 """
 
 import io
 import json
 import os
 import pwd
+import re
 import select
 import shutil
 import signal
@@ -32,9 +41,12 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from . import cgroups, syscall_filter
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -46,6 +58,12 @@ ENABLE_HINT = (
     "(on Ubuntu 23.10+: `sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`), "
     "or grade trusted code only with --unsafe-no-sandbox"
 )
+BWRAP_ENV = "DDPM_BWRAP"  # the bwrap binary to use instead of the one on PATH (an older or newer build)
+# what the sandbox cannot do without (all in 0.4.1); the rest is used where the binary lists it
+REQUIRED_OPTIONS = frozenset(
+    "--unshare-all --unshare-user --seccomp --ro-bind --proc --dev --tmpfs --die-with-parent --new-session --symlink".split()
+)
+MIN_BWRAP = "0.4.1"  # the oldest tested; what matters is --seccomp, which every bubblewrap since 0.1.8 has
 
 
 def exercise_modules():
@@ -70,7 +88,9 @@ class Limits:
     memory_bytes: int = 8 << 30  # RLIMIT_AS (torch alone maps ~3.3 GB of address space)
     file_bytes: int = 64 << 20  # RLIMIT_FSIZE
     tmp_bytes: int = 256 << 20  # size of the private /tmp and /dev/shm (each)
-    processes: int = 64  # RLIMIT_NPROC (threads count too)
+    processes: int = 64  # RLIMIT_NPROC (threads count too), and the box's pids limit where cgroups allow
+    box_memory_bytes: int = 3 << 30  # the whole box's memory, /tmp included, where cgroups allow (torch needs ~0.5 GB)
+    cpu_weight: int = 50  # the box's CPU share against the grader's other work (cgroup v2 weight; default 100)
     max_restarts: int = 12
 
 
@@ -115,34 +135,102 @@ def _system_args():
     return args
 
 
-def _masks(binds, hidden):
-    """``--tmpfs`` over every hidden folder that an allowed bind happens to contain."""
+def _masks(binds, hidden, empty):
+    """An empty read-only folder (``empty``) over every hidden folder that an allowed bind happens to contain."""
     args = []
     for path in sorted({os.path.realpath(p) for p in hidden}):
         if any(path == b or path.startswith(b.rstrip("/") + "/") for b in binds) and os.path.isdir(path):
-            args += ["--size", "4096", "--perms", "0000", "--tmpfs", path]
+            args += ["--ro-bind", str(empty), path]
     return args
+
+
+@dataclass(frozen=True)
+class Bubblewrap:
+    """One bwrap binary and the options it has (read from its own ``--help``: versions differ, see issue 25)."""
+
+    path: str
+    version: str
+    options: frozenset
+
+    def has(self, option):
+        return option in self.options
+
+    @property
+    def userns_disabled(self):
+        return self.has("--disable-userns")
+
+
+def bubblewrap(path=None):
+    """The bwrap to use (``$DDPM_BWRAP``, else ``bwrap`` on PATH) and its options; ``SandboxUnavailable`` without one."""
+    path = path or os.environ.get(BWRAP_ENV) or shutil.which("bwrap")
+    if not path:
+        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {ENABLE_HINT}")
+    return _read_bubblewrap(os.path.abspath(path))
+
+
+@lru_cache(maxsize=8)
+def _read_bubblewrap(path):
+    try:
+        helped = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=30, errors="replace")
+        versioned = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, errors="replace")
+    except (OSError, subprocess.SubprocessError) as error:
+        raise SandboxUnavailable(f"{path} does not run ({type(error).__name__}: {error}): {ENABLE_HINT}") from None
+    options = frozenset(re.findall(r"^\s+(--[a-z0-9-]+)", helped.stdout + helped.stderr, re.MULTILINE))
+    match = re.search(r"(\d+\.\d+(?:\.\d+)?)", versioned.stdout + versioned.stderr)
+    version = match.group(1) if match else "unknown"
+    if not REQUIRED_OPTIONS <= options:
+        raise SandboxUnavailable(
+            f"bubblewrap {version} at {path} lacks {', '.join(sorted(REQUIRED_OPTIONS - options))}: the sandbox needs bubblewrap "
+            f"{MIN_BWRAP} or newer (a seccomp filter, user namespaces): {ENABLE_HINT}"
+        )
+    return Bubblewrap(path, version, options)
 
 
 @dataclass
 class Isolation:
-    """How this run's sandboxes are made; ``describe()`` goes into the report and the CSV flags."""
+    """How this run's sandboxes are made; ``describe()`` goes into the report and every row."""
 
-    bwrap: str = None  # path of bwrap, None: no sandbox (--unsafe-no-sandbox)
-    user: tuple = None  # (uid, gid) that bwrap runs as when the grader is root
-    notes: list = field(default_factory=list)
+    bwrap: Bubblewrap = None  # None: no sandbox (--unsafe-no-sandbox)
+    user: tuple = None  # (uid, gid, name) that the launcher drops to when the grader is root
+    notes: list = field(default_factory=list)  # what is missing: every CSV row says it
     hidden: tuple = ()
+    filter: syscall_filter.Filter = None
+    cgroup_plan: cgroups.Plan = None
 
     @property
     def sandboxed(self):
         return self.bwrap is not None
 
-    def describe(self):
+    def layers(self):
+        """The protections in force, in words (the report's ``isolation`` and each student's)."""
         if not self.sandboxed:
-            return "NO SANDBOX (--unsafe-no-sandbox): student code ran with the grader's rights"
-        who = f"uid {self.user[0]}" if self.user else f"the grader's uid {os.getuid()} in a user namespace"
-        text = f"bubblewrap allow-list sandbox as {who}: no network, own PID/IPC/UTS namespaces, private /tmp"
-        return text + "".join(f"; {note}" for note in self.notes)
+            return ["NO SANDBOX (--unsafe-no-sandbox): student code ran with the grader's rights"]
+        who = f"as uid {self.user[0]} ({self.user[2]})" if self.user else f"as the grader's uid {os.getuid()} in a user namespace"
+        nested = "--disable-userns and the seccomp filter" if self.bwrap.userns_disabled else "the seccomp filter"
+        tmp = "private /tmp and /dev/shm" + ("" if self.bwrap.has("--size") else " (no size cap: this bubblewrap lacks --size)")
+        layers = [
+            f"bubblewrap {self.bwrap.version} allow-list sandbox {who}",
+            "no network, own PID/IPC/UTS/mount/user namespaces",
+            f"nested user namespaces refused by {nested}",
+            self.filter.describe() if self.filter else "no seccomp filter",
+            "/proc/sys read-only",
+            tmp,
+            self.cgroup_plan.describe() if self.cgroup_plan else "no cgroup limits",
+        ]
+        return layers
+
+    def describe(self):
+        return "; ".join([*self.layers(), *self.notes])
+
+    def summary(self):
+        """The short form each student's row carries: which bubblewrap, and which layers."""
+        if not self.sandboxed:
+            return "no sandbox"
+        parts = [f"bubblewrap {self.bwrap.version}", "seccomp" if self.filter else "no seccomp"]
+        parts.append("userns refused (--disable-userns + seccomp)" if self.bwrap.userns_disabled else "userns refused (seccomp)")
+        parts.append(self.cgroup_plan.summary() if self.cgroup_plan else "no cgroups")
+        parts.append(f"uid {self.user[0]}" if self.user else "user namespace")
+        return ", ".join(parts)
 
     def row_flags(self):
         """What every CSV row must say about isolation (nothing when it is complete)."""
@@ -150,49 +238,151 @@ class Isolation:
             return ["graded WITHOUT a sandbox (--unsafe-no-sandbox): only for trusted code"]
         return [f"sandbox: {note}" for note in self.notes]
 
-    def command(self, box, limits, status_fd=None):
-        """The argv that runs the runner in ``box`` (a folder only the grader wrote); bwrap reports
-        the PID of the sandbox's init on ``status_fd``."""
+    def command(self, box, limits, status_fd=None, seccomp_fd=None, empty=None):
+        """The bwrap argv that runs the runner in ``box`` (a folder only the grader wrote); bwrap reports the
+        PID of the sandbox's init on ``status_fd`` and loads the seccomp program from ``seccomp_fd``."""
         runner = ["-I", "-B", "-X", "utf8"]
         if not self.sandboxed:
             return [sys.executable, *runner, str(box / "sandbox_runner.py")]
+        bw = self.bwrap
         binds = _python_paths()
-        args = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"]
-        args += ["--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv"]
-        for name, value in _env().items():
-            args += ["--setenv", name, value]
-        if os.getuid() == 0 and self.user is None:
-            args += ["--uid", "65534", "--gid", "65534"]
-        args += _system_args() + ["--proc", "/proc", "--dev", "/dev"]
+        args = [bw.path, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
+        args += ["--disable-userns"] if bw.userns_disabled else []  # the seccomp filter refuses them either way
+        args += ["--cap-drop", "ALL"] if bw.has("--cap-drop") else []
+        args += ["--hostname", "sandbox"] if bw.has("--hostname") else []
+        if bw.has("--clearenv"):  # older ones inherit the launcher's environment, which is _env() already
+            args += ["--clearenv"]
+            for name, value in _env().items():
+                args += ["--setenv", name, value]
+        args += _system_args() + ["--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
         # the private /tmp first: an environment that lives under /tmp is then bound on top of it
-        args += ["--size", str(limits.tmp_bytes), "--tmpfs", "/tmp", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm"]
+        for target in ("/tmp", "/dev/shm"):
+            args += (["--size", str(limits.tmp_bytes)] if bw.has("--size") else []) + ["--tmpfs", target]
         for path in binds:
             args += ["--ro-bind", path, path]
-        args += _masks(binds, self.hidden)
-        args += ["--ro-bind", str(box), "/box"]
-        args += ["--chdir", "/tmp"] + (["--json-status-fd", str(status_fd)] if status_fd is not None else [])
+        args += _masks(binds, self.hidden, empty or box)
+        args += ["--ro-bind", str(box), "/box", "--chdir", "/tmp"]
+        args += ["--json-status-fd", str(status_fd)] if status_fd is not None and bw.has("--json-status-fd") else []
+        args += ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
         return [*args, "--", sys.executable, *runner, "/box/sandbox_runner.py"]
 
-    def popen_user(self):
-        return {"user": self.user[0], "group": self.user[1], "extra_groups": []} if self.user else {}
+    def launch(self, box, limits, status_fd=None, cgroup=None, empty=None):
+        """``(argv, fds to pass)`` for ``subprocess``: the launcher (fresh keyring, the box's cgroup, the sandbox
+        user) that becomes bwrap; the caller closes the returned fds after starting it."""
+        if not self.sandboxed:
+            return self.command(box, limits), ()
+        seccomp_fd = self.filter.open_fd() if self.filter else None
+        if seccomp_fd is not None:
+            os.set_inheritable(seccomp_fd, True)
+        argv = self.command(box, limits, status_fd, seccomp_fd, empty)
+        spec = {
+            "argv": [*(cgroup.argv_prefix if cgroup else []), *argv],
+            "procs": list(cgroup.procs_files) if cgroup else [],
+            "user": list(self.user[:2]) if self.user else None,
+        }
+        return [sys.executable, "-I", "-S", str(HERE / "launcher.py"), json.dumps(spec)], tuple(filter(None, [seccomp_fd]))
+
+    def close(self):
+        if self.filter:
+            self.filter.remove()
+        if self.cgroup_plan:
+            self.cgroup_plan.close()
 
 
-def _run_probe(isolation, limits, code):
-    box = Path(tempfile.mkdtemp(prefix="ddpm-probe-"))
+def _reachable(path, user):
+    """Whether ``user`` ((uid, gid, name)) may traverse every folder down to ``path``."""
+    uid, gid = user[0], user[1]
+    current = Path(path).resolve()
+    for folder in [current, *current.parents]:
+        try:
+            st = folder.stat()
+        except OSError:
+            return False
+        bit = 0o100 if st.st_uid == uid else 0o010 if st.st_gid == gid else 0o001
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+def work_base(isolation):
+    """Where the boxes are written: the grader's temporary folder, unless the sandbox user (as root) cannot reach
+    it (a TMPDIR inside a 0700 home): then the first shared temporary folder it can reach."""
+    base = tempfile.gettempdir()
+    if not (isolation.sandboxed and isolation.user) or _reachable(base, isolation.user):
+        return base
+    for shared in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(shared) and _reachable(shared, isolation.user):
+            return shared
+    raise SandboxUnavailable(f"no temporary folder that the sandbox user {isolation.user[2]!r} can reach (TMPDIR={base})")
+
+
+def run_script(isolation, limits, code, timeout=180):
+    """Run the Python ``code`` as the runner of one sandbox (a probe, or a test's attack); the finished process
+    (``returncode``, ``stdout``, ``stderr`` as bytes). Raises ``OSError``/``SubprocessError`` if it cannot start."""
+    box = Path(tempfile.mkdtemp(prefix="ddpm-probe-", dir=work_base(isolation)))
+    fds, cgroup = (), None
     try:
         box.chmod(0o755)
         (box / "sandbox_runner.py").write_text(code)
-        done = subprocess.run(
-            isolation.command(box, limits), capture_output=True, timeout=180, cwd="/", env=_env(), **isolation.popen_user()
-        )
-        if done.returncode != 0:
-            lines = done.stderr.decode(errors="replace").strip().splitlines()
-            return next((line for line in reversed(lines) if not line.startswith("{")), f"exit code {done.returncode}")
-        return ""
+        (box / "sandbox_runner.py").chmod(0o644)
+        plan = isolation.cgroup_plan if isolation.sandboxed and isolation.cgroup_plan and isolation.cgroup_plan.available else None
+        cgroup = _new_cgroup(plan, f"probe-{box.name[-8:]}", [])
+        argv, fds = isolation.launch(box, limits, cgroup=cgroup)
+        return subprocess.run(argv, capture_output=True, timeout=timeout, cwd="/", env=_env(), pass_fds=fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+        if cgroup is not None:
+            cgroup.remove()
+        shutil.rmtree(box, ignore_errors=True)
+
+
+def _new_cgroup(plan, name, events):
+    """The box's cgroup, or None (no plan, or it could not be made: the rlimits still hold, and ``events`` says so)."""
+    if plan is None:
+        return None
+    try:
+        return plan.new_box(name)
+    except OSError as error:
+        events.append(f"no cgroup for this sandbox ({error}): per-process limits only")
+        return None
+
+
+def _run_probe(isolation, limits, code):
+    """``""`` when ``code`` ran in a sandbox and exited 0, else the last line it printed."""
+    try:
+        done = run_script(isolation, limits, code)
     except (OSError, subprocess.SubprocessError) as error:
         return f"{type(error).__name__}: {error}"
-    finally:
-        shutil.rmtree(box, ignore_errors=True)
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        return next((line for line in reversed(lines) if not line.startswith("{")), f"exit code {done.returncode}")
+    return ""
+
+
+def _sandbox_user(user_name):
+    """As root: ``(uid, gid, name)`` of the unprivileged user the sandbox runs as; ``SandboxUnavailable`` if none."""
+    try:
+        entry = pwd.getpwnam(user_name) if user_name else None
+    except KeyError:
+        entry = None
+    if entry is None or entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise SandboxUnavailable(
+            f"grading as root, the sandbox needs an unprivileged --sandbox-user, and {user_name!r} is "
+            f"{'root' if entry else 'not a user here'}: name one (default: nobody), or grade as an ordinary user"
+        )
+    return (entry.pw_uid, entry.pw_gid, entry.pw_name)
+
+
+def _root_hint(user, problem):
+    return (
+        f"grading as root, the sandbox runs as user {user[2]!r} (uid {user[0]}), and it could not start {sys.executable} "
+        f"there ({problem}); the grader never runs student code as root, mapped or not. If that user cannot read the "
+        "interpreter (a venv or pyenv under /root or a 0700 home), grade as an ordinary user with a Python that user "
+        "owns (e.g. `python3 -m venv ~/ddpm && ~/ddpm/bin/pip install -r requirements-dev.txt`, then "
+        "`~/ddpm/bin/python -m autograder grade …` without sudo), or install the course's Python where every user can "
+        f"read it, or give --sandbox-user a user that can run it. Otherwise: {ENABLE_HINT}"
+    )
 
 
 def detect(hidden=(), user_name="nobody", unsafe=False, limits=None):
@@ -203,9 +393,16 @@ def detect(hidden=(), user_name="nobody", unsafe=False, limits=None):
     hidden = tuple(str(p) for p in (ROOT, *hidden))
     if unsafe:
         return Isolation(None, None, [], hidden)
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {ENABLE_HINT}")
+    bw = bubblewrap()
+    user = _sandbox_user(user_name) if os.getuid() == 0 else None
+    try:
+        rules = syscall_filter.build()
+    except syscall_filter.FilterUnavailable as error:
+        raise SandboxUnavailable(f"{error}; without a seccomp filter student code does not run") from None
+    plan = cgroups.detect(limits.box_memory_bytes, limits.processes, limits.cpu_weight)
+    isolation = Isolation(bw, user, [], hidden, rules, plan)
+    if not plan.available:
+        isolation.notes.append("memory and process limits per process only (no cgroup for the box)")
     # a hidden folder may appear only as the way to an allowed bind (the venv inside the course)
     binds = _python_paths()
     allowed = {
@@ -217,26 +414,13 @@ def detect(hidden=(), user_name="nobody", unsafe=False, limits=None):
         "    seen = set(os.listdir(p)) if os.path.isdir(p) else set()\n"
         "    assert seen <= set(allowed), f'{p} is visible: {sorted(seen)}'\n"
     )
-    candidates = []
-    if os.getuid() == 0 and user_name:
-        try:
-            entry = pwd.getpwnam(user_name)
-            candidates.append(Isolation(bwrap, (entry.pw_uid, entry.pw_gid), [], hidden))
-        except KeyError:
-            pass
-    candidates.append(Isolation(bwrap, None, [], hidden))
-    problems = []
-    for isolation in candidates:
-        problem = _run_probe(isolation, limits, probe)
-        if not problem:
-            if os.getuid() == 0 and isolation.user is None:
-                isolation.notes.append(
-                    f"grader is root and user {user_name!r} cannot run {sys.executable}: "
-                    "the process-count limit is not enforced (grade as an ordinary user)"
-                )
-            return isolation
-        problems.append(problem)
-    raise SandboxUnavailable(f"bubblewrap cannot start a sandbox here ({'; '.join(problems)}): {ENABLE_HINT}")
+    problem = _run_probe(isolation, limits, probe)
+    if problem:
+        isolation.close()
+        if user is not None:
+            raise SandboxUnavailable(_root_hint(user, problem))
+        raise SandboxUnavailable(f"bubblewrap {bw.version} cannot start a sandbox here ({problem}): {ENABLE_HINT}")
+    return isolation
 
 
 # ----------------------------------------------------------------------------- one sandbox process
@@ -276,24 +460,31 @@ def read_npz(data):
 class _Process:
     """One sandbox process: a line protocol on its stdout, ``RESULT`` frames with bytes."""
 
-    def __init__(self, box, limits, isolation):
+    def __init__(self, box, limits, isolation, cgroup=None, empty=None):
         status_r, status_w = os.pipe() if isolation.sandboxed else (None, None)
+        fds = ()
         try:
+            argv, fds = isolation.launch(box, limits, status_w, cgroup, empty)
             self.proc = subprocess.Popen(
-                isolation.command(box, limits, status_w),
+                argv,
                 cwd="/",
                 env=_env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                pass_fds=(status_w,) if status_w is not None else (),
+                pass_fds=tuple(fd for fd in (status_w, *fds) if fd is not None),
                 start_new_session=True,
-                **isolation.popen_user(),
             )
+        except BaseException:
+            if status_r is not None:
+                os.close(status_r)
+            raise
         finally:
-            if status_w is not None:
-                os.close(status_w)
+            for fd in (status_w, *fds):
+                if fd is not None:
+                    os.close(fd)
         self.status_fd = status_r
+        self.cgroup = cgroup
         self.init_pid = None
         self.buffer = b""
         self.current_import = None
@@ -395,6 +586,8 @@ class _Process:
 
     def describe_death(self):
         code = self.proc.poll()
+        if code is not None and self.cgroup is not None and self.cgroup.oom_killed():
+            return "killed: out of the box's memory limit"
         if code is None:
             return "no answer"
         if code < 0 or code > 128:
@@ -445,18 +638,23 @@ def run_student(helpers, stubs, inputs, tasks, dep_sources, limits, isolation):
     Returns ``(results, import_info, events, stderr)``: ``results[task] = {"status", "detail", "outputs"}``,
     ``import_info = {"errors": {module: message}, "replaced": {module: [names]}}``, ``events``: lines about
     time-outs and crashes, ``stderr``: the tail of what the student's code printed."""
-    workdir = Path(tempfile.mkdtemp(prefix="ddpm-sbx-"))
+    workdir = Path(tempfile.mkdtemp(prefix="ddpm-sbx-", dir=work_base(isolation)))
     workdir.chmod(0o711)  # the unprivileged sandbox user may traverse to its box, not list it
     results, events, stubbed = {}, [], set()
     import_info = {"errors": {}, "replaced": {}}
     stderr = bytearray()
     pending = list(tasks)
     restarts = 0
+    empty = workdir / "empty"  # what a hidden folder inside an allowed bind looks like
+    empty.mkdir(mode=0o755)
+    empty.chmod(0o755)
+    plan = isolation.cgroup_plan if isolation.sandboxed and isolation.cgroup_plan and isolation.cgroup_plan.available else None
     try:
         while pending and restarts <= limits.max_restarts:
             box = workdir / f"box{restarts}"
             _write_box(box, helpers, stubs, inputs, limits, stubbed)
-            proc = _Process(box, limits, isolation)
+            cgroup = _new_cgroup(plan, f"{workdir.name}-{restarts}", events)
+            proc = _Process(box, limits, isolation, cgroup, empty)
             try:
                 ready = proc.expect("READY", deadline=time.monotonic() + limits.import_seconds)
                 if ready is None:
@@ -507,6 +705,8 @@ def run_student(helpers, stubs, inputs, tasks, dep_sources, limits, isolation):
                     proc.send({"exit": True})
             finally:
                 proc.kill()
+                if cgroup is not None:
+                    cgroup.remove()  # whatever the student left running in the box goes with it
                 stderr += proc.stderr_tail
                 shutil.rmtree(box, ignore_errors=True)
         for task in pending:

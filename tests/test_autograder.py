@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -286,12 +287,21 @@ def test_without_bubblewrap_no_student_code_runs(monkeypatch, tmp_path):
     with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
         sandbox.detect()
     # bwrap present but user namespaces refused (AppArmor on Ubuntu 23.10+): the reason and the fix
-    fake = tmp_path / "bwrap"
-    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake = Path(tempfile.mkdtemp(dir="/tmp")) / "bwrap"  # where the sandbox user, as root, can run it
+    fake.parent.chmod(0o755)
+    help_text = "\n".join(f"    {option}  x" for option in sorted(sandbox.REQUIRED_OPTIONS))
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"case \"$1\" in --help) echo '{help_text}';; --version) echo 'bubblewrap 0.6.1';;\n"
+        "*) echo 'bwrap: setting up uid map: Permission denied' >&2; exit 1;; esac\n"
+    )
     fake.chmod(0o755)
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: str(fake))
-    with pytest.raises(sandbox.SandboxUnavailable, match="uid map: Permission denied.*apparmor_restrict_unprivileged_userns"):
-        sandbox.detect()
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable, match="uid map: Permission denied.*apparmor_restrict_unprivileged_userns"):
+            sandbox.detect()
+    finally:
+        shutil.rmtree(fake.parent)
 
 
 @pytest.mark.slow

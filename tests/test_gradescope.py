@@ -4,6 +4,7 @@
 import argparse
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -206,6 +207,9 @@ def test_reference_solutions_get_full_marks(bundle, tmp_path):
     solution_helpers(root / "submission" / "helpers")
     results, _ = run_autograder(root, GRADESCOPE_SEED=str(SEED))
     assert_full_marks(results)
+    # issue 25: the results name the bubblewrap and the layers that graded the submission
+    isolation = results["extra_data"]["isolation"]
+    assert re.search(r"bubblewrap \d+\.\d+", isolation) and "seccomp filter" in isolation, isolation
 
 
 @pytest.mark.slow

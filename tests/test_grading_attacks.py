@@ -174,6 +174,58 @@ def _make_checkouts(token, parents=("/var/tmp", "/opt", "/tmp")):
     return made
 
 
+def _grade_and_watch(base, subs, out, course, grader_tmp, canary, rootfile, token, env=None):
+    """Grade ``subs`` through the CLI and look for what the run left outside its outputs; ``(Run, seconds, problems)``."""
+    before = {
+        "canary": _tree(canary),
+        "subs": _tree(subs),
+        "repo": _tree(ROOT),
+        "tmp": _names("/tmp"),
+        "shm": _names("/dev/shm"),
+        "vartmp": _names("/var/tmp"),
+    }
+    rootfile_before = _rootfile_state(rootfile)
+    env = dict(os.environ, TMPDIR=str(grader_tmp), **(env or {}))
+    start = time.monotonic()
+    done = subprocess.run(
+        _grade_cmd(sys.executable, subs, out, course), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+    elapsed = time.monotonic() - start
+    time.sleep(2)  # a process that outlived its sandbox has had time to act
+    problems = []
+    left = _token_processes(token)
+    if left:
+        problems.append(f"processes outlived grading: {left}")
+    for name, snapshot in (("canary", _tree(canary)), ("subs", _tree(subs))):
+        if snapshot != before[name]:
+            changed = sorted(set(snapshot.items()) ^ set(before[name].items()))
+            problems.append(f"{name} folder changed: {changed[:10]}")
+    if _rootfile_state(rootfile) != rootfile_before:
+        problems.append("the root-owned canary file changed")
+    new_repo = sorted(set(_tree(ROOT)) - set(before["repo"]))
+    for path in new_repo:
+        if token in path or path.startswith(("grading/", "autograder/course/")) or path in ("grading", "autograder/course"):
+            problems.append(f"new file in the repository: {path}")
+    for label, folder in (("tmp", "/tmp"), ("shm", "/dev/shm"), ("vartmp", "/var/tmp")):
+        for name in sorted(_names(folder) - before[label]):
+            if token in name and not name.startswith(("ddpm-checkout-", "ddpm-canary-")):
+                problems.append(f"new file {folder}/{name}")
+    if any(grader_tmp.iterdir()):
+        problems.append(f"the grader's temporary folder is not empty: {sorted(os.listdir(grader_tmp))}")
+    if out.is_dir() and _names(out) != OUT_FILES:
+        problems.append(f"unexpected entries in the output folder: {sorted(_names(out) - OUT_FILES)}")
+    for root, dirs, files in os.walk(base):
+        for name in [*dirs, *files]:
+            path = Path(root) / name
+            if token in name:
+                problems.append(f"a file named with the token: {path}")
+            if path.is_symlink() and not str(path).startswith(str(subs)):
+                problems.append(f"a symbolic link in the grader's folders: {path} -> {os.readlink(path)}")
+            elif stat.S_ISFIFO(path.lstat().st_mode) and not str(path).startswith(str(subs)):
+                problems.append(f"a FIFO in the grader's folders: {path}")
+    return Run.read(done, out, course), elapsed, problems
+
+
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     token = f"atk{secrets.token_hex(6)}"
@@ -209,56 +261,11 @@ def batch(tmp_path_factory):
     }
     try:
         cases = attacks.build(subs, bundle, ctx)
-        before = {
-            "canary": _tree(canary),
-            "subs": _tree(subs),
-            "repo": _tree(ROOT),
-            "tmp": _names("/tmp"),
-            "shm": _names("/dev/shm"),
-            "vartmp": _names("/var/tmp"),
-        }
         rootfile_before = _rootfile_state(rootfile)
-        env = dict(os.environ, TMPDIR=str(grader_tmp))
-        start = time.monotonic()
-        done = subprocess.run(
-            _grade_cmd(sys.executable, subs, out, course), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
-        )
-        elapsed = time.monotonic() - start
-        time.sleep(2)  # a process that outlived its sandbox has had time to act
-        problems = []
-        left = _token_processes(token)
-        if left:
-            problems.append(f"processes outlived grading: {left}")
-        for name, snapshot in (("canary", _tree(canary)), ("subs", _tree(subs))):
-            if snapshot != before[name]:
-                changed = sorted(set(snapshot.items()) ^ set(before[name].items()))
-                problems.append(f"{name} folder changed: {changed[:10]}")
-        if _rootfile_state(rootfile) != rootfile_before:
-            problems.append("the root-owned canary file changed")
-        new_repo = sorted(set(_tree(ROOT)) - set(before["repo"]))
-        for path in new_repo:
-            if token in path or path.startswith(("grading/", "autograder/course/")) or path in ("grading", "autograder/course"):
-                problems.append(f"new file in the repository: {path}")
-        for label, folder in (("tmp", "/tmp"), ("shm", "/dev/shm"), ("vartmp", "/var/tmp")):
-            for name in sorted(_names(folder) - before[label]):
-                if token in name and not name.startswith(("ddpm-checkout-", "ddpm-canary-")):
-                    problems.append(f"new file {folder}/{name}")
-        if any(grader_tmp.iterdir()):
-            problems.append(f"the grader's temporary folder is not empty: {sorted(os.listdir(grader_tmp))}")
-        if out.is_dir() and _names(out) != OUT_FILES:
-            problems.append(f"unexpected entries in the output folder: {sorted(_names(out) - OUT_FILES)}")
-        for root, dirs, files in os.walk(base):
-            for name in [*dirs, *files]:
-                path = Path(root) / name
-                if token in name:
-                    problems.append(f"a file named with the token: {path}")
-                if path.is_symlink() and not str(path).startswith(str(subs)):
-                    problems.append(f"a symbolic link in the grader's folders: {path} -> {os.readlink(path)}")
-                elif stat.S_ISFIFO(path.lstat().st_mode) and not str(path).startswith(str(subs)):
-                    problems.append(f"a FIFO in the grader's folders: {path}")
+        run, elapsed, problems = _grade_and_watch(base, subs, out, course, grader_tmp, canary, rootfile, token)
         yield Batch(
-            Run.read(done, out, course), token, cases, subs, canary, rootfile_before, checkouts, grader_tmp, user_work, ctx,
-            elapsed, problems,
+            run, token, cases, subs, canary, rootfile_before, checkouts, grader_tmp, user_work, ctx, elapsed,
+            problems,
         )  # fmt: skip
     finally:
         for pid in _token_processes(token):
@@ -499,6 +506,42 @@ def test_killer_in_the_batch(batch):
 def test_reading_the_reference_through_proc(batch):
     """Row 13: /proc/self/mountinfo, /proc/1/root, /proc/<ppid>/cwd, /proc/*/cwd|root, /proc/*/environ."""
     assert_contained(batch, "atk_proc")
+
+
+# ----------------------------------------------------------------------------- an old bubblewrap (issue 25)
+
+
+OLD_BWRAP = os.environ.get("DDPM_OLD_BWRAP", "")
+
+
+@pytest.mark.skipif(
+    not os.access(OLD_BWRAP, os.X_OK), reason="set DDPM_OLD_BWRAP to Debian 11's bwrap 0.4.1 (.ci/old-bubblewrap)"
+)
+def test_bubblewrap_0_4_contains_the_batch_exactly_as_the_current_one(batch, tmp_path):
+    """Issue 25: the whole batch graded again with bubblewrap 0.4.1 (no --disable-userns, --clearenv or --size): the
+    same row for every hand-in, points and flags alike but for the isolation notes, nothing left behind, and every
+    student's entry names the bubblewrap and the layers that ran."""
+    base = tmp_path
+    grader_tmp = base / "grader-tmp"
+    grader_tmp.mkdir()
+    rootfile = batch.canary / "rootfile"
+    run, _elapsed, problems = _grade_and_watch(
+        base, batch.subs, base / "out", base / "course", grader_tmp, batch.canary, rootfile, batch.token,
+        env={"DDPM_BWRAP": OLD_BWRAP},
+    )  # fmt: skip
+    assert run.done.returncode == 0, run.done.stderr[-3000:]
+    assert problems == []
+    assert "bubblewrap 0.4.1" in run.report["isolation"] and "refused by the seccomp filter" in run.report["isolation"]
+    assert sorted(run.rows) == sorted(batch.run.rows)
+
+    def without_isolation(row):
+        flags = [f for f in row["flags"].split("; ") if not f.startswith("sandbox:")]
+        return {**row, "flags": flags}
+
+    for sid, row in run.rows.items():
+        assert without_isolation(row) == without_isolation(batch.run.rows[sid]), sid
+        assert run.student(sid)["isolation"].startswith("bubblewrap 0.4.1, seccomp, userns refused (seccomp)")
+    assert all("0.4.1" not in s["isolation"] for s in batch.run.report["students"])
 
 
 # ----------------------------------------------------------------------------- the grader without root
