@@ -325,8 +325,7 @@ def run_script(isolation, limits, code, timeout=180):
         box.chmod(0o755)
         (box / "sandbox_runner.py").write_text(code)
         (box / "sandbox_runner.py").chmod(0o644)
-        plan = isolation.cgroup_plan if isolation.sandboxed and isolation.cgroup_plan and isolation.cgroup_plan.available else None
-        cgroup = _new_cgroup(plan, f"probe-{box.name[-8:]}", [])
+        cgroup = _new_cgroup(_box_plan(isolation), f"probe-{box.name[-8:]}", [])
         argv, fds = isolation.launch(box, limits, cgroup=cgroup)
         return subprocess.run(argv, capture_output=True, timeout=timeout, cwd="/", env=_env(), pass_fds=fds)
     finally:
@@ -335,6 +334,11 @@ def run_script(isolation, limits, code, timeout=180):
         if cgroup is not None:
             cgroup.remove()
         shutil.rmtree(box, ignore_errors=True)
+
+
+def _box_plan(isolation):
+    plan = isolation.cgroup_plan if isolation.sandboxed else None
+    return plan if plan is not None and plan.available else None
 
 
 def _new_cgroup(plan, name, events):
@@ -648,7 +652,7 @@ def run_student(helpers, stubs, inputs, tasks, dep_sources, limits, isolation):
     empty = workdir / "empty"  # what a hidden folder inside an allowed bind looks like
     empty.mkdir(mode=0o755)
     empty.chmod(0o755)
-    plan = isolation.cgroup_plan if isolation.sandboxed and isolation.cgroup_plan and isolation.cgroup_plan.available else None
+    plan = _box_plan(isolation)
     try:
         while pending and restarts <= limits.max_restarts:
             box = workdir / f"box{restarts}"
