@@ -9,6 +9,10 @@ stdin only with the task that needs it, after the dependency's own task was answ
 Protocol on the original stdout (student prints go to stderr): ``IMPORT <module>`` ...
 ``READY <json>``; then for each ``{"run": task, "deps": {...}}`` line on stdin,
 ``RESULT <task> <n>`` followed by ``n`` bytes of ``.npz``. ``{"exit": true}`` ends it.
+
+Tampering evidence: a watched library function that a student module's import replaced is reported only
+when a clean interpreter, started from this file with ``--clean-import`` (same sandbox, ``-I``, no ``/box``
+on its path, no student code), importing the same library modules does not replace it the same way.
 """
 
 import contextlib
@@ -86,7 +90,7 @@ def clean_import_main():
     """The clean child (``python -I sandbox_runner.py --clean-import``, no ``/box`` on its path, no student
     code): import what the runner imports, then ``pre`` (library modules earlier student modules brought
     in), then ``modules``; print the fingerprint of each of ``names`` that the imports of ``modules`` changed."""
-    sys.path[:] = [p for p in sys.path if p and not os.path.abspath(p).startswith(BOX)]
+    sys.path[:] = [p for p in sys.path if p and not (os.path.abspath(p) + os.sep).startswith(BOX + os.sep)]
     request = json.loads(sys.stdin.read())
     for name in BASELINE:
         importlib.import_module(name)
