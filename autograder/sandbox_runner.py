@@ -180,7 +180,7 @@ def clean_import(pre, modules, names):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
         done = subprocess.run(
-            [sys.executable, "-I", os.path.join(BOX, "sandbox_runner.py"), CLEAN_FLAG],
+            [sys.executable, "-I", "-B", os.path.join(BOX, "sandbox_runner.py"), CLEAN_FLAG],
             input=request.encode(), capture_output=True, timeout=seconds, cwd="/", env=env,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
