@@ -276,17 +276,10 @@ def ref_diffusion_schedule(inputs):
     return out
 
 
-def _upstream(student, reference, key, T):
-    """The student's own upstream value when it is usable, else the reference (no cascading loss)."""
-    s = student.get(key)
-    if s is not None and np.shape(s) == (T,) and np.isfinite(np.asarray(s, dtype=np.float64)).all():
-        return np.asarray(s, dtype=np.float64)
-    return reference[key]
-
-
 def schedule_part(names, derive):
-    """Check the attributes ``names``: each must match ``derive(up)[name]`` where ``up(key)`` gives
-    the student's own upstream attribute (so one wrong line costs only its own part)."""
+    """Check the attributes ``names``: each must match ``derive(up, betas)[name]``, where ``up(key)`` is the
+    float64 reference value of an upstream attribute, never the student's own: constants that agree only
+    with each other earn nothing, and a wrong upstream line costs the parts it makes wrong."""
 
     def check(inputs, reference, student):
         for c in cases_of(inputs):
@@ -295,18 +288,13 @@ def schedule_part(names, derive):
             if err is not None:
                 message = _raised(err)
                 return False, message if message.startswith("not implemented yet") else f"{ci['label']}: {message}"
-            T = len(ci["betas"])
-            ref_c = {n: reference[f"{c}/{n}"] for n in standins.SCHEDULE_ATTRS}
-            stu_c = {n: student.get(f"{c}/{n}") for n in standins.SCHEDULE_ATTRS}
-
-            def up(key, stu_c=stu_c, ref_c=ref_c, T=T):
-                return _upstream(stu_c, ref_c, key, T)
-
-            expected, scales = derive(up, ci["betas"].astype(np.float64))
+            ref_c = {n: np.asarray(reference[f"{c}/{n}"], dtype=np.float64) for n in standins.SCHEDULE_ATTRS}
+            expected, scales = derive(ref_c.__getitem__, ci["betas"].astype(np.float64))
             for name in names:
-                if stu_c[name] is None:
+                value = student.get(f"{c}/{name}")
+                if value is None:
                     return False, f"{ci['label']}: attribute {name} missing ({student.get(f'{c}/{name}.error', '')})"
-                ok, msg = compare(stu_c[name], expected[name], scales[name])
+                ok, msg = compare(value, expected[name], scales[name])
                 if not ok:
                     return False, f"{ci['label']}: {name}: {msg}"
         return True, ""
