@@ -5,6 +5,7 @@ another student's row. Fake downloads, no grading, except one small end-to-end m
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -197,6 +198,21 @@ def test_a_folder_named_like_both_layouts_is_moodle_by_its_anchored_suffix(tmp_p
     assert _owner(ids["222"]) == "owner = 'bob'"
 
 
+def test_no_file_name_reads_as_both_layouts():
+    """Every name of up to five parts from the pieces attackers combine: a file that reads as Moodle's never
+    reads as Canvas's, so which is tried first cannot matter; and no reading takes a number that is not ASCII."""
+    from autograder import lmsnames  # the module this change added: imported here, so the rest runs on older code
+
+    pieces = ["eve", "Eve Nil", "222", "0333", "4", "٢", "LATE", "assignsubmission", "file", "x.py", ""]
+    for size in range(2, 6):
+        for parts in itertools.product(pieces, repeat=size):
+            name = "_".join(parts)
+            if lmsnames.MOODLE_FILE.fullmatch(name):
+                assert lmsnames._canvas_readings(name) == [], name
+            for reading in lmsnames.readings(name, False):
+                assert reading.uid.isascii() and reading.uid.isdigit(), name
+
+
 # ------------------------------------------------------------------------------ merge runs: ids never land on another's row
 
 
@@ -246,11 +262,10 @@ def _cli(*args):
     )
 
 
-@pytest.mark.slow  # two grading runs: about 20 s on a shared machine
 def test_merge_run_never_replaces_another_students_row(tmp_path):
     """End to end: bob is graded; a later batch holds ``bob!`` (cleaned to ``bob``): bob's row stays, and the
     class folder remembers which name made ``bob__2``. ``--unsafe-no-sandbox`` keeps it short (two runs,
-    about 7 s each): the hand-ins are the course's own stub files, and ids, not isolation, are under test."""
+    a few seconds each): the hand-ins are the course's own stub files, and ids, not isolation, are under test."""
     out, first, second = tmp_path / "out", tmp_path / "first", tmp_path / "second"
     stub = (ROOT / "helpers" / "forward.py").read_text()
     _write(first / "bob" / "helpers" / "forward.py", stub)
