@@ -14,8 +14,6 @@ import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 from autograder import grade, lms, submission
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,19 +261,21 @@ def _cli(*args):
 
 
 def test_merge_run_never_replaces_another_students_row(tmp_path):
-    """End to end: bob is graded; a later batch holds ``bob!`` (cleaned to ``bob``): bob's row stays, and the
-    class folder remembers which name made ``bob__2``. ``--unsafe-no-sandbox`` keeps it short (two runs,
-    a few seconds each): the hand-ins are the course's own stub files, and ids, not isolation, are under test."""
+    """End to end, in the sandbox: bob hands in the reference and is graded; a later batch holds ``bob!``
+    (the stubs, cleaned to ``bob``): bob's row and points stay, and the class folder remembers which name
+    made ``bob__2``. Two runs of one hand-in each, a few seconds apiece."""
     out, first, second = tmp_path / "out", tmp_path / "first", tmp_path / "second"
-    stub = (ROOT / "helpers" / "forward.py").read_text()
-    _write(first / "bob" / "helpers" / "forward.py", stub)
-    _write(second / "bob!" / "helpers" / "forward.py", stub)
-    common = ("--out", out, "--no-nbgrader", "--unsafe-no-sandbox", "--seed", 7, "--course-dir", tmp_path / "nb")
+    for module in sorted((ROOT / "solutions").glob("*.py")):
+        if module.name != "__init__.py":
+            _write(first / "bob" / "helpers" / module.name, module.read_bytes())
+    _write(second / "bob!" / "helpers" / "forward.py", (ROOT / "helpers" / "forward.py").read_bytes())
+    common = ("--out", out, "--no-nbgrader", "--seed", 7, "--course-dir", tmp_path / "nb")
+    points = []
     for folder in (first, second):
         done = _cli("grade", folder, *common)
         assert done.returncode == 0, done.stderr[-3000:]
-    rows = list(csv.DictReader(open(out / "grades.csv")))
-    assert [r["student_id"] for r in rows] == ["bob", "bob__2"]
+        points.append({r["student_id"]: float(r["points"]) for r in csv.DictReader(open(out / "grades.csv"))})
+    assert points[0]["bob"] > 0 and points[1] == {"bob": points[0]["bob"], "bob__2": 0.0}
     report = json.loads((out / "report.json").read_text())
     assert {s["student_id"]: s["source"] for s in report["students"]} == {"bob": "bob", "bob__2": "bob!"}
     assert report["collection"]["id_sources"] == {"bob__2": submission.id_source("bob!")}
