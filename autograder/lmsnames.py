@@ -11,7 +11,9 @@ only from the fixed parts, each layout read by how its LMS builds it:
   part being the sortable name lowercased, word characters only, with every ``_<digits>_`` run in it
   joined, so that the first two numbers in a row after it are the ids (how Canvas reads its own names
   back when graded files are uploaded). A name part ending in ``_<digits>`` (``eve_222``) makes three
-  numbers in a row, which read two ways: both readings are returned, Canvas's own first.
+  numbers in a row, which read two ways: both readings are returned, Canvas's own first. With
+  anonymous grading Canvas writes ``[LATE_]anon_<anonymous id>_<attachment id>_<original name>``
+  (five base58 characters), read as the student ``anon_<anonymous id>``.
 
 Numbers are ASCII digits and stay as written: ``0222`` is not ``222``.
 """
@@ -24,6 +26,8 @@ NUMBER = re.compile(r"[0-9]+")  # ASCII: digits of other scripts are never an LM
 MOODLE_FOLDER = re.compile(r"(?P<name>.+)_(?P<pid>[0-9]+)_assignsubmission_(?P<plugin>[a-z]+)_", re.S)
 # a flat file: the fixed part follows a full name without underscores; the student's file name ends it
 MOODLE_FILE = re.compile(r"(?P<name>[^_]+)_(?P<pid>[0-9]+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<orig>.+)", re.S)
+# Canvas's anonymous id: ``SecureRandom.base58(5)``
+CANVAS_ANONYMOUS = re.compile(r"(?P<late>LATE_)?anon_(?P<anon>[1-9A-HJ-NP-Za-km-z]{5})_(?P<subid>[0-9]+)_(?P<orig>.+)", re.S)
 
 
 @dataclass
@@ -53,6 +57,8 @@ def readings(name, is_dir):
 
 
 def _canvas_readings(name):
+    if match := CANVAS_ANONYMOUS.fullmatch(name):  # no name part at all: the anonymous id is the student
+        return [LmsName("canvas", f"anon_{match['anon']}", "", match["orig"], int(match["subid"]), bool(match["late"]))]
     tokens = name.split("_")
     number = [bool(NUMBER.fullmatch(t)) for t in tokens]
     for i in range(1, len(tokens) - 2):

@@ -147,6 +147,19 @@ def test_canvas_unicode_names_and_unicode_digits(tmp_path):
     assert len(others) == 1 and others[0].lms == "plain" and _owner(others[0]) == "owner = 'eve'"
 
 
+def test_canvas_anonymous_grading_names(tmp_path):
+    """Anonymous grading: ``[LATE_]anon_<anonymous id>_<attachment id>_<original name>``, no user id. The
+    anonymous id is the student, never an attachment id read from an original name that starts with a number."""
+    down = tmp_path / "down"
+    _write(down / "anon_Ab3De_555_2024_ddpm.zip", _handin("first"), when=NEW)
+    _write(down / "anon_Ab3De_556_losses.py", "y = 1", when=OLD)
+    _write(down / "LATE_anon_Zx9Qk_557_ddpm.zip", _handin("second"))
+    ids = _ids(lms.collect(down, workdir=tmp_path / "work"))
+    assert sorted(ids) == ["anon_Ab3De", "anon_Zx9Qk"] and {e.lms for e in ids.values()} == {"canvas"}
+    assert "2 files grouped into one hand-in" in ids["anon_Ab3De"].notes
+    assert ids["anon_Zx9Qk"].notes[0] == "Canvas marked it LATE" and _owner(ids["anon_Zx9Qk"]) == "owner = 'second'"
+
+
 # ------------------------------------------------------------------------------ Moodle: the fixed suffix of a folder
 
 
