@@ -47,8 +47,8 @@ def readings(name, is_dir):
 
     A folder is Moodle's when it ends with Moodle's fixed part (Canvas writes only files). A file cannot
     read as both: a Moodle flat file's second part is the participant id, followed by ``assignsubmission``,
-    while a Canvas name part holds no number after its first word, so Canvas's two ids would have to
-    sit exactly there."""
+    while a Canvas name part holds a number only as its first word or right before ``LATE``, so Canvas's
+    two ids would have to sit exactly there (``test_no_file_name_reads_as_both_layouts`` tries them)."""
     if is_dir and (match := MOODLE_FOLDER.fullmatch(name)):
         return [LmsName("moodle", match["pid"])]
     if not is_dir and (match := MOODLE_FILE.fullmatch(name)):
