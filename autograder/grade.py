@@ -274,8 +274,8 @@ def _default_out():
 
 
 def _earlier(out, args):
-    """The class folder's earlier rows ``{student_id: row}`` and settings (its ``seed`` and ``roster``), or ``({}, {})``;
-    refuses a folder that is not one."""
+    """The class folder's earlier rows ``{student_id: row}`` and settings (its ``seed``, ``roster`` and
+    ``id_sources``: which name made each cleaned id), or ``({}, {})``; refuses a folder that is not one."""
     report = out / "report.json"
     if not out.exists() or not any(out.iterdir()):
         return {}, {}
@@ -291,7 +291,10 @@ def _earlier(out, args):
             "checks": {e: tuple(c) for e, c in checks.items()},
             "flags": student.get("flags", []),
         }
-    return rows, {"seed": data.get("seed"), "roster": data.get("roster")}
+    collection = data.get("collection")
+    sources = collection.get("id_sources") if isinstance(collection, dict) else None
+    sources = {k: v for k, v in sources.items() if k in rows and isinstance(v, str)} if isinstance(sources, dict) else {}
+    return rows, {"seed": data.get("seed"), "roster": data.get("roster"), "id_sources": sources}
 
 
 def _late_policy(args):
@@ -378,7 +381,10 @@ def _run(args):
         print(f"grade: --replace: {out}'s earlier rows and feedback dropped", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="ddpm-grade-") as tmp:
         zone = policy.timezone if policy is not None else None  # zip member times are wall-clock times
-        collection = lms.collect(folder, roster_rows, workdir=Path(tmp) / "collected", timezone=zone)
+        # the class folder's rows keep their owners: a hand-in takes an earlier id only if it made that row
+        sources = settings.get("id_sources", {})
+        owners = {sid: sources.get(sid) for sid in earlier}
+        collection = lms.collect(folder, roster_rows, workdir=Path(tmp) / "collected", timezone=zone, earlier=owners)
         entries = collection.entries
         if args.only is not None:
             unknown = sorted(set(args.only) - {e.student_id for e in entries})
@@ -411,6 +417,9 @@ def _run(args):
         elapsed = time.monotonic() - start
         out.mkdir(parents=True, exist_ok=True)
         collected = {"layouts": sorted(collection.layouts), "skipped": [list(s) for s in collection.skipped]}
+        # which name made each id that is not the name itself, kept for the next run into this folder
+        made = {e.student_id: submission.id_source(e.raw_id) for e in entries if e.raw_id not in ("", e.student_id)}
+        collected["id_sources"] = {sid: src for sid, src in sources.items() if sid in kept} | made
         grader.write(rows, elapsed, args.jobs, collected)
     grader.run.close()  # the seccomp program and the run's cgroups
     missing = collection.missing(roster_rows) if roster_rows else []

@@ -10,6 +10,9 @@ extracted safely into a work folder) on its own and maps it to a student id:
   ``Full Name_<participant id>_assignsubmission_file_<original name>``;
 * Gradescope: ``submission_metadata.yml`` and ``submission_<number>/`` folders.
 
+A student's id comes from the fixed parts each LMS writes, never from text the student chose:
+``autograder.lmsnames`` reads the names.
+
 Roster columns ``canvas_id``, ``moodle_id``, ``gradescope_sid`` (or ``email``) turn LMS ids into
 ``student_id``. Junk (``__MACOSX``, ``.DS_Store``, ``._x``, hidden names), data files (``roster.csv``,
 ``*.txt``, ``*.pdf``...), empty folders, links, FIFOs and sockets are skipped with a reason; nothing
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from . import submission, untrusted
+from .lmsnames import readings
 
 SKIP_SUFFIXES = (".csv", ".txt", ".yml", ".yaml", ".json", ".md", ".pdf")
 GRADEABLE = submission.READ_SUFFIXES
@@ -39,8 +43,6 @@ MAX_BULK_MEMBER_BYTES = 1 << 30
 MAX_BULK_TOTAL_BYTES = 16 << 30
 MAX_WALK_ENTRIES = submission.MAX_ENTRIES
 
-CANVAS = re.compile(r"(?P<name>.+?)(?:_(?P<late>LATE))?_(?P<uid>\d+)_(?P<subid>\d+)_(?P<orig>.+)", re.S)
-MOODLE = re.compile(r"(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<orig>.*)", re.S)
 GRADESCOPE_DIR = re.compile(r"submission_\d+")
 UNREADABLE = submission.UNREADABLE
 RESUBMISSION = re.compile(r"(?P<stem>.+?)-(?P<n>\d{1,3})(?P<ext>\.[A-Za-z0-9]+)?", re.S)
@@ -56,6 +58,7 @@ class Entry:
     notes: list = field(default_factory=list)
     original_name: str = ""
     resubmission: int = 0
+    raw_id: str = ""  # what it was to be graded as, before cleaning: the class folder remembers its owner
 
 
 @dataclass
@@ -178,7 +181,7 @@ class _Collector:
         metadata = None
         if METADATA in names:
             metadata = self.read_metadata(os.path.join(root, METADATA))
-        candidates, canvas, moodle = [], {}, {}
+        candidates, canvas, moodle, lms_names = [], {}, {}, []
         for name in names:
             path = os.path.join(root, name)
             try:
@@ -191,23 +194,49 @@ class _Collector:
                 continue
             reason = _skip_reason(name, mode, path)
             odd = not stat.S_ISDIR(mode) and not stat.S_ISREG(mode) and not _is_junk_name(name)
-            if odd and not MOODLE.fullmatch(name) and not CANVAS.fullmatch(name):
+            found = readings(name, stat.S_ISDIR(mode))
+            if odd and not found:
                 candidates.append(self.plain(name, path, mode))  # its row says so; ``submission.read`` never opens it
             elif reason:
                 self.skip(name, reason)
             elif metadata is not None and stat.S_ISDIR(mode) and GRADESCOPE_DIR.fullmatch(name):
                 candidates += self.gradescope(name, path, metadata.get(name))
-            elif match := MOODLE.fullmatch(name):
-                moodle.setdefault(match["pid"], []).append((name, path, mode, match))
-            elif match := CANVAS.fullmatch(name):
-                canvas.setdefault(match["uid"], []).append((name, path, mode, match))
+            elif found:
+                lms_names.append((name, path, mode, found))
             else:
                 candidates.append(self.plain(name, path, mode))
+        # the name part Canvas wrote for each id, from the names that read one way only
+        persons = {}
+        for *_rest, found in lms_names:
+            if len(found) == 1:
+                persons.setdefault((found[0].lms, found[0].uid), set()).add(found[0].person)
+        for name, path, mode, found in lms_names:
+            reading, note = self.settle(found, persons)
+            group = canvas if reading.lms == "canvas" else moodle
+            group.setdefault(reading.uid, []).append((name, path, mode, reading, note))
         for uid, items in canvas.items():
             candidates.append(self.canvas(uid, items))
         for pid, items in moodle.items():
             candidates.append(self.moodle(pid, items))
         return [c for c in candidates if c is not None]
+
+    def settle(self, found, persons):
+        """(the reading of a name, a note or ""). Of two Canvas readings: not one whose id Canvas wrote with
+        another name part on that student's other files; then the one whose id alone is the roster's;
+        otherwise Canvas's own (the first), and the row says so, since nothing else can tell."""
+        if len(found) == 1:
+            return found[0], ""
+        agree = [r for r in found if persons.get((r.lms, r.uid), {r.person}) == {r.person}] or found
+        if len(agree) == 1:
+            return agree[0], ""
+        known = [r for r in agree if r.uid in self.index["canvas_id"]]
+        if len(known) == 1:
+            return known[0], ""
+        first, second = agree
+        return first, (
+            f"its Canvas name could also be read as canvas id {second.uid}: graded as canvas id {first.uid}, "
+            "Canvas's own reading (check who handed it in)"
+        )
 
     def plain(self, name, path, mode):
         self.col.layouts.add("plain")
@@ -227,13 +256,13 @@ class _Collector:
         self.col.layouts.add("canvas")
         sid, note = self.lookup("canvas_id", uid, "canvas id")
         kept, older = {}, []
-        for name, path, _mode_bits, match in items:
-            orig = match["orig"]
+        for name, path, _mode_bits, reading, _note in items:
+            orig = reading.orig
             resub = RESUBMISSION.fullmatch(orig)
             base, number = ((resub["stem"] + (resub["ext"] or "")), int(resub["n"])) if resub else (orig, 0)
             when, how = self.time_of(path)
-            key = (number, when or dt.datetime.min.replace(tzinfo=dt.timezone.utc), int(match["subid"]))
-            item = (key, name, path, orig, when, how, match["late"] is not None)
+            key = (number, when or dt.datetime.min.replace(tzinfo=dt.timezone.utc), reading.subid)
+            item = (key, name, path, orig, when, how, reading.late)
             other = kept.get(base.lower())
             if other is None or key > other[0]:
                 if other is not None:
@@ -248,6 +277,7 @@ class _Collector:
             entry.notes.append("Canvas marked it LATE")
         if note:
             entry.notes.append(note)
+        entry.notes += [f"{name}: {said}" for name, _p, _m, _r, said in items if said]
         times = [(i[4], i[5]) for i in chosen if i[4] is not None]
         if times:
             entry.submitted_at, entry.time_source = max(times)
@@ -257,22 +287,22 @@ class _Collector:
     def moodle(self, pid, items):
         self.col.layouts.add("moodle")
         sid, note = self.lookup("moodle_id", pid, "moodle participant id")
-        items = sorted(items)
+        items = sorted(items, key=lambda item: item[0])  # names in one folder are unique
         entry = Entry("", "", lms="moodle", original_name=", ".join(name for name, *_ in items))
         if note:
             entry.notes.append(note)
         pieces, times = [], []
-        for name, path, mode, match in items:
+        for name, path, mode, reading, _note in items:
             when = self.time_of(path)
             if when[0] is not None:
                 times.append(when)
             if stat.S_ISDIR(mode):
                 pieces += self.children(path, entry.notes)
             else:
-                pieces.append((path, match["orig"] or name))
+                pieces.append((path, reading.orig or name))
         if times:
             entry.submitted_at, entry.time_source = max(times)
-        folders = [path for _name, path, mode, _m in items if stat.S_ISDIR(mode)]
+        folders = [path for _name, path, mode, *_rest in items if stat.S_ISDIR(mode)]
         if len(items) == 1 and folders and not any(p.lower().endswith(".zip") for _path, p in pieces):
             entry.path = folders[0]
         else:
@@ -482,12 +512,14 @@ class _Collector:
         return dest
 
 
-def collect(folder, roster_rows=None, workdir=None, timezone=None):
+def collect(folder, roster_rows=None, workdir=None, timezone=None, earlier=None):
     """A ``Collection`` of the hand-ins in ``folder`` (a folder, or an LMS bulk-download ``.zip``).
 
     ``workdir``: a folder the caller owns, for the extracted download and for grouped hand-ins; a new
     temporary one (``Collection.workdir``, removed by the caller) when ``None`` and one is needed.
-    ``timezone``: a ``tzinfo`` for zip member times and offset-less timestamps (default: local time)."""
+    ``timezone``: a ``tzinfo`` for zip member times and offset-less timestamps (default: local time).
+    ``earlier``: the rows already in the class folder, ``{student id: submission.id_source of the name it
+    was made from, or None}``: a hand-in takes one of those ids only if it made that row."""
     collector = _Collector(roster_rows, None if workdir is None else os.path.abspath(workdir), timezone)
     col = collector.col
     root = os.fspath(folder)
@@ -516,8 +548,11 @@ def collect(folder, roster_rows=None, workdir=None, timezone=None):
         kept.append(newest)
     kept.sort(key=lambda c: (c.raw_id, c.entry.original_name))
     roster_ids = {row["student_id"] for row in roster_rows or []}
-    for (_raw, clean, flag), candidate in zip(submission.assign_ids([c.raw_id for c in kept]), kept):
+    # a roster student who has not handed in yet owns their id as much as an earlier row does
+    owners = dict.fromkeys(roster_ids) | dict(earlier or {})
+    for (_raw, clean, flag), candidate in zip(submission.assign_ids([c.raw_id for c in kept], earlier=owners), kept):
         candidate.entry.student_id = clean
+        candidate.entry.raw_id = submission.student_id_of(candidate.raw_id)
         if flag:
             candidate.entry.notes.append(flag)
         if roster_rows is not None and candidate.entry.lms == "plain" and clean not in roster_ids:
@@ -595,7 +630,7 @@ def _unwrap(root, col):
             children = os.listdir(inner)
         except OSError:
             return root
-        if not any(c == METADATA or CANVAS.fullmatch(c) or MOODLE.fullmatch(c) for c in children):
+        if not any(c == METADATA or readings(c, stat.S_ISDIR(_mode(os.path.join(inner, c)) or 0)) for c in children):
             return root
         col.skipped.append((names[0] + "/", "the download's top folder: its contents were collected"))
         root = inner

@@ -8,6 +8,7 @@ nothing gradeable but one inner zip is read one level down, from memory, with th
 student's files never touch the disk here: the sandbox box is written from these bytes.
 """
 
+import hashlib
 import io
 import json
 import os
@@ -51,23 +52,55 @@ def student_id_of(name):
     return name[:-4] if name.lower().endswith(".zip") else name
 
 
-def assign_ids(names):
+def id_source(raw):
+    """A fingerprint of the name a row's id was made from. The class folder keeps it, not the name (no
+    student text to escape, nothing a later cleaning step can change), so a later run knows which hand-in
+    owns a cleaned id."""
+    return "sha256:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def assign_ids(names, earlier=None):
     """``[(name, student id, flag or "")]``: ids cleaned to safe characters; an id that collides with
-    another submission's gets a suffix and a flag saying so, never the other student's row."""
+    another submission's gets a suffix and a flag saying so, never the other student's row.
+
+    ``earlier``: rows that exist already (a class folder's, a roster's), ``{id: id_source of the name it
+    was made from, or None for the id itself}``. A name takes such an id only if it made that row: a
+    regrade of ``bob`` is ``bob``, of ``bob!`` its own earlier row, and ``bob!`` never takes bob's."""
     wanted = [student_id_of(n) for n in names]
     valid = {w for w in wanted if STUDENT_ID.match(w)}
+    owner = {sid: source or id_source(sid) for sid, source in (earlier or {}).items()}
+    row_of = {}
+    for sid in sorted(owner):
+        row_of.setdefault(owner[sid], sid)
     taken, out = set(), []
     for name, sid in zip(names, wanted):
-        clean = sid if STUDENT_ID.match(sid) else (re.sub(r"[^A-Za-z0-9_.@+-]", "_", sid).strip("._-+@") or "student")
-        flag = "" if clean == sid else f"student id {sid!r} is not a plain id: graded as {clean!r}"
-        base, n = clean, 1
-        while clean in taken or (clean != sid and clean in valid):
-            n += 1
-            clean = f"{base}__{n}"
-            flag = f"student id {sid!r} is not a plain id and its cleaned form is taken: graded as {clean!r}"
-        taken.add(clean)
-        out.append((name, clean, flag))
+        plain = bool(STUDENT_ID.match(sid))
+        source = id_source(sid)
+        clean = sid if plain else (re.sub(r"[^A-Za-z0-9_.@+-]", "_", sid).strip("._-+@") or "student")
+        if source in row_of and row_of[source] not in taken:
+            pick = row_of[source]  # the row this very name made before: its own, whoever else handed in
+        else:
+            pick, n = clean, 1
+            while not _free(pick, sid, source, taken, valid, owner):
+                n += 1
+                pick = f"{clean}__{n}"
+        if pick == sid:
+            flag = ""
+        elif plain:
+            flag = f"student id {sid!r} already names another hand-in's row: graded as {pick!r}"
+        elif pick == clean:
+            flag = f"student id {sid!r} is not a plain id: graded as {pick!r}"
+        else:
+            flag = f"student id {sid!r} is not a plain id and its cleaned form is taken: graded as {pick!r}"
+        taken.add(pick)
+        out.append((name, pick, flag))
     return out
+
+
+def _free(candidate, sid, source, taken, valid, owner):
+    """Whether the name ``sid`` (fingerprint ``source``) may be graded as ``candidate``: not given out in
+    this run, not a plain id another hand-in of this run is, not a row that another name made."""
+    return candidate not in taken and (candidate == sid or candidate not in valid) and owner.get(candidate, source) == source
 
 
 def _junk(parts):
