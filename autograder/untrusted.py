@@ -74,7 +74,7 @@ def grader_fingerprints():
     for source in hidden_tests.dep_sources().values():
         lines |= {line.strip() for line in source.splitlines()}
     public = {_squash(line) for text in stubs.generate().values() for line in text.splitlines()}
-    public = "\n".join(public)  # one search per line, not one per public line
+    public = "\n".join(public)  # one text: a secret line inside any public line is found by one search
     secret = {line for line in lines if not line.startswith("#") and len(_squash(line)) >= 14}
     secret = {line for line in secret if _squash(line) not in public}
     return tuple(sorted({form for line in secret for form in _spellings(line)}))
