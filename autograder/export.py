@@ -214,7 +214,8 @@ def write_csv(path, rows):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="", encoding="utf-8") as f:
+        # cells went through ``safe``; "replace" is the last defence for any text UTF-8 cannot hold
+        with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
             writer = csv.writer(f)
             for row in rows:
                 writer.writerow([safe(cell) for cell in row])

@@ -24,7 +24,9 @@ Exit code 0 whenever grading ran, whatever the scores; 2 when it could not (no s
 
 import csv
 import datetime as dt
+import io
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -83,6 +85,23 @@ def _fmt(x):
     return f"{x:.2f}".rstrip("0").rstrip(".") if isinstance(x, float) else str(x)
 
 
+def _replace_file(path, text):
+    """``path`` holds ``text`` as UTF-8, written to a fresh file that is then renamed over it (never through a
+    link or file left in the output folder). A character UTF-8 cannot hold becomes ``?``: the last defence,
+    after ``untrusted.visible`` made student text printable where it came in."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    with open(fd, "w", encoding="utf-8", errors="replace", newline="") as f:
+        f.write(text)
+    os.replace(partial, path)
+
+
+def _failure(what, error):
+    """A flag for a step that failed on one student: the error's type only (its text may be the student's)."""
+    return f"{what} ({type(error).__name__}): this student's other outputs and every other row are complete"
+
+
 class GradeError(Exception):
     """Grading cannot start; the message says what to do."""
 
@@ -116,10 +135,12 @@ class ClassGrader:
         for exercise in exercises.EXERCISES:
             result = results.get(f"check:{exercise}", {})
             outputs = result.get("outputs", {})
+            # the self-check's words are the student's code's: made printable and leak-free here, once
             if "ok" in outputs:
-                checks[exercise] = (bool(outputs["ok"]), str(outputs.get("message", "")))
+                checks[exercise] = (bool(outputs["ok"]), untrusted.clean(outputs.get("message", ""), 600, lines=6))
             else:
-                checks[exercise] = (False, f"{result.get('status', 'not run')}: {result.get('detail', '')}")
+                said = f"{result.get('status', 'not run')}: {result.get('detail', '')}"
+                checks[exercise] = (False, untrusted.clean(said, 600, lines=6))
         flags = [*entry.notes, *sub.flags, *self.run.isolation.row_flags()]
         for module, message in info["errors"].items():
             flags.append(f"helpers/{module}.py does not import ({message}): graded as the stub")
@@ -153,35 +174,51 @@ class ClassGrader:
         }
 
     def safe_grade_one(self, entry):
+        """A row for every hand-in: a failure grading it scores it 0 (flagged), and never stops the class."""
         try:
             return self.grade_one(entry)
         except Exception as error:
             traceback.print_exc()
+            flag = f"grading error ({type(error).__name__}: {error}): scored 0, grade again"
+        try:
             verdicts = hidden_tests.score(self.points, self.run.inputs, self.run.references, {})
-            return self._row(entry, verdicts, {}, [f"grading error ({type(error).__name__}: {error}): scored 0, grade again"])
+            return self._row(entry, verdicts, {}, [flag])
+        except Exception as error:  # nothing of the hand-in's text in this row: only its id, which the grader chose
+            traceback.print_exc()
+            row = dict.fromkeys(("submitted_at", "time_source", "source"))
+            flags = [f"grading error ({type(error).__name__}): scored 0, grade again"]
+            return row | {"student_id": entry.student_id, "verdicts": {}, "checks": {}, "flags": flags, "seconds": 0}
 
     def write_csv(self, path, rows):
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(
-                ["student_id", *self.required, "points", "late_minutes", "late_penalty", "total", "max_total",
-                 *self.bonus, "adjustments", "flags"]
-            )  # fmt: skip
-            for row in rows:
-                final = row["final"]
-                cells = [
-                    row["student_id"],
-                    *(_fmt(final["exercises"][e]) for e in self.required),
-                    _fmt(final["points"]),
-                    _fmt(float(round(final["late_minutes"]))),
-                    f"{_fmt(100.0 * final['late_penalty'])}%" if final["late_penalty"] else "0",
-                    _fmt(final["total"]),
-                    _fmt(final["max_total"]),
-                    *(_fmt(final["exercises"][e]) for e in self.bonus),
-                    "; ".join(a["text"] for a in final["adjustments"]),
-                    "; ".join(row["flags"] + ([final["late_note"]] if final["late_note"] else [])),
-                ]
-                writer.writerow([untrusted.csv_cell(cell) for cell in cells])
+        text = io.StringIO()
+        writer = csv.writer(text)
+        header = ["student_id", *self.required, "points", "late_minutes", "late_penalty", "total", "max_total",
+                  *self.bonus, "adjustments", "flags"]  # fmt: skip
+        writer.writerow(header)
+        for row in rows:
+            try:
+                writer.writerow(self._csv_cells(row))
+            except Exception as error:  # that student's row says so, in its flags column; the others are written
+                traceback.print_exc()
+                empty = [""] * (len(header) - 2)
+                writer.writerow([untrusted.csv_cell(row.get("student_id", "?")), *empty, _failure("row not written", error)])
+        _replace_file(Path(path), text.getvalue())
+
+    def _csv_cells(self, row):
+        final = row["final"]
+        cells = [
+            row["student_id"],
+            *(_fmt(final["exercises"][e]) for e in self.required),
+            _fmt(final["points"]),
+            _fmt(float(round(final["late_minutes"]))),
+            f"{_fmt(100.0 * final['late_penalty'])}%" if final["late_penalty"] else "0",
+            _fmt(final["total"]),
+            _fmt(final["max_total"]),
+            *(_fmt(final["exercises"][e]) for e in self.bonus),
+            "; ".join(a["text"] for a in final["adjustments"]),
+            "; ".join(row["flags"] + ([final["late_note"]] if final["late_note"] else [])),
+        ]
+        return [untrusted.csv_cell(cell) for cell in cells]
 
     def feedback_html(self, row):
         """A self-contained summary page (used when nbgrader's feedback is not available)."""
@@ -212,7 +249,8 @@ class ClassGrader:
         )
 
     def nbgrader_phase(self, rows, tmp, decisions):
-        """nbgrader's gradebook and feedback; any failure leaves the trusted scores standing."""
+        """nbgrader's gradebook and feedback; any failure leaves the trusted scores standing, and a failure
+        recording one student costs that student's nbgrader entry only."""
         from . import nbgrade
 
         try:
@@ -221,9 +259,13 @@ class ClassGrader:
                 course.build(log=lambda line: print(f"grade: {line}", file=sys.stderr))
                 for row in rows:
                     fresh = row.get("regraded")
-                    course.record(
-                        row, row.get("student_cells") if fresh else None, row.get("helpers") if fresh else None, decisions
-                    )
+                    try:
+                        course.record(
+                            row, row.get("student_cells") if fresh else None, row.get("helpers") if fresh else None, decisions
+                        )
+                    except Exception as error:
+                        traceback.print_exc()
+                        row["flags"].append(_failure("nbgrader record not written; scores are the trusted verdicts", error))
                 course.finish(rows)
         except Exception as error:
             traceback.print_exc()
@@ -231,26 +273,36 @@ class ClassGrader:
                 if row.get("regraded"):
                     row["flags"].append(f"nbgrader step failed ({type(error).__name__}); scores are the trusted verdicts")
 
+    def write_feedback(self, folder, row):
+        """One student's page, ``folder/<student_id>.html``; a failure costs that page (flagged in the row)."""
+        try:
+            name = f"{row['student_id']}.html"
+            if "/" in name or name.startswith(".") or untrusted.visible(name) != name or name != name.strip():
+                raise ValueError("the student id is not a plain file name")
+            _replace_file(folder / name, row.get("feedback_html") or self.feedback_html(row))
+        except Exception as error:
+            traceback.print_exc()
+            row["flags"].append(_failure("feedback page not written", error))
+
+    def _report_entry(self, row):
+        keep = (
+            *("student_id", "verdicts", "checks", "flags", "seconds", "submitted_at", "time_source", "source"),
+            *("isolation", "final"),
+        )
+        try:
+            return {k: row.get(k) for k in keep} | {"self_checks": {e: ok for e, (ok, _msg) in row["checks"].items()}}
+        except Exception as error:
+            traceback.print_exc()
+            return {"student_id": row.get("student_id"), "flags": [*row.get("flags", []), _failure("report entry cut", error)]}
+
     def write(self, rows, elapsed, jobs, collection_report):
+        """The class folder's files: feedback pages first (a page that fails is flagged in its row), then
+        report.json (what a later run merges into), then grades.csv. Student text arrives printable; the
+        files are written as UTF-8 whatever they hold."""
         feedback = self.out / "feedback"
         feedback.mkdir(parents=True, exist_ok=True)
-        self.write_csv(self.out / "grades.csv", rows)
         for row in rows:
-            target = feedback / f"{row['student_id']}.html"
-            target.unlink(missing_ok=True)  # never write through something left in the output folder
-            target.write_text(row.get("feedback_html") or self.feedback_html(row))
-        keep = (
-            "student_id",
-            "verdicts",
-            "checks",
-            "flags",
-            "seconds",
-            "submitted_at",
-            "time_source",
-            "source",
-            "isolation",
-            "final",
-        )
+            self.write_feedback(feedback, row)
         report = {
             "seed": self.run.seed,
             "isolation": self.run.isolation.describe(),
@@ -261,12 +313,11 @@ class ClassGrader:
             "bonus": self.bonus,
             "collection": collection_report,
             "roster": str(Path(self.roster).resolve()) if self.roster else None,
-            "students": [
-                {k: row.get(k) for k in keep} | {"self_checks": {e: ok for e, (ok, _msg) in row["checks"].items()}}
-                for row in rows
-            ],
+            "students": [self._report_entry(row) for row in rows],
         }
-        (self.out / "report.json").write_text(json.dumps(report, indent=1))
+        # ASCII JSON: \u escapes hold any text; ``default=str`` writes what JSON has no type for
+        _replace_file(self.out / "report.json", json.dumps(report, indent=1, default=str))
+        self.write_csv(self.out / "grades.csv", rows)
 
 
 def _default_out():

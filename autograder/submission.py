@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from . import stubs
+from .untrusted import visible
 
 MODULES = tuple(dict.fromkeys(stubs.exercises().values()))
 JUNK_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", "__MACOSX", ".venv", "venv", "node_modules", ".idea", ".vscode"}
@@ -41,6 +42,7 @@ class Submission:
     files: dict = field(default_factory=dict)  # relative posix path -> bytes (.py and .ipynb only)
     helpers: dict = field(default_factory=dict)  # file name -> bytes: what goes into the sandbox's helpers/
     notebooks: dict = field(default_factory=dict)  # file name -> parsed notebook
+    odd_notebooks: dict = field(default_factory=dict)  # file name -> what is wrong with it (check cells not compared)
     flags: list = field(default_factory=list)
     skipped: dict = field(default_factory=dict)  # why -> count
 
@@ -143,6 +145,9 @@ def _add(sub, path, data):
     if len(sub.files) >= MAX_READ_FILES or total + len(data) > MAX_TOTAL_BYTES:
         sub.skip("beyond the size limits")
         return
+    if path in sub.files:  # names that differ only in bytes that are not UTF-8 (both shown with U+FFFD)
+        sub.skip(f"{path} (a second file of that name)")
+        return
     sub.files[path] = data
 
 
@@ -155,11 +160,13 @@ def _walk_folder(sub, folder):
         try:
             with os.scandir(dir_fd) as entries:
                 listing = sorted((e.name, e.stat(follow_symlinks=False).st_mode) for e in entries)
-            for name, mode in listing:
+            for raw, mode in listing:
                 seen += 1
                 if seen > MAX_ENTRIES:
                     sub.skip("beyond the size limits")
                     break
+                # ``raw`` opens the entry; everything said or stored about it uses its printable name
+                name = visible(raw)
                 here = (*parts, name)
                 if _junk(here):
                     sub.skip(f"{name}/" if stat.S_ISDIR(mode) else "junk files")
@@ -168,7 +175,7 @@ def _walk_folder(sub, folder):
                 elif stat.S_ISDIR(mode):
                     try:
                         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-                        stack.append((os.open(name, flags, dir_fd=dir_fd), here))
+                        stack.append((os.open(raw, flags, dir_fd=dir_fd), here))
                     except OSError:
                         sub.skip("unreadable folders")
                 elif not stat.S_ISREG(mode):
@@ -176,7 +183,7 @@ def _walk_folder(sub, folder):
                 elif _wanted(here):
                     path = "/".join(here)
                     try:
-                        _add(sub, path, _read_regular(dir_fd, name, _cap(path)))
+                        _add(sub, path, _read_regular(dir_fd, raw, _cap(path)))
                     except (OSError, ValueError) as error:
                         sub.skip(f"{path} ({error})")
         finally:
@@ -220,7 +227,8 @@ def _read_members(sub, archive):
         if index >= MAX_ENTRIES:
             sub.skip("beyond the size limits")
             break
-        parts = tuple(p for p in PurePosixPath(member.filename.replace("\\", "/")).parts if p not in ("", ".", "/"))
+        name = visible(member.filename).replace("\\", "/")
+        parts = tuple(p for p in PurePosixPath(name).parts if p not in ("", ".", "/"))
         if not parts or member.is_dir():
             continue
         if ".." in parts:
@@ -299,29 +307,100 @@ def read(path, student_id=None):
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.py", file_name):
             sub.helpers.setdefault(file_name, sub.files[p])
     for nb_path in sorted(p for p in sub.files if p.endswith(".ipynb")):
-        try:
-            sub.notebooks.setdefault(nb_path.rsplit("/", 1)[-1], json.loads(sub.files[nb_path].decode("utf-8")))
-        except ValueError as error:
-            sub.flags.append(f"notebook {nb_path} unreadable ({type(error).__name__})")
+        name = nb_path.rsplit("/", 1)[-1]
+        notebook, problem = parse_notebook(sub.files[nb_path])
+        if problem:
+            sub.flags.append(f"notebook {nb_path}: {problem}; its check cells were not compared")
+            sub.odd_notebooks.setdefault(name, problem)
+        elif notebook is not None:
+            sub.notebooks.setdefault(name, notebook)
+        if notebook is not None and not _utf8(sub.files[nb_path]):
+            sub.flags.append(f"notebook {nb_path}: bytes that are not UTF-8, read as U+FFFD")
     if sub.skipped:
         listed = ", ".join(f"{why} ({n})" if n > 1 else why for why, n in sorted(sub.skipped.items()))
         sub.flags.append(f"skipped: {listed}")
     return sub
 
 
+def _kind(value):
+    """A JSON value's type, as the JSON spec names it."""
+    for types, name in ((bool, "boolean"), ((int, float), "number"), (str, "string"), (list, "list"), (dict, "object")):
+        if isinstance(value, types):
+            return name
+    return "null"
+
+
+def _is_text(value):
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+
+
+def notebook_problem(notebook):
+    """What keeps a parsed notebook from being read as one (a wrong JSON type where nbformat has a fixed one),
+    or ''. Jupyter never writes such a file, so its check cells are not compared: said, never guessed at."""
+    if not isinstance(notebook, dict):
+        return f"not a notebook (the top level is a {_kind(notebook)})"
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        return "no list of cells" if cells is None else f"'cells' is a {_kind(cells)}, not a list"
+    for n, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict):
+            return f"cell {n} is a {_kind(cell)}, not an object"
+        metadata, outputs = cell.get("metadata", {}), cell.get("outputs", [])
+        if not isinstance(metadata, dict):
+            return f"cell {n}'s metadata is a {_kind(metadata)}, not an object"
+        if not isinstance(metadata.get("nbgrader", {}), dict):
+            return f"cell {n}'s nbgrader metadata is a {_kind(metadata['nbgrader'])}, not an object"
+        if not _is_text(cell.get("source", "")):
+            return f"cell {n}'s source is a {_kind(cell['source'])}, not text"
+        if not isinstance(outputs, list):
+            return f"cell {n}'s outputs is a {_kind(outputs)}, not a list"
+        for m, output in enumerate(outputs, 1):
+            if not isinstance(output, dict):
+                return f"cell {n}'s output {m} is a {_kind(output)}, not an object"
+            if not _is_text(output.get("text", "")):
+                return f"cell {n}'s output {m} text is a {_kind(output['text'])}, not text"
+    return ""
+
+
+def parse_notebook(data):
+    """``(notebook or None, what is wrong or '')`` for a notebook file's bytes, decoded as UTF-8 whatever
+    they hold (undecodable bytes become U+FFFD). Never raises: not JSON, nested deeper than the parser
+    goes, or the wrong shape is a reason."""
+    text = data.decode("utf-8-sig", errors="replace")
+    try:
+        notebook = json.loads(text)
+    except RecursionError:
+        return None, "nested too deeply to read"
+    except json.JSONDecodeError as error:
+        return None, f"not JSON ({error.msg}, line {error.lineno})"
+    except ValueError as error:  # e.g. an integer too long to convert
+        return None, f"not JSON ({type(error).__name__})"
+    return notebook, notebook_problem(notebook)
+
+
+def _utf8(data):
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _text(value):
+    return visible("".join(value) if isinstance(value, list) else value)
+
+
 def check_cells(notebook):
-    """``{grade_id: (source, outputs text)}`` of the nbgrader grade cells in a parsed notebook."""
+    """``{grade_id: (source, outputs text)}`` of the nbgrader grade cells in a parsed notebook, as printable
+    text; ``{}`` for a notebook of the wrong shape (``notebook_problem``)."""
+    if notebook_problem(notebook):
+        return {}
     cells = {}
-    for cell in notebook.get("cells", []) if isinstance(notebook, dict) else []:
-        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}
-        if isinstance(meta, dict) and meta.get("grade") and meta.get("grade_id"):
-            source = cell.get("source", "")
-            source = "".join(map(str, source)) if isinstance(source, list) else str(source)
-            outputs = []
-            for output in cell.get("outputs", []) if isinstance(cell.get("outputs"), list) else []:
-                text = output.get("text", "") if isinstance(output, dict) else ""
-                outputs.append("".join(map(str, text)) if isinstance(text, list) else str(text))
-            cells[str(meta["grade_id"])] = (source, "".join(outputs))
+    for cell in notebook["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and meta.get("grade_id"):
+            outputs = "".join(_text(output.get("text", "")) for output in cell.get("outputs", []))
+            cells[visible(meta["grade_id"])] = (_text(cell.get("source", "")), outputs)
     return cells
 
 
@@ -336,7 +415,7 @@ def compare_check_cells(sub, course_cells):
             found.setdefault(grade_id, cell)
             where.setdefault(grade_id, name)
     for nb_name in sorted({nb for nb, _ in course_cells.values() if nb != "(none)"}):
-        if nb_name not in sub.notebooks:
+        if nb_name not in sub.notebooks and nb_name not in sub.odd_notebooks:  # an odd one is flagged where it was read
             ids = [g for g, (n, _) in course_cells.items() if n == nb_name]
             moved = sorted({where[g] for g in ids if g in where})
             if moved:

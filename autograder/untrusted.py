@@ -1,10 +1,13 @@
 """Student-controlled text on its way into the instructor's files: made short, harmless and leak-free.
 
 Everything the sandbox says (exception messages, self-check output) and everything taken
-from a submission (file names, ids) passes through ``clean`` before it reaches a flag, a
-part's message or a notebook; ``csv_cell``, ``html`` and ``markdown`` then escape it for
-where it goes. ``clean`` also withholds any text that quotes the grader's code (a reference
-dependency the sandbox received, a solution line), so feedback never carries it.
+from a submission (file names, notebook JSON) is made printable text once, where the trusted
+side receives it (``visible``: no surrogates, undecodable bytes or control characters, so no
+writer can fail on it), and passes through ``clean`` before it reaches a flag, a part's message
+or a notebook; ``csv_cell``, ``html`` and ``markdown`` then escape it for where it goes (and
+make sure it can be encoded, for rows kept from earlier runs). ``clean`` also withholds any text
+that quotes the grader's code (a reference dependency the sandbox received, a solution line),
+forwards or backwards, however spaced, cased or spelt, so feedback never carries it.
 """
 
 import html as _html
@@ -13,34 +16,74 @@ import unicodedata
 from functools import lru_cache
 
 WITHHELD = "[message withheld: it quotes the grader's code]"
+REPLACEMENT = "\ufffd"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def visible(text):
-    """``text`` without control and format characters (zero-width spaces, bidi marks), which could
-    hide a quote from the check or reorder what the instructor reads."""
-    return "".join(ch for ch in str(text) if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf"))
+    """Student text as printable ``str``, the one cleaning at the boundary: bytes decoded as UTF-8, undecodable
+    bytes and lone surrogates (``os.listdir``'s escapes of non-UTF-8 names, ``\\udcff`` escapes in JSON) made
+    U+FFFD, so no writer can fail to encode it; control and format characters (zero-width spaces, bidi
+    marks), which could hide a quote from the check or reorder what the instructor reads, dropped."""
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    text = _SURROGATE.sub(REPLACEMENT, str(text))
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf"))
+
+
+def encodable(text):
+    """``str(text)`` with lone surrogates made U+FFFD, so UTF-8 can hold it: the escapers' last defence, for
+    text that missed ``visible`` (a row kept from an older report.json, a command-line argument)."""
+    return _SURROGATE.sub(REPLACEMENT, str(text))
+
+
+# Latin look-alikes NFKC leaves alone (Cyrillic and Greek letters an attacker would swap in).
+_CONFUSABLES = str.maketrans(
+    "\u0430\u0432\u0435\u043a\u043c\u043d\u043e\u0440\u0441\u0442\u0443\u0445\u0455\u0456\u0458\u0501\u0261"
+    "\u03b1\u03bf\u03c1\u03c5\u03bd\u03b9\u03ba\u03c7",
+    "abekmhopctyxsijdgaopuvikx",
+)
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def _normal(text):
+    """Text as compared with the grader's code: printable, NFKC (fullwidth and compatibility forms), case-folded,
+    look-alike letters made Latin."""
+    return unicodedata.normalize("NFKC", visible(text)).casefold().translate(_CONFUSABLES)
 
 
 def _squash(text):
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    return re.sub(r"\s+", "", _normal(text))
+
+
+def _spellings(line):
+    """The whitespace-free forms in which ``line`` could reach a message: as written, its tokens (identifiers,
+    numbers, operators) or its words in reverse order, and each of those character-reversed."""
+    text = _normal(line)
+    forms = {"".join(_TOKEN.findall(text)), "".join(_TOKEN.findall(text)[::-1]), "".join(text.split()[::-1])}
+    return forms | {form[::-1] for form in forms}
 
 
 @lru_cache(maxsize=1)
 def grader_fingerprints():
-    """Whitespace-free distinctive lines of the reference solutions and of the dependency code sent to
-    sandboxes, less what the released (public) code also holds."""
+    """Every spelling (``_spellings``) of the distinctive lines of the reference solutions and of the dependency
+    code sent to sandboxes; a line the released (public) code also holds, even inside a longer line, is no leak."""
     from . import hidden_tests, release, stubs
 
     lines = set(release.solution_lines())
     for source in hidden_tests.dep_sources().values():
         lines |= {line.strip() for line in source.splitlines()}
     public = {_squash(line) for text in stubs.generate().values() for line in text.splitlines()}
-    squashed = {_squash(line) for line in lines if not line.startswith("#")}
-    return tuple(sorted(line for line in squashed - public if len(line) >= 14))
+    public = "\n".join(public)  # one text: a secret line inside any public line is found by one search
+    secret = {line for line in lines if not line.startswith("#") and len(_squash(line)) >= 14}
+    secret = {line for line in secret if _squash(line) not in public}
+    return tuple(sorted({form for line in secret for form in _spellings(line)}))
 
 
 def quotes_grader_code(text):
-    squashed = _squash(visible(text))
+    """Whether ``text`` holds a grader line, forwards or backwards, however spaced, cased or spelt (NFKC,
+    look-alikes). Only within one text: a line split over several messages is not recognised."""
+    squashed = _squash(text)
     return any(fingerprint in squashed for fingerprint in grader_fingerprints())
 
 
@@ -56,14 +99,14 @@ def clean(text, limit=240, lines=1):
 
 def csv_cell(value):
     """A CSV cell a spreadsheet shows as text (a leading ``= + - @``, tab or CR would start a formula)."""
-    text = str(value)
     if isinstance(value, (int, float)):
-        return text
+        return str(value)
+    text = encodable(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def html(text):
-    return _html.escape(str(text), quote=True)
+    return _html.escape(encodable(text), quote=True)
 
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -71,4 +114,4 @@ MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 def markdown(text):
     """Literal text in a markdown cell: HTML-escaped, then every markdown character backslash-escaped."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", _html.escape(str(text), quote=False)).replace("\n", "  \n")
+    return MARKDOWN_SPECIAL.sub(r"\\\1", _html.escape(encodable(text), quote=False)).replace("\n", "  \n")

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import socket
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -817,17 +818,45 @@ def normalized(text):
     return re.sub(r"\s+", "", text)
 
 
+# Latin look-alikes NFKC keeps apart (Cyrillic and Greek), written here apart from untrusted's own table.
+_LOOKALIKES = {"\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0445": "x", "\u0443": "y",
+               "\u0456": "i", "\u0455": "s", "\u0458": "j", "\u0501": "d", "\u043a": "k", "\u043c": "m", "\u043d": "h",
+               "\u0442": "t", "\u0432": "b", "\u0261": "g", "\u03b1": "a", "\u03bf": "o", "\u03c1": "p", "\u03ba": "k",
+               "\u03c7": "x", "\u03c5": "u", "\u03bd": "v", "\u03b9": "i"}  # fmt: skip
+
+
+def _folded(text):
+    """``normalized`` text, also NFKC (fullwidth forms), case-folded, look-alikes made Latin."""
+    text = unicodedata.normalize("NFKC", normalized(text)).casefold()
+    return "".join(_LOOKALIKES.get(ch, ch) for ch in text)
+
+
+@lru_cache(maxsize=1)
+def _secret_spellings():
+    """``(line, spelling)`` for each secret line, forwards and backwards: its tokens and its words in reverse
+    order, and each of those (and the line itself) character-reversed."""
+    out = []
+    for line in secret_lines():
+        folded = unicodedata.normalize("NFKC", line).casefold()
+        tokens = re.findall(r"\w+|[^\w\s]", folded)
+        forms = {"".join(tokens), "".join(tokens[::-1]), "".join(folded.split()[::-1])}
+        out += [(line, form) for form in sorted(forms | {form[::-1] for form in forms})]
+    return tuple(out)
+
+
 def leaks(text):
-    """What of the grader's private code ``text`` quotes."""
+    """What of the grader's private code ``text`` quotes, however spelt: spaced out, with zero-width characters,
+    fullwidth or look-alike letters, in any case, reversed by characters, tokens or words."""
     found = []
-    squashed = normalized(text)
+    folded = _folded(text)
     raw = re.sub(r"\s+", "", untrusted.visible(text))
     for line, key in _secret_keys():
-        if key in squashed or key in raw:
+        if key in raw:
             found.append(line)
+    found += [line for line, form in _secret_spellings() if form in folded and line not in found]
     fingerprints, _names = release.hidden_test_fingerprints()
     found += [f for f in (*fingerprints, "BEGIN HIDDEN TESTS", "BEGIN SOLUTION") if f in text]
-    return found
+    return list(dict.fromkeys(found))
 
 
 class DangerousHTML(HTMLParser):
