@@ -134,7 +134,7 @@ def _code_to_markdown(notebook):
         nb = json.loads(notebook.read_text(errors="replace"))
         cells = nb["cells"]
         code = [i for i, cell in enumerate(cells) if cell.get("cell_type") == "code"]
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return False  # not a notebook nbgrader could read, so nothing it could run
     for i in code:
         source = cells[i].get("source", "")
@@ -144,22 +144,25 @@ def _code_to_markdown(notebook):
     return bool(code)
 
 
-def make_inert(submitted, log=print):
+def make_inert(folder, log=print, cells=True):
     """Turn what an earlier version of ``grade`` left in a ``submitted/<id>/ddpm`` folder (the student's
-    modules as ``helpers/*.py``, their check cells as code cells) into text, nothing lost."""
+    modules as ``helpers/*.py``, their check cells as code cells) into text, nothing lost. ``cells``
+    False: an ``autograded/<id>/ddpm`` folder, whose notebook is the grader's own (its code cells hold
+    the course's checks, which Formgrader needs as code) but whose ``helpers/`` an earlier ``nbgrader
+    autograde`` may have filled with the student's modules."""
     changed = False
-    helpers = submitted / "helpers"
+    helpers = folder / "helpers"
     if helpers.is_dir() and not helpers.is_symlink():
         for entry in os.scandir(helpers):
             # only regular files the grader wrote; a link or folder here was not written by grade: left alone
             if entry.is_file(follow_symlinks=False) and entry.name.endswith(RUNNABLE):
                 os.replace(entry.path, f"{entry.path}.txt")
                 changed = True
-    notebook = submitted / f"{NOTEBOOK}.ipynb"
-    if notebook.is_file() and not notebook.is_symlink() and _code_to_markdown(notebook):
+    notebook = folder / f"{NOTEBOOK}.ipynb"
+    if cells and notebook.is_file() and not notebook.is_symlink() and _code_to_markdown(notebook):
         changed = True
     if changed:
-        log(f"{submitted.relative_to(submitted.parents[2])}: the student's code from an earlier run is now kept as text")
+        log(f"{folder.relative_to(folder.parents[2])}: the student's code from an earlier run is now kept as text")
 
 
 def _config_text(root):
@@ -282,8 +285,10 @@ class Course:
         for name, text in stubs.generate().items():
             (source / "helpers" / name).write_text(text)
         self.home.mkdir(parents=True, exist_ok=True)
-        for submitted in sorted((self.root / "submitted").glob(f"*/{ASSIGNMENT}")):
-            make_inert(submitted, log)  # rows kept from a run of an earlier version keep their folders
+        # rows kept from a run of an earlier version keep their folders: nothing runnable may stay there
+        for kind in ("submitted", "autograded"):
+            for folder in sorted((self.root / kind).glob(f"*/{ASSIGNMENT}")):
+                make_inert(folder, log, cells=kind == "submitted")
         self._drop_changed(log)
         done = nbgrader(["generate_assignment", ASSIGNMENT, "--force", "--log-level=WARN"], self.root, self.home)
         if done.returncode != 0:

@@ -209,6 +209,10 @@ def test_a_course_recorded_before_the_fix_is_made_inert(tmp_path):
                       "source": nbgrade.PREFIX + _canary(tmp_path / "canary-old-cell")}],
            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
     (submitted / "grading.ipynb").write_text(json.dumps(old))
+    # and where an instructor's `nbgrader autograde` of that version copied the student's modules
+    autograded = course.root / "autograded" / "alice" / "ddpm"
+    (autograded / "helpers").mkdir()
+    (autograded / "helpers" / "schedules.py").write_bytes(helpers["schedules.py"])
     cells = coursefiles.course_cells()
     with course.locked():
         course.build(log=lambda line: None)
@@ -220,6 +224,10 @@ def test_a_course_recorded_before_the_fix_is_made_inert(tmp_path):
         helpers.values()
     )
     assert "canary-old-cell" in (submitted / "grading.ipynb").read_text()
+    assert [f for f in _runnable_files(autograded) if STUDENT_MARK.encode() in (autograded / f).read_bytes()] == []
+    # the autograded notebook Formgrader shows keeps the course's checks as graded code cells
+    graded = [c for c in json.loads((autograded / "grading.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
+    assert {c["metadata"]["nbgrader"]["grade_id"] for c in graded} == set(cells)
 
 
 # ----------------------------------------------------------------------------- end to end
