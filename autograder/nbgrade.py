@@ -5,8 +5,12 @@ The course directory (``autograder/course/`` by default) holds one nbgrader assi
 self-check cell of the course notebooks (same ``grade_id``, same points).
 
 Per student, the trusted side writes:
-- ``submitted/<id>/ddpm/``: the student's own copies of the check cells (as text) and the
-  ``helpers/`` files that were graded (the bytes read from the hand-in, never a copied path);
+- ``submitted/<id>/ddpm/``: what the student handed in, as text only, since Formgrader's "Autograde"
+  button and ``nbgrader autograde`` would run it outside the sandbox with the instructor's uid: the
+  ``helpers/`` files that were graded as ``helpers/<name>.py.txt`` (the bytes read from the hand-in,
+  never a copied path) and the student's check cells as fenced code in markdown cells, never code
+  cells. The course's config refuses ``nbgrader autograde`` too (``nbgrader_config.py``); a course
+  folder written by an earlier version is made inert the same way when ``build`` runs;
 - ``autograded/<id>/ddpm/grading.ipynb``: the course's check cells with, as their output, the
   result of re-running each self-check in the sandbox, and under each a markdown cell with
   the hidden tests' verdict per part (student text escaped);
@@ -23,6 +27,8 @@ grading run holds the course's lock while it writes, so two runs never mix their
 
 import fcntl
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,16 +86,83 @@ def _notebook(cells):
     }
 
 
-def grading_notebook(cells, student_cells=None):
-    """The grading notebook: the source version, or a student's copies of the check cells."""
+def grading_notebook(cells):
+    """The grading notebook's source version: the course's own check cells (no student code)."""
     nb_cells = [_markdown(INTRO)]
     for grade_id, (_nb, source, points) in cells.items():
-        if student_cells is not None:
-            if student_cells.get(grade_id) is None:
-                continue  # deleted by the student (flagged)
-            source = student_cells[grade_id][0]
         nb_cells.append(_code_cell(PREFIX + source, grade_id, points))
     return _notebook(nb_cells)
+
+
+SUBMITTED_INTRO = (
+    "# What the student handed in, kept as text\n\n"
+    "Nothing here runs: the grader ran this code in its sandbox, and nbgrader must never run it outside "
+    "(the course's config refuses `nbgrader autograde`; grade again with `python -m autograder grade`). "
+    "The graded modules are in `helpers/` as `<name>.py.txt`; below, the student's copies of the check cells. "
+    "The self-checks as re-run by the grader, and the scores, are in the autograded notebook (Formgrader)."
+)
+# Names Python or a kernel could import or load from a folder on sys.path: none may hold student bytes.
+RUNNABLE = (".py", ".pyw", ".pyc", ".pyd", ".so", ".pth")
+
+
+def _fenced(text):
+    """Student text as a fenced code block: a fence longer than any run of backticks in it, so no line
+    of the text can close the block, and Markdown renderers escape everything inside."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}python\n{text}\n{fence}"
+
+
+def submitted_notebook(cells, student_cells):
+    """The student's copies of the check cells, as markdown (no code cell: nothing to execute)."""
+    nb_cells = [_markdown(SUBMITTED_INTRO)]
+    if student_cells is None:  # a row kept from an earlier run whose course folder is gone
+        nb_cells.append(_markdown("The student's files were not recorded here: see the run that graded them."))
+        return _notebook(nb_cells)
+    for grade_id in cells:
+        kept = student_cells.get(grade_id)
+        if kept is None:
+            nb_cells.append(_markdown(f"### `{grade_id}`: not in the student's notebooks (deleted or not handed in)"))
+        else:
+            nb_cells.append(_markdown(f"### `{grade_id}` as the student's notebook holds it\n\n{_fenced(kept[0])}"))
+    return _notebook(nb_cells)
+
+
+def _code_to_markdown(notebook):
+    """Rewrite a grader-written notebook's code cells as fenced text; whether there were any."""
+    try:
+        nb = json.loads(notebook.read_text(errors="replace"))
+        cells = nb["cells"]
+        code = [i for i, cell in enumerate(cells) if cell.get("cell_type") == "code"]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return False  # not a notebook nbgrader could read, so nothing it could run
+    for i in code:
+        source = cells[i].get("source", "")
+        cells[i] = _markdown(_fenced("".join(map(str, source)) if isinstance(source, list) else str(source)))
+    if code:
+        notebook.write_text(json.dumps(nb, indent=1))
+    return bool(code)
+
+
+def make_inert(folder, log=print, cells=True):
+    """Turn what an earlier version of ``grade`` left in a ``submitted/<id>/ddpm`` folder (the student's
+    modules as ``helpers/*.py``, their check cells as code cells) into text, nothing lost. ``cells``
+    False: an ``autograded/<id>/ddpm`` folder, whose notebook is the grader's own (its code cells hold
+    the course's checks, which Formgrader needs as code) but whose ``helpers/`` an earlier ``nbgrader
+    autograde`` may have filled with the student's modules."""
+    changed = False
+    helpers = folder / "helpers"
+    if helpers.is_dir() and not helpers.is_symlink():
+        for entry in os.scandir(helpers):
+            # only regular files the grader wrote; a link or folder here was not written by grade: left alone
+            if entry.is_file(follow_symlinks=False) and entry.name.endswith(RUNNABLE):
+                os.replace(entry.path, f"{entry.path}.txt")
+                changed = True
+    notebook = folder / f"{NOTEBOOK}.ipynb"
+    if cells and notebook.is_file() and not notebook.is_symlink() and _code_to_markdown(notebook):
+        changed = True
+    if changed:
+        log(f"{folder.relative_to(folder.parents[2])}: the student's code from an earlier run is now kept as text")
 
 
 def _config_text(root):
@@ -212,6 +285,10 @@ class Course:
         for name, text in stubs.generate().items():
             (source / "helpers" / name).write_text(text)
         self.home.mkdir(parents=True, exist_ok=True)
+        # rows kept from a run of an earlier version keep their folders: nothing runnable may stay there
+        for kind in ("submitted", "autograded"):
+            for folder in sorted((self.root / kind).glob(f"*/{ASSIGNMENT}")):
+                make_inert(folder, log, cells=kind == "submitted")
         self._drop_changed(log)
         done = nbgrader(["generate_assignment", ASSIGNMENT, "--force", "--log-level=WARN"], self.root, self.home)
         if done.returncode != 0:
@@ -234,7 +311,7 @@ class Course:
 
     def record(self, row, student_cells, helpers, decisions):
         """Write one student's submitted and autograded folders and gradebook entries. ``helpers`` None:
-        a row kept from an earlier run (its submitted files stay as they are)."""
+        a row kept from an earlier run (its submitted files stay as they are, made inert by ``build``)."""
         sid = row["student_id"]
         submitted = self.root / "submitted" / sid / ASSIGNMENT
         if helpers is not None or not submitted.is_dir():
@@ -244,8 +321,8 @@ class Course:
                     shutil.rmtree(target)
             (submitted / "helpers").mkdir(parents=True)
             for name, data in (helpers or {}).items():
-                (submitted / "helpers" / name).write_bytes(data)
-        (submitted / f"{NOTEBOOK}.ipynb").write_text(json.dumps(grading_notebook(self.cells, student_cells), indent=1))
+                (submitted / "helpers" / f"{name}.txt").write_bytes(data)  # text: nothing can import it
+            (submitted / f"{NOTEBOOK}.ipynb").write_text(json.dumps(submitted_notebook(self.cells, student_cells), indent=1))
         autograded = self.root / "autograded" / sid / ASSIGNMENT
         autograded.mkdir(parents=True, exist_ok=True)
         (autograded / f"{NOTEBOOK}.ipynb").write_text(json.dumps(self._autograded(row), indent=1))

@@ -12,9 +12,31 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".git"
 
 # `python -m autograder grade` never runs `nbgrader autograde`: student code runs only in the
 # bubblewrap sandbox, and the grader writes the autograded notebooks and gradebook scores itself.
-# The settings below matter if an instructor runs nbgrader's own commands on this course.
+# nbgrader's autograde (the command, or Formgrader's "Autograde" button) would run a submission
+# in a kernel outside the sandbox, as the instructor: refused here. Its exporter is made before
+# autograde removes or copies anything (nbgrader 0.9.6, BaseConverter.start), so a refused run
+# leaves the autograded notebooks, the gradebook and the feedback as `grade` left them.
+from nbconvert.exporters import NotebookExporter  # noqa: E402 - nbgrader loads this file as a script
+from nbgrader.converters.base import NbGraderException  # noqa: E402
 
-# Kept from the student if anyone autogrades by hand: their exercise modules (not the stubs).
+
+class RefuseToAutograde(NotebookExporter):  # raises where Autograde.start() makes its exporter
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        message = (
+            "this course is graded by `python -m autograder grade`, which runs student code only in its "
+            "sandbox: nbgrader autograde is turned off here (grade again with the autograder; manual "
+            "grading and `nbgrader generate_feedback` work as usual)"
+        )
+        self.log.error(message)
+        raise NbGraderException(message)
+
+
+c.Autograde.exporter_class = RefuseToAutograde
+
+# The settings below would only matter to an autograde run with the refusal removed. Even then it
+# finds no student code: `grade` stores the hand-in's modules as helpers/<name>.py.txt and its check
+# cells as markdown (autograder/nbgrade.py), so these modules are missing and the checks fail.
 c.Autograde.exclude_overwriting = {
     "ddpm": [
         "helpers/schedules.py",
