@@ -317,7 +317,7 @@ def test_root_with_an_interpreter_the_sandbox_user_cannot_run_refuses(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "refusing to run student code" in done.stderr and "Grade as an ordinary user" in done.stderr
+    assert "refusing to run student code" in done.stderr and "grade as an ordinary user" in done.stderr
     assert "'nobody'" in done.stderr and str(python) in done.stderr
     assert not (out / "grades.csv").exists()
 
