@@ -4,46 +4,24 @@ another student's row. Fake downloads, no grading, except one small end-to-end m
 
 import csv
 import datetime as dt
-import io
 import itertools
 import json
-import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
 from autograder import grade, lms, submission
+from tests.test_lms import _ids, _write, _zip_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 UTC = dt.timezone.utc
 OLD, NEW = dt.datetime(2024, 5, 1, 10, tzinfo=UTC), dt.datetime(2024, 5, 2, 10, tzinfo=UTC)
 
 
-def _zip_bytes(members):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def _handin(marker):
     """A zip hand-in whose forward.py says whose it is."""
     return _zip_bytes({"ddpm/helpers/forward.py": f"owner = {marker!r}"})
-
-
-def _write(path, data=b"x = 1", when=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data if isinstance(data, bytes) else data.encode())
-    if when is not None:
-        os.utime(path, (when.timestamp(), when.timestamp()))
-    return path
-
-
-def _ids(col):
-    return {e.student_id: e for e in col.entries}
 
 
 def _owner(entry):
