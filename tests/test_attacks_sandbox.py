@@ -428,3 +428,18 @@ def test_as_root_boxes_go_where_the_sandbox_user_can_reach_them(tmp_path, monkey
         assert list(private.iterdir()) == []
     finally:
         made.close()
+
+
+@pytest.mark.skipif(not X86_64, reason="the x32 ABI is x86_64's")
+def test_the_x32_door_to_the_same_calls_is_shut(isolation):
+    """The same refused call through the x32 ABI (number | 0x40000000), which a filter written for x86_64 alone
+    would miss: the process is killed (SIGSYS) before the call runs."""
+    code = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.syscall(ctypes.c_long(0x40000000 + 248), 0, 0, 0, 0, 0)  # add_key, x32
+print("the call returned")
+"""
+    done = sandbox.run_script(isolation, sandbox.Limits(), code, timeout=120)
+    assert b"returned" not in done.stdout and done.returncode != 0, (done.returncode, done.stdout)
