@@ -27,8 +27,7 @@ def visible(text):
     marks), which could hide a quote from the check or reorder what the instructor reads, dropped."""
     if isinstance(text, (bytes, bytearray, memoryview)):
         text = bytes(text).decode("utf-8", errors="replace")
-    text = _SURROGATE.sub(REPLACEMENT, str(text))
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf"))
+    return "".join(ch for ch in encodable(text) if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf"))
 
 
 def encodable(text):
