@@ -34,6 +34,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+BUBBLEWRAP, CONTAINER, AUTO = "bubblewrap", "container", "auto"
+MODES = (BUBBLEWRAP, CONTAINER, AUTO)  # grade --isolation: "container" and "auto" are for the harnesses only
 STUDENT_USER = "ddpm-student"  # the dedicated user setup makes; nothing else of the image runs as it
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"

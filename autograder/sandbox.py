@@ -69,8 +69,7 @@ REQUIRED_OPTIONS = frozenset(
     "--unshare-all --unshare-user --seccomp --ro-bind --proc --dev --tmpfs --die-with-parent --new-session --symlink".split()
 )
 MIN_BWRAP = "0.4.1"  # the oldest tested; what matters is --seccomp, which every bubblewrap since 0.1.8 has
-BUBBLEWRAP, CONTAINER, AUTO = "bubblewrap", "container", "auto"
-MODES = (BUBBLEWRAP, CONTAINER, AUTO)  # grade --isolation: "container" and "auto" are for the harnesses only
+BUBBLEWRAP, CONTAINER, AUTO, MODES = container.BUBBLEWRAP, container.CONTAINER, container.AUTO, container.MODES
 
 
 def exercise_modules():
