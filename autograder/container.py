@@ -40,12 +40,13 @@ STUDENT_USER = "ddpm-student"  # the dedicated user setup makes; nothing else of
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 
+USERADD = f"useradd --system --no-create-home --shell /usr/sbin/nologin {STUDENT_USER}"
 # What a harness image's setup (as root) runs so that container mode grades there: the dedicated student user,
 # and the course (the bundle: solutions, hidden tests) readable by root only. COURSE is replaced by the folder.
 SETUP_LINES = f"""\
 # Container mode (where bubblewrap cannot make namespaces): student code runs as this unprivileged user,
 # and the course (solutions, hidden tests) is readable by root only.
-id -u {STUDENT_USER} >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin {STUDENT_USER}
+id -u {STUDENT_USER} >/dev/null 2>&1 || {USERADD}
 chmod 700 COURSE
 """
 
@@ -86,7 +87,7 @@ def student_user(name: str = STUDENT_USER) -> StudentUser:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
         try:
             subprocess.run(
-                [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                [useradd, *USERADD.split()[1:-1], name],
                 capture_output=True,
                 timeout=60,
                 check=True,
