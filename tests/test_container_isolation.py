@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import container, gradescope, launcher, mutants, sandbox, syscall_filter
+from autograder import container, gradescope, launcher, mutants, prairielearn, sandbox, syscall_filter
 
 from .test_gradescope import assert_full_marks, solution_helpers, unpack
 
@@ -266,3 +266,28 @@ def test_without_user_namespaces_a_hostile_hand_in_is_contained(bundle, tmp_path
     sampling = {t["tags"][0] for t in results["tests"] if t["score"] < t["max_score"]}
     assert sampling and all(e in ("p_sample", "p_sample_loop") for e in sampling), sampling
     assert not (ROOT / "autograder" / "hidden_tests" / "owned.py").exists()
+
+
+@ROOT_ONLY
+@pytest.mark.slow
+def test_without_user_namespaces_prairielearn_grades_in_container_mode(tmp_path):
+    question = tmp_path / "question"
+    prairielearn.build(question, seed=SEED)
+    root = tmp_path / "grade"
+    shutil.copytree(question / "tests", root / "tests")
+    (root / "student").mkdir()
+    for module in sandbox.MODULES:  # flat, as pl-file-upload stores them
+        shutil.copyfile(ROOT / "solutions" / f"{module}.py", root / "student" / f"{module}.py")
+    env = {
+        **os.environ,
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+        "PRAIRIELEARN_ROOT": str(root),
+    }
+    env.pop("DDPM_HARNESS_ISOLATION", None)
+    run_sh = str(root / "tests" / "run.sh")
+    done = subprocess.run(without_userns(tmp_path, [run_sh]), env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["gradable"] and results["isolation_mode"] == "container", results["message"]
+    assert results["score"] == 1.0 and "container mode" in results["message"]
+    assert (root / "tests" / "course").stat().st_mode & 0o077 == 0
