@@ -283,3 +283,29 @@ def test_nbgrader_validate_accepts_the_solved_notebooks(executed):
         checks = check_cells(nb)
         assert len(checks) == len(check_cells(load(path)))
         assert all(determine_grade(cell)[0] == determine_grade(cell)[1] > 0 for cell in checks), path.name
+
+
+def _course_maps():
+    """Every place that tells a student what the course holds, by name: its text."""
+    from autograder import release
+
+    recap = next(c.source for c in load(ROOT / "notebooks" / "06_training.ipynb").cells if "## Recap" in c.source)
+    readme = (ROOT / "README.md").read_text()
+    students = readme[readme.index("## For students") :]
+    return {
+        "00_setup, first cell": load(NOTEBOOKS[0]).cells[0].source,
+        "06_training, recap": recap,
+        "README.md, For students": students[: students.index("\n## ", 1)],
+        "the release's README": release.student_readme(),
+    }
+
+
+@pytest.mark.parametrize("where", list(_course_maps()))
+def test_every_course_map_names_every_exercise_and_notebook(where):
+    """The course maps list all exercises of the exercise table and every other numbered notebook (by its number)."""
+    from autograder.exercises import TABLE
+
+    text = _course_maps()[where]
+    missing = [f"`{e.id}`" for e in TABLE if f"`{e.id}`" not in text]
+    missing += [p.name for p in NOTEBOOKS if p.name[:2] != "00" and not where.startswith(p.stem) and not re.search(rf"(?<!\d){p.name[:2]}(?!\d)", text)]
+    assert not missing, f"{where} leaves out {missing}"
