@@ -3,6 +3,7 @@
 
 import os
 import random
+import time
 
 import numpy as np
 import torch
@@ -50,3 +51,13 @@ def training_minutes(minutes):
     """A training cell's budget: ``minutes``, or fewer when ``DDPM_TRAIN_SECONDS`` caps training (see ``train_seconds``)."""
     cap = train_seconds()
     return minutes if cap is None or minutes is None else min(minutes, cap / 60)
+
+
+def capped(steps):
+    """The items of ``steps`` (a hand-written training loop's), cut short once ``DDPM_TRAIN_SECONDS`` have passed."""
+    cap = train_seconds()
+    deadline = None if cap is None else time.monotonic() + cap
+    for step in steps:
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        yield step

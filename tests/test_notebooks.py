@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -325,10 +326,21 @@ def test_train_seconds_caps_training_cells(monkeypatch):
     assert runtime.train_seconds() is None and runtime.training_minutes(12) == 12
     monkeypatch.setenv("DDPM_TRAIN_SECONDS", "30")
     assert runtime.train_seconds() == 30 and runtime.training_minutes(12) == 0.5 and runtime.training_minutes(0.25) == 0.25
+    started = time.monotonic()
+    monkeypatch.setenv("DDPM_TRAIN_SECONDS", "0.2")
+    assert 0 < len(list(runtime.capped(_slow_steps()))) < 100 and time.monotonic() - started < 5
+    monkeypatch.delenv("DDPM_TRAIN_SECONDS")
+    assert len(list(runtime.capped(range(100)))) == 100
     for bad in ("soon", "0", "-5"):
         monkeypatch.setenv("DDPM_TRAIN_SECONDS", bad)
         with pytest.raises(ValueError, match="DDPM_TRAIN_SECONDS"):
             runtime.train_seconds()
+
+
+def _slow_steps():
+    for step in range(100):
+        time.sleep(0.05)
+        yield step
 
 
 def test_every_training_cell_honours_the_cap():
@@ -341,6 +353,8 @@ def test_every_training_cell_honours_the_cap():
             for line in cell.source.splitlines():
                 if re.search(r"\bMINUTES = \d|minutes = None if FAST else \(|minutes=None if FAST else \d", line):
                     pytest.fail(f"{path.name}, cell {cell.id}: a training budget without runtime.training_minutes: {line}")
+            if ".backward()" in cell.source:  # a training loop written out in the notebook
+                assert "runtime.capped(" in cell.source, f"{path.name}, cell {cell.id}: a training loop without runtime.capped"
             if "if not FAST" in cell.source and "assert" in cell.source:
                 assert "train_seconds() is None" in cell.source, (
                     f"{path.name}, cell {cell.id}: trained-model claims under the cap"
