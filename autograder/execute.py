@@ -2,14 +2,20 @@
 
 The copy holds ``notebooks/`` and ``helpers/``; with ``--with solutions`` (the default) the
 reference ``solutions/*.py`` files are laid over ``helpers/``, with ``--with stubs`` the stubs stay
-as students get them. The working tree is never touched. Each notebook runs in its own kernel
-(nbclient, the ``ipykernel`` of this interpreter) with the notebook folder as working directory;
+as students get them, and with ``--with-helpers DIR`` the ``*.py`` files of a student's
+``helpers/`` folder are laid over the stubs (a student's own modules travel along). The working
+tree is never touched. Each notebook runs in its own kernel (nbclient, the ``ipykernel`` of this
+interpreter) with the notebook folder as working directory;
 smoke mode follows ``DDPM_FAST`` from the environment, and runs two notebooks at a time (``--jobs``).
 Prints each notebook's wall time, in notebook order, and, for a failure, the failing cell and its
 error in a few lines; exit code 1 when any notebook fails.
 
     DDPM_FAST=1 python -m autograder execute --out outputs/executed
     DDPM_FAST=1 python -m autograder execute --with stubs       # must fail at the first exercise
+    DDPM_FAST=1 python -m autograder execute --with-helpers path/to/student/helpers
+
+Without ``DDPM_FAST`` the notebooks run at the configuration a student gets; ``DDPM_TRAIN_SECONDS=20`` keeps that
+configuration (T, schedules, image sizes, sample counts) but caps every training cell to 20 s (``runtime.train_seconds``).
 """
 
 import asyncio
@@ -41,6 +47,14 @@ def add_arguments(parser):
         choices=("solutions", "stubs"),
         default="solutions",
         help="run with the reference solutions overlaid on helpers/ (default) or with the stubs as released",
+    )
+    parser.add_argument(
+        "--with-helpers",
+        dest="helpers",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run with a student's helpers/ folder: its .py files laid over the stubs (instead of --with)",
     )
     parser.add_argument("--out", type=Path, default=None, help="write executed .ipynb, .html and produced images here")
     parser.add_argument(
@@ -88,14 +102,17 @@ def select_notebooks(names=None, notebooks=ROOT / "notebooks"):
     return chosen
 
 
-def build_course_copy(target, code="solutions", root=ROOT):
-    """``target/notebooks`` and ``target/helpers`` (with the solutions laid over it when ``code == 'solutions'``)."""
+def build_course_copy(target, code="solutions", root=ROOT, helpers=None):
+    """``target/notebooks`` and ``target/helpers``: the stubs, with the solutions laid over them when
+    ``code == 'solutions'``, or the ``*.py`` files of the folder ``helpers`` (a student's) when it is given."""
     target = Path(target)
+    if helpers is not None and not sorted(Path(helpers).glob("*.py")):
+        raise ValueError(f"{helpers} holds no .py files: --with-helpers wants a student's helpers/ folder")
     shutil.copytree(root / "notebooks", target / "notebooks", ignore=shutil.ignore_patterns("outputs", ".ipynb_checkpoints"))
     shutil.copytree(root / "helpers", target / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
-    if code == "solutions":
-        for path in sorted((root / "solutions").glob("*.py")):
-            shutil.copy2(path, target / "helpers" / path.name)
+    overlay = Path(helpers) if helpers is not None else root / "solutions" if code == "solutions" else None
+    for path in sorted(overlay.glob("*.py")) if overlay else []:
+        shutil.copy2(path, target / "helpers" / path.name)
     for name in ("requirements.txt",):
         if (root / name).exists():
             shutil.copy2(root / name, target / name)
@@ -272,12 +289,18 @@ def run(args):
         return 2
     fast = os.environ.get("DDPM_FAST", "")
     mode = f"smoke mode, DDPM_FAST={fast}" if fast not in ("", "0") else "full mode: set DDPM_FAST=1 for a smoke run"
-    print(f"executing {len(paths)} notebook(s) with the {args.code} ({mode})")
+    if args.helpers is not None and not Path(args.helpers).is_dir():
+        print(f"--with-helpers {args.helpers}: no such folder", file=sys.stderr)
+        return 2
+    code = f"helpers in {args.helpers}" if args.helpers is not None else args.code
+    cap = os.environ.get("DDPM_TRAIN_SECONDS")
+    mode += f", training capped to {cap} s (DDPM_TRAIN_SECONDS)" if cap and fast in ("", "0") else ""
+    print(f"executing {len(paths)} notebook(s) with the {code} ({mode})")
     tmp = Path(tempfile.mkdtemp(prefix="ddpm-execute-"))
     results = []
     try:
         total = time.monotonic()
-        course = build_course_copy(tmp / "course", args.code)
+        course = build_course_copy(tmp / "course", args.code, helpers=args.helpers)
         threads = args.threads or (1 if fast not in ("", "0") else None)
         jobs = min(len(paths), args.jobs or (min(2, os.cpu_count() or 1) if fast not in ("", "0") else 1))
         with kernels(tmp / "jupyter", threads, warm=not args.cold_kernels) as warm:

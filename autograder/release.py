@@ -48,7 +48,9 @@ one idea per notebook, and train it to draw Fashion-MNIST clothes.
   (or `conda env create -f environment.yml`), then `jupyter lab notebooks/`.
 
 ## What to do
-Work through `notebooks/00_setup.ipynb` ... `06_training.ipynb` in order. Each exercise is a
+Work through the notebooks in order: `00_setup`, then `01_noise_schedules`, `02_forward_diffusion`,
+`03_training_objective`, `04_unet`, `05_sampling` and `06_training` build and train the model; `07_bonus_schedules`,
+`08_bonus_ddim`, `09_bonus_colour` and `10_bonus_guidance` are optional (08 and 10 hold extra credit). Each exercise is a
 `# COMPLETE THIS` block in one of these files: replace the `raise NotImplementedError(...)` with your code.
 
 {exercise_files}

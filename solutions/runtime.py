@@ -2,6 +2,7 @@
 
 import os
 import random
+import time
 
 import numpy as np
 import torch
@@ -26,3 +27,36 @@ def seed_everything(seed=0):
 def fast_mode():
     """True in smoke mode (``DDPM_FAST=1``, set by CI): long cells shrink to seconds."""
     return os.environ.get("DDPM_FAST", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def train_seconds():
+    """The cap on each training cell's wall time from ``DDPM_TRAIN_SECONDS``, or None (no cap: the normal case).
+
+    CI sets it to run the notebooks at the configuration a student gets (the true T, schedules, image sizes and
+    sample counts) with training cut to seconds; claims about a trained model are then not checked."""
+    value = os.environ.get("DDPM_TRAIN_SECONDS", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"DDPM_TRAIN_SECONDS must be a number of seconds, got {value!r}; unset it to train fully") from None
+    if seconds <= 0:
+        raise ValueError(f"DDPM_TRAIN_SECONDS must be > 0, got {value!r}; unset it to train fully")
+    return seconds
+
+
+def training_minutes(minutes):
+    """A training cell's budget: ``minutes``, or fewer when ``DDPM_TRAIN_SECONDS`` caps training (see ``train_seconds``)."""
+    cap = train_seconds()
+    return minutes if cap is None or minutes is None else min(minutes, cap / 60)
+
+
+def capped(steps):
+    """The items of ``steps`` (a hand-written training loop's), cut short once ``DDPM_TRAIN_SECONDS`` have passed."""
+    cap = train_seconds()
+    deadline = None if cap is None else time.monotonic() + cap
+    for step in steps:
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        yield step

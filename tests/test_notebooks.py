@@ -6,10 +6,13 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.student_styles import VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -283,3 +286,122 @@ def test_nbgrader_validate_accepts_the_solved_notebooks(executed):
         checks = check_cells(nb)
         assert len(checks) == len(check_cells(load(path)))
         assert all(determine_grade(cell)[0] == determine_grade(cell)[1] > 0 for cell in checks), path.name
+
+
+def _course_maps():
+    """Every place that tells a student what the course holds, by name: its text."""
+    from autograder import release
+
+    recap = next(c.source for c in load(ROOT / "notebooks" / "06_training.ipynb").cells if "## Recap" in c.source)
+    readme = (ROOT / "README.md").read_text()
+    students = readme[readme.index("## For students") :]
+    return {
+        "00_setup, first cell": load(NOTEBOOKS[0]).cells[0].source,
+        "06_training, recap": recap,
+        "README.md, For students": students[: students.index("\n## ", 1)],
+        "the release's README": release.student_readme(),
+    }
+
+
+@pytest.mark.parametrize("where", list(_course_maps()))
+def test_every_course_map_names_every_exercise_and_notebook(where):
+    """The course maps list all exercises of the exercise table and every other numbered notebook (by its number)."""
+    from autograder.exercises import TABLE
+
+    text = _course_maps()[where]
+    missing = [f"`{e.id}`" for e in TABLE if f"`{e.id}`" not in text]
+    missing += [
+        p.name
+        for p in NOTEBOOKS
+        if p.name[:2] != "00" and not where.startswith(p.stem) and not re.search(rf"(?<!\d){p.name[:2]}(?!\d)", text)
+    ]
+    assert not missing, f"{where} leaves out {missing}"
+
+
+def test_train_seconds_caps_training_cells(monkeypatch):
+    """DDPM_TRAIN_SECONDS (the real configuration with training cut to seconds) caps each training cell's minutes."""
+    from solutions import runtime
+
+    monkeypatch.delenv("DDPM_TRAIN_SECONDS", raising=False)
+    assert runtime.train_seconds() is None and runtime.training_minutes(12) == 12
+    monkeypatch.setenv("DDPM_TRAIN_SECONDS", "30")
+    assert runtime.train_seconds() == 30 and runtime.training_minutes(12) == 0.5 and runtime.training_minutes(0.25) == 0.25
+    started = time.monotonic()
+    monkeypatch.setenv("DDPM_TRAIN_SECONDS", "0.2")
+    assert 0 < len(list(runtime.capped(_slow_steps()))) < 100 and time.monotonic() - started < 5
+    monkeypatch.delenv("DDPM_TRAIN_SECONDS")
+    assert len(list(runtime.capped(range(100)))) == 100
+    for bad in ("soon", "0", "-5"):
+        monkeypatch.setenv("DDPM_TRAIN_SECONDS", bad)
+        with pytest.raises(ValueError, match="DDPM_TRAIN_SECONDS"):
+            runtime.train_seconds()
+
+
+def _slow_steps():
+    for step in range(100):
+        time.sleep(0.05)
+        yield step
+
+
+def test_every_training_cell_honours_the_cap():
+    """Each notebook cell that trains for minutes takes them from runtime.training_minutes, so that CI's real-configuration
+    run (DDPM_TRAIN_SECONDS) ends in seconds; a claim about a trained model is not checked under the cap."""
+    for path in NOTEBOOKS:
+        for cell in load(path).cells:
+            if cell.cell_type != "code":
+                continue
+            for line in cell.source.splitlines():
+                if re.search(r"\bMINUTES = \d|minutes = None if FAST else \(|minutes=None if FAST else \d", line):
+                    pytest.fail(f"{path.name}, cell {cell.id}: a training budget without runtime.training_minutes: {line}")
+            if ".backward()" in cell.source:  # a training loop written out in the notebook
+                assert "runtime.capped(" in cell.source, f"{path.name}, cell {cell.id}: a training loop without runtime.capped"
+            if "if not FAST" in cell.source and "assert" in cell.source:
+                assert "train_seconds() is None" in cell.source, (
+                    f"{path.name}, cell {cell.id}: trained-model claims under the cap"
+                )
+
+
+# The notebooks whose cells run the exercises on their own inputs and assert on the results: every correct style runs
+# these; the full series runs for two styles (the literal float32 one and the all-float64 one), CPU time being scarce.
+STUDENT_NUMBERS = ("01", "02", "03", "04", "05")
+FULL_SERIES_STYLES = ("literal_float32", "float64")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_correct_style_runs_the_series(variant, tmp_path):
+    """Each independently written correct solution (tests/student_styles) in place of the stubs: no notebook fails."""
+    from tests.student_styles import build
+
+    helpers = build(variant, tmp_path)
+    chosen = [] if variant in FULL_SERIES_STYLES else ["--notebooks", *STUDENT_NUMBERS]
+    result = _execute("--with-helpers", str(helpers), *chosen)
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = NOTEBOOKS if not chosen else [p for p in NOTEBOOKS if p.name[:2] in STUDENT_NUMBERS]
+    for path in expected:
+        assert re.search(rf"{path.stem}\s+[\d.]+ s\s+ok", result.stdout), result.stdout
+
+
+# The real configuration (DDPM_FAST off: the CPU config's T = 500, the real image counts, sample counts and chains) with
+# each training cell capped to seconds: what a student's CPU run computes, in CI time.
+REAL_CONFIG_NOTEBOOKS = ("01", "02", "03", "04", "05")
+REAL_SHORT = {"DDPM_FAST": "0", "DDPM_TRAIN_SECONDS": "10"}
+
+
+@pytest.mark.slow
+def test_real_configuration_with_training_capped(tmp_path):
+    """Notebooks 01-05 as a student's CPU runs them (T = 500, real counts), training capped to 10 s, with the reference and
+    with the literal float32 style (whose notebook 05 stopped at an assert before): the two runs at once, one core each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.student_styles import build
+
+    runs = {"solutions": ["--with", "solutions"], "literal_float32": ["--with-helpers", str(build("literal_float32", tmp_path))]}
+    options = ["--notebooks", *REAL_CONFIG_NOTEBOOKS, "--jobs", "1", "--threads", "1"]
+    with ThreadPoolExecutor(len(runs)) as pool:
+        results = dict(zip(runs, pool.map(lambda how: _execute(*how, *options, env_extra=REAL_SHORT), runs.values())))
+    for code, result in results.items():
+        assert "full mode" in result.stdout and "training capped to 10 s" in result.stdout, (code, result.stdout)
+        assert result.returncode == 0, (code, result.stdout + result.stderr)
+        for name in REAL_CONFIG_NOTEBOOKS:
+            assert re.search(rf"{name}_\w+\s+[\d.]+ s\s+ok", result.stdout), (code, result.stdout)
