@@ -33,6 +33,7 @@ import nbformat
 import pytest
 
 from .test_hygiene import ROOT
+from .test_release import readme_laptop_commands
 
 pytestmark = pytest.mark.slow
 
@@ -42,15 +43,6 @@ CELL_TIMEOUT = 300
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # What the student's shell brings to the commands: the machine's pip and network settings, nothing of this test's venv.
 PASSED_ENV = ("LANG", "LC_ALL", "TMPDIR", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
-
-
-def readme_laptop_commands(readme):
-    """The commands of the README's "Your machine" block, one per line, as the student types them."""
-    after = readme.split("**Your machine**", 1)
-    assert len(after) == 2, "the release's README has no **Your machine** instructions"
-    block = re.search(r"```(?:bash|sh)?\n(.*?)```", after[1], re.S)
-    assert block, "the README's **Your machine** instructions have no command block"
-    return [shlex.split(line) for line in block.group(1).splitlines() if line.strip()]
 
 
 def free_port():
@@ -192,7 +184,7 @@ def laptop(ci_outputs):
         print(report)
         if ci_outputs:
             (ci_outputs / "laptop_journey.log").write_text(report)
-        # Deleting the venv (6 GB, tens of thousands of files) takes minutes on a disk mounted with `discard`: rm runs on, detached
+        # Deleting the venv (6 GB, tens of thousands of files) takes minutes on a disk mounted with `discard`: rm runs on
         subprocess.Popen(["rm", "-rf", str(folder)], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
