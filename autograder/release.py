@@ -44,8 +44,17 @@ one idea per notebook, and train it to draw Fashion-MNIST clothes.
 - **Colab**: open a notebook with its "Open in Colab" badge; the first cell asks for your Google Drive,
   fetches the course files into `MyDrive/ddpm-course` once (your edits there survive Colab's resets)
   and installs the requirements. Later, open the notebooks from that Drive folder to keep your outputs.
-- **Your machine**: `python -m venv .venv && .venv/bin/pip install -r requirements.txt`
-  (or `conda env create -f environment.yml`), then `jupyter lab notebooks/`.
+- **Your machine** (Python 3.10 or later): in this folder, install the requirements (the libraries and
+  Jupyter Notebook) into a virtual environment once, then start Jupyter, which opens in your browser:
+
+  ```bash
+  python3 -m venv .venv
+  .venv/bin/pip install -r requirements.txt
+  .venv/bin/jupyter notebook notebooks/
+  ```
+
+  On Windows, use `py -m venv .venv`, `.venv\\Scripts\\pip` and `.venv\\Scripts\\jupyter`. With conda instead:
+  `conda env create -f environment.yml && conda activate ddpm-course`, then `jupyter notebook notebooks/`.
 
 ## What to do
 Work through the notebooks in order: `00_setup`, then `01_noise_schedules`, `02_forward_diffusion`,

@@ -165,8 +165,8 @@ def test_release_bundle(bundle):
 @pytest.mark.slow
 def test_release_installs_no_course_tooling(bundle, tmp_path):
     """What `pip install -r requirements.txt` of the release would install (resolved, not installed):
-    no Jupyter server, nbgrader, pytest or diffusers."""
-    from tests.test_hygiene import TOOLING
+    Jupyter Notebook and ipywidgets, no nbgrader, pytest or diffusers."""
+    from tests.test_hygiene import FRONT_END_BRINGS, TOOLING
 
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
     report = tmp_path / "report.json"
@@ -175,8 +175,8 @@ def test_release_installs_no_course_tooling(bundle, tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     names = {item["metadata"]["name"].lower().replace("_", "-") for item in json.loads(report.read_text())["install"]}
-    assert {"torch", "matplotlib", "ipykernel"} <= names
-    assert not names & TOOLING, names & TOOLING
+    assert {"torch", "matplotlib", "ipykernel", "notebook", "ipywidgets"} <= names
+    assert not names & (TOOLING - FRONT_END_BRINGS), names & TOOLING
 
 
 def _run_grade(submissions, out, course, *extra):

@@ -232,3 +232,51 @@ def test_release_still_sets_the_repository_url():
     assert [a for a, b in zip(cell.splitlines(), personalized.splitlines()) if a != b] == [
         next(line for line in cell.splitlines() if line.startswith("COURSE_REPO_URL = "))
     ]
+
+
+# What Google Colab preinstalls, for every package requirements.txt names: googlecolab/backend-info,
+# pip-freeze.gpu.txt of early 2026 (Python 3.12). Update it when Colab moves on.
+COLAB_PYTHON = "3.12"
+COLAB_PREINSTALLED = {
+    "torch": "2.10.0+cu128",
+    "torchvision": "0.25.0+cu128",
+    "einops": "0.8.2",
+    "datasets": "4.0.0",
+    "matplotlib": "3.10.0",
+    "tqdm": "4.67.3",
+    "numpy": "2.0.2",
+    "pillow": "11.3.0",
+    "ipykernel": "6.17.1",  # Colab's front end and google-colab rely on these three
+    "notebook": "6.5.7",
+    "ipywidgets": "7.7.1",
+}
+
+
+def test_on_colab_the_requirements_replace_nothing_colab_preinstalls():
+    """The set-up cell runs `pip install -r requirements.txt` (no --upgrade) in Colab's running kernel: where every
+    range admits Colab's version pip changes nothing, so no 6 GB torch download and no new ipykernel, notebook or
+    ipywidgets under Colab's own front end."""
+    from packaging.version import Version
+
+    from .test_hygiene import read_requirements
+
+    colab = {"python_version": COLAB_PYTHON, "python_full_version": f"{COLAB_PYTHON}.0", "sys_platform": "linux"}
+    for requirement in read_requirements(ROOT / "requirements.txt"):
+        if requirement.marker is not None and not requirement.marker.evaluate(colab):
+            continue
+        name = requirement.name.lower()
+        assert name in COLAB_PREINSTALLED, (
+            f"{name} is not preinstalled on Colab: every runtime would install it (check that it is small and changes "
+            "nothing Colab ships, then record it in COLAB_PREINSTALLED with a version of None)"
+        )
+        version = COLAB_PREINSTALLED[name]
+        if version is not None:
+            assert requirement.specifier.contains(Version(version), prereleases=True), (
+                f"requirements.txt asks for {requirement}, Colab has {name} {version}: widen the range to admit it"
+            )
+
+
+def test_the_set_up_cell_does_not_upgrade_what_colab_has():
+    pip = next(line for line in first_code_cell(NOTEBOOK).splitlines() if '"pip", "install"' in line)
+    assert '"-r"' in pip and "requirements.txt" in pip
+    assert not any(flag in pip for flag in ('"-U"', '"--upgrade"', "--force-reinstall", "--ignore-installed")), pip

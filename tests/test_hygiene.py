@@ -1,7 +1,6 @@
 """Repository hygiene that CI enforces: lint, notebooks without outputs, generated code marked."""
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,19 +22,36 @@ def test_notebooks_are_committed_without_outputs():
     assert not dirty, f"clear the outputs of {dirty} (e.g. `jupyter nbconvert --clear-output --inplace`)"
 
 
-TOOLING = {"nbgrader", "nbconvert", "nbclient", "pytest", "diffusers", "ruff", "jupyter-server", "notebook", "jupyterlab"}
+# The course tooling: requirements-dev.txt names it, requirements.txt never does.
+TOOLING = {"nbgrader", "nbconvert", "nbclient", "pytest", "diffusers", "ruff"}
+# What a student's Jupyter Notebook brings along (its server converts and runs notebooks too): no course tooling.
+FRONT_END_BRINGS = {"nbconvert", "nbclient"}
+
+
+def read_requirements(path):
+    """The requirements of a pip requirements file, ``-r`` includes followed (relative to the including file)."""
+    from packaging.requirements import Requirement
+
+    found = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split(" #")[0].strip() if not line.lstrip().startswith("#") else ""
+        if line.startswith(("-r ", "--requirement ")):
+            found += read_requirements(Path(path).parent / line.split(maxsplit=1)[1])
+        elif line and not line.startswith("-"):
+            found.append(Requirement(line))
+    return found
 
 
 def _requirement_names(path):
-    lines = [line.split("#")[0].strip() for line in Path(path).read_text().splitlines()]
-    return {re.split(r"[<>=!~\[; ]", line)[0].lower() for line in lines if line and not line.startswith("-")}
+    return {requirement.name.lower() for requirement in read_requirements(path)}
 
 
 def test_students_install_the_runtime_only():
-    """requirements.txt (what Colab and the release install) holds no course tooling; the tooling file
-    pulls it in, so one install sets up everything for instructors and CI."""
+    """requirements.txt (what Colab and the release install) holds what the notebooks need and the Jupyter front end,
+    no course tooling; the tooling file pulls it in, so one install sets up everything for instructors and CI."""
     student = _requirement_names(ROOT / "requirements.txt")
-    assert {"torch", "torchvision", "einops", "datasets", "matplotlib", "tqdm", "numpy", "pillow", "ipykernel"} <= student
+    runtime = {"torch", "torchvision", "einops", "datasets", "matplotlib", "tqdm", "numpy", "pillow", "ipykernel"}
+    assert runtime | {"notebook", "ipywidgets"} <= student
     assert not student & TOOLING, student & TOOLING
     dev = ROOT / "requirements-dev.txt"
     assert "-r requirements.txt" in dev.read_text().splitlines()

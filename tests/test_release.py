@@ -2,6 +2,7 @@
 a README that lists every exercise file, and a loud warning when the repository URL is left out."""
 
 import re
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -110,3 +111,84 @@ def test_a_stub_left_as_it_is_gets_the_one_line_not_implemented_message():
     ok, message = check(inputs, {}, {"c0/error": error, "c1/error": error})
     assert not ok and message == f"not implemented yet (COMPLETE THIS in helpers/{module}.py)"
     assert "\n" not in message and "/tmp" not in message and "Traceback" not in message
+
+
+def readme_laptop_commands(readme):
+    """The commands of the README's "Your machine" block, one per line, as the student types them."""
+    after = readme.split("**Your machine**", 1)
+    assert len(after) == 2, "the release's README has no **Your machine** instructions"
+    block = re.search(r"```(?:bash|sh)?\n(.*?)```", after[1], re.S)
+    assert block, "the README's **Your machine** instructions have no command block"
+    return [shlex.split(line) for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_laptop_commands_agree_everywhere(built):
+    """The release's README, the repository's README and environment.yml start the same front end, and
+    requirements.txt installs it (tests/test_laptop_journey.py runs these commands)."""
+    bundle, _ = built
+    commands = readme_laptop_commands((bundle / "README.md").read_text())
+    assert [argv[:2] for argv in commands] == [["python3", "-m"], [".venv/bin/pip", "install"], [".venv/bin/jupyter", "notebook"]]
+    start = "jupyter notebook notebooks/"
+    assert shlex.join(["jupyter", *commands[2][1:]]) == start
+    assert start in (ROOT / "README.md").read_text() and start in (bundle / "environment.yml").read_text()
+    assert "jupyter lab" not in (bundle / "README.md").read_text()
+
+
+# A file name as the release's texts write one: a path or bare name ending in a course file's extension.
+NAMED_FILE = re.compile(r"(?<![\w./<>*-])([\w.-]+(?:/[\w.-]+)*\.(?:txt|yml|yaml|ipynb|py|md|zip|toml|sh))\b")
+
+
+def named_files(bundle):
+    """Every file that the release's README, requirements.txt and environment.yml name, with the text naming it."""
+    named = []
+    for text_file in ("README.md", "requirements.txt", "environment.yml"):
+        for name in NAMED_FILE.findall((bundle / text_file).read_text()):
+            named.append((text_file, name))
+    return named
+
+
+def test_every_file_the_release_names_is_in_the_release(built):
+    """A student has the release only: a file its texts point to (say `requirements-dev.txt`) must be there.
+    Bare notebook and helper names count when `notebooks/` or `helpers/` holds them."""
+    bundle, _ = built
+    named = named_files(bundle)
+    assert ("README.md", "requirements.txt") in named and ("README.md", "notebooks/00_setup.ipynb") in named
+    missing = [
+        f"{text_file} names {name}"
+        for text_file, name in named
+        if not any((folder / name).is_file() for folder in (bundle, bundle / "notebooks", bundle / "helpers"))
+    ]
+    assert not missing, missing
+
+
+def test_named_files_sees_a_missing_file(tmp_path):
+    for name in ("README.md", "environment.yml"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "requirements.txt").write_text("# the tooling is in requirements-dev.txt\ntorch>=2.2\n")
+    assert named_files(tmp_path) == [("requirements.txt", "requirements-dev.txt")]
+
+
+def test_environment_yml_installs_the_student_requirements(built):
+    """`conda env create -f environment.yml` in the release: a Python the requirements support, pip, and pip's part is
+    requirements.txt itself, so the conda and the pip student get the same set (Jupyter Notebook included)."""
+    import yaml
+
+    from .test_hygiene import read_requirements
+
+    bundle, _ = built
+    env = yaml.safe_load((bundle / "environment.yml").read_text())
+    assert env["name"] == "ddpm-course" and "conda-forge" in env["channels"]
+    python = next(dep for dep in env["dependencies"] if isinstance(dep, str) and dep.startswith("python"))
+    assert tuple(int(x) for x in python.split("=")[-1].split(".")) >= (3, 10), python
+    assert "pip" in env["dependencies"]
+    [pip] = [dep["pip"] for dep in env["dependencies"] if isinstance(dep, dict)]
+    # conda hands the pip part to pip as a requirements file beside environment.yml: `-r` is relative to the bundle
+    conda_set = set()
+    for entry in pip:
+        if entry.startswith("-r "):
+            conda_set |= {str(r) for r in read_requirements(bundle / entry.split(maxsplit=1)[1])}
+        else:
+            conda_set.add(entry)
+    student = read_requirements(bundle / "requirements.txt")
+    assert conda_set == {str(r) for r in student}
+    assert {"notebook", "ipywidgets"} <= {r.name for r in student}
