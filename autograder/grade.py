@@ -417,7 +417,7 @@ def _run(args):
         print(f"grade: using the class's roster {args.roster} (give --roster to use another)", file=sys.stderr)
     roster_rows = roster.load(args.roster) if args.roster else None
     overrides_path = Path(args.overrides) if args.overrides else out / "overrides.csv"
-    overrides = classbook.load_overrides(overrides_path, exercises.EXERCISES) if overrides_path.is_file() else {}
+    overrides = classbook.load_overrides(overrides_path, exercises.POINTS) if overrides_path.is_file() else {}
     if args.overrides and not overrides_path.is_file():
         raise GradeError(f"--overrides {overrides_path} not found")
     policy = _late_policy(args)
