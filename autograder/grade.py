@@ -12,8 +12,9 @@ A class folder ``DIR`` is graded once and then kept up to date: grading into it 
 students graded now replace their rows, every other row stays, and the class's seed is reused), and
 ``--only ID ...`` regrades some students. Instructors' decisions survive every regrade: the lines of
 ``DIR/overrides.csv`` (``student_id, exercise, points, reason``) and the scores set by hand in
-nbgrader's Formgrader (the class's own course, ``DIR/nbgrader``, with its ``gradebook.db``) replace the hidden tests' verdict for that exercise, with their reason in
-``adjustments``. Late penalties follow the course config (``autograder/course.ini``, ``[late]``).
+nbgrader's Formgrader (the class's own course, ``DIR/nbgrader``, with its ``gradebook.db``) replace
+the hidden tests' verdict for that exercise, with their reason in ``adjustments``. Late penalties follow the course
+config (``autograder/course.ini``, ``[late]``).
 
 What a student reads (the feedback page's title, header and summary, ``report.json``'s ``final``) and
 nbgrader's gradebook (the late penalty as its ``late_submission_penalty``, bonus exercises as extra

@@ -217,7 +217,8 @@ def verdict_markdown(exercise, verdict, check, final=None):
             f"instructor ({reason}); the hidden tests gave {verdict['points']:g} / {verdict['max']:g}:"
         ]
     else:
-        lines = [f"**Hidden tests for `{exercise}`: {verdict['points']:g} / {verdict['max']:g} points** (this is your score){bonus}"]
+        score = f"{verdict['points']:g} / {verdict['max']:g}"
+        lines = [f"**Hidden tests for `{exercise}`: {score} points** (this is your score){bonus}"]
     for part in verdict["parts"]:
         mark = "passed" if part["ok"] else f"failed: {untrusted.markdown(part['message'])}"
         lines.append(f"- {untrusted.markdown(part['part'])} ({part['points']:g}/{part['max']:g}): {mark}")

@@ -155,9 +155,7 @@ def entry_text(node, module, notebook, points):
         f"    Exercise(\n"
         f'        "{name}", "{module}", "{notebook}", points={points},\n'
         f'        tasks=(H.function_task("{name}", lambda rng: [\n'
-        f"            dict(\n"
-        + "".join(lines)
-        + f"            )\n"
+        f"            dict(\n" + "".join(lines) + f"            )\n"
         f"            for _ in range(4)\n"
         f"        ]),),\n"
         f'        parts=(P("values", "{name}"),),\n'

@@ -286,9 +286,12 @@ def _find_module(module, base, files):
 def _notebooks_only(sub):
     """Notebooks and no Python file at all (links and devices, skipped, are not a missing folder)."""
     odd = {"symbolic links", "FIFOs, sockets or devices"}
-    return not sub.helpers and any(p.endswith(".ipynb") for p in sub.files) and not any(
-        p.endswith(".py") for p in sub.files
-    ) and not odd & set(sub.skipped)
+    return (
+        not sub.helpers
+        and any(p.endswith(".ipynb") for p in sub.files)
+        and not any(p.endswith(".py") for p in sub.files)
+        and not odd & set(sub.skipped)
+    )
 
 
 def read(path, student_id=None):
