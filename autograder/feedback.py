@@ -51,7 +51,7 @@ def summary(row: dict, bonus: list[str] | None = None) -> Summary:
     if final["late_penalty"]:
         lost = final["points"] - final["total"]
         late = (
-            f"Late penalty: {final['late_note']} (-{number(100.0 * final['late_penalty'])}%): "
+            f"Late penalty: {final['late_note']}: "  # the note says how late and the percentage
             f"{number(final['points'])} points before the penalty, {total} after (-{number(lost)})"
         )
     elif final.get("late_note"):

@@ -148,3 +148,59 @@ def test_semester_to_feedback(tmp_path):
     assert done.returncode == 0, done.stderr[-4000:]
     assert sorted(_nbgrader_export(tmp_path / "class-b" / "nbgrader", tmp_path / "home")) == ["104"]
     assert sorted(_nbgrader_export(out / "nbgrader", tmp_path / "home")) == ["ada", "bob", "cy"]
+
+
+# --------------------------------------------------------------------------- fast: the pieces the journey joins
+
+
+def _final_row(tmp_path):
+    """Ada, full marks, two days late, one override: her row after ``grade.finalize``."""
+    from autograder import grade, late
+
+    verdicts = {
+        e: {"points": p, "max": p, "parts": [{"part": "values", "ok": True, "points": p, "max": p, "message": ""}]}
+        for e, p in exercises.POINTS.items()
+    }
+    when = (DUE + dt.timedelta(days=1, hours=1)).isoformat()
+    row = {"student_id": "ada", "verdicts": verdicts, "checks": {}, "flags": [], "submitted_at": when}
+    policy = late.Policy.from_rule(DUE, "-10% per day, max 3 days", "UTC")
+    overrides = {"ada": {"extract": (0.5, "copied, from bob")}}
+    return grade.finalize(row, exercises.REQUIRED, exercises.BONUS, {}, overrides, policy)
+
+
+def test_the_graders_own_page_states_the_total_penalty_and_override(tmp_path):
+    from .test_attacks_text import _grader
+
+    row = _final_row(tmp_path)
+    full = sum(exercises.POINTS.values())
+    total = (full - 0.5) * 0.8
+    assert row["final"]["total"] == pytest.approx(total)
+    page = _grader(tmp_path).feedback_html(row)
+    seen = _text(page)
+    assert "<title>Feedback for ada</title>" in page
+    assert f"Your total: {total:g} / {exercises.MAX_TOTAL:g} (+ bonus" in seen
+    assert f"(2 days late): -20%: {full - 0.5:g} points before the penalty, {total:g} after" in seen
+    assert "extract: 0.5 / 1 points instead of the hidden tests' 1 (overrides.csv: copied, from bob)" in seen
+
+
+def test_nbgraders_notebook_states_the_same_summary_and_the_overridden_score(tmp_path):
+    from autograder import nbgrade
+
+    row = _final_row(tmp_path)
+    course = nbgrade.Course(tmp_path / "course", coursefiles.course_cells(), tmp_path / "home")
+    cells = course._autograded(row)["cells"]
+    summary = _text("".join(cells[1]["source"]))
+    assert summary.startswith("## Feedback for ada") and "Late penalty" in summary and "copied, from bob" in summary
+    said = _text(nbgrade.verdict_markdown("extract", row["verdicts"]["extract"], (True, ""), row["final"]))
+    assert said.startswith("**Your score for `extract`: 0.5 / 1 points**") and "this is your score" not in said
+    bonus = {g for g, (_nb, _src, points) in coursefiles.course_cells().items() if nbgrade.gradebook_points(g, points) == 0}
+    assert bonus == {f"check_{e}" for e in exercises.BONUS}  # nbgrader's maximum is max_total
+
+
+def test_a_notebooks_only_hand_in_is_said_once(tmp_path):
+    from autograder import submission
+
+    _hand_in(_notebooks(), tmp_path / "cy.zip", DUE)
+    sub = submission.read(str(tmp_path / "cy.zip"), "cy")
+    assert sub.no_helpers and sum("helpers/" in flag for flag in sub.flags) == 1, sub.flags
+    assert "no helpers/ folder" in sub.no_helpers and not sub.helpers
