@@ -132,6 +132,7 @@ def test_semester_to_feedback(tmp_path):
     assert "Late penalty: submitted 1 d 1 h after the due date (2 days late)" in bob
     assert f"{full:g} points before the penalty, {rows['bob']['total']} after" in bob
     assert float(nbgrader["bob"]["late_submission_penalty"]) == pytest.approx(0.2 * full)
+    assert report["bob"]["final"]["late_penalty"] == pytest.approx(0.2) and "2 days late" in report["bob"]["final"]["late_note"]
     ada = _text((out / "feedback" / "ada.html").read_text())
     assert "extract: 0.5 / 1 points instead of the hidden tests' 1 (overrides.csv: copied, from bob)" in ada
     assert "Your score for extract: 0.5 / 1 points" in ada  # beside the exercise, not "1 / 1 (this is your score)"
