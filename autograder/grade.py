@@ -12,8 +12,14 @@ A class folder ``DIR`` is graded once and then kept up to date: grading into it 
 students graded now replace their rows, every other row stays, and the class's seed is reused), and
 ``--only ID ...`` regrades some students. Instructors' decisions survive every regrade: the lines of
 ``DIR/overrides.csv`` (``student_id, exercise, points, reason``) and the scores set by hand in
-nbgrader's Formgrader replace the hidden tests' verdict for that exercise, with their reason in
-``adjustments``. Late penalties follow the course config (``autograder/course.ini``, ``[late]``).
+nbgrader's Formgrader (the class's own course, ``DIR/nbgrader``, with its ``gradebook.db``) replace
+the hidden tests' verdict for that exercise, with their reason in ``adjustments``. Late penalties follow the course
+config (``autograder/course.ini``, ``[late]``).
+
+What a student reads (the feedback page's title, header and summary, ``report.json``'s ``final``) and
+nbgrader's gradebook (the late penalty as its ``late_submission_penalty``, bonus exercises as extra
+credit over a maximum of ``max_total``) state the one total of ``grades.csv`` (``finalize``,
+``autograder.feedback``).
 
 Scores are the *trusted verdicts*: ``autograder.hidden_tests`` compares, in this process,
 outputs that the student's code produced in a bubblewrap sandbox. The same sandbox re-runs
@@ -35,12 +41,13 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import classbook, coursefiles, exercises, hidden_tests, lms, roster, sandbox, submission, untrusted
+from . import classbook, coursefiles, exercises, feedback, hidden_tests, lms, roster, sandbox, submission, untrusted
 from .engine import ROOT, GradingRun
 
-DEFAULT_COURSE = ROOT / "autograder" / "course"
+COURSE_FOLDER = "nbgrader"  # the class folder's own nbgrader course: its gradebook lists this class only
 DEFAULT_CONFIG = ROOT / "autograder" / "course.ini"
 PASSED = "all checks passed"
+NO_HELPERS_PART = "not graded: your hand-in has no helpers/ folder (see the notes)"
 
 
 def add_arguments(parser):
@@ -61,7 +68,9 @@ def add_arguments(parser):
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="course config with the due date and late rule")
     parser.add_argument("--jobs", type=int, default=1, help="students graded in parallel (default 1)")
     parser.add_argument(
-        "--course-dir", default=str(DEFAULT_COURSE), help="the nbgrader course directory (default: autograder/course/)"
+        "--course-dir",
+        default=None,
+        help="the class's nbgrader course directory, its gradebook.db (default: DIR/nbgrader, one per class folder)",
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the hidden tests' inputs (default: the class's, or fresh)"
@@ -89,8 +98,7 @@ def add_arguments(parser):
     )
 
 
-def _fmt(x):
-    return f"{x:.2f}".rstrip("0").rstrip(".") if isinstance(x, float) else str(x)
+_fmt = feedback.number
 
 
 def _replace_file(path, text):
@@ -118,7 +126,7 @@ class ClassGrader:
     def __init__(self, args, seed):
         self.out = Path(args.out).resolve()
         self.submissions = Path(args.submissions).resolve()
-        self.course_dir = Path(args.course_dir).resolve()
+        self.course_dir = Path(args.course_dir).resolve() if args.course_dir else self.out / COURSE_FOLDER
         self.cells = coursefiles.course_cells()
         self.points = dict(exercises.POINTS)
         self.bonus = list(exercises.BONUS)
@@ -145,7 +153,9 @@ class ClassGrader:
         verdicts = hidden_tests.score(self.points, self.run.inputs, self.run.references, results)
         for verdict in verdicts.values():
             for part in verdict["parts"]:
-                part["message"] = untrusted.clean(part["message"])
+                # a hand-in without helpers/ ran the stubs: what failed is the missing folder, not "COMPLETE THIS"
+                said = NO_HELPERS_PART if sub.no_helpers and not part["ok"] else part["message"]
+                part["message"] = untrusted.clean(said)
         checks = {}
         for exercise in exercises.EXERCISES:
             result = results.get(f"check:{exercise}", {})
@@ -156,6 +166,8 @@ class ClassGrader:
             else:
                 said = f"{result.get('status', 'not run')}: {result.get('detail', '')}"
                 checks[exercise] = (False, untrusted.clean(said, 600, lines=6))
+            if sub.no_helpers and not checks[exercise][0]:
+                checks[exercise] = (False, NO_HELPERS_PART)
         flags = [*entry.notes, *sub.flags, *self.run.isolation.row_flags()]
         for module, message in info["errors"].items():
             flags.append(f"helpers/{module}.py does not import ({message}): graded as the stub")
@@ -236,9 +248,11 @@ class ClassGrader:
         return [untrusted.csv_cell(cell) for cell in cells]
 
     def feedback_html(self, row):
-        """A self-contained summary page (used when nbgrader's feedback is not available)."""
+        """A self-contained page (used when nbgrader's feedback is not available): the summary of the
+        row's final scores (``feedback.summary``), then every part's verdict."""
         esc = untrusted.html
         final = row["final"]
+        about = feedback.summary(row, self.bonus)
         parts = []
         for exercise, v in row["verdicts"].items():
             for p in v["parts"]:
@@ -246,18 +260,19 @@ class ClassGrader:
                     f"<tr><td>{esc(exercise)}</td><td>{esc(p['part'])}</td>"
                     f"<td>{_fmt(p['points'])} / {_fmt(p['max'])}</td><td>{esc(p['message'] or 'passed')}</td></tr>"
                 )
-        notes = [*(a["text"] for a in final["adjustments"]), *([final["late_note"]] if final["late_note"] else []), *row["flags"]]
-        flags = "".join(f"<li>{esc(f)}</li>" for f in notes) or "<li>none</li>"
+        flags = "".join(f"<li>{esc(f)}</li>" for f in row["flags"]) or "<li>none</li>"
         checks = "".join(
             f"<li>{esc(e)}: {'passed' if ok else 'failed'}: {esc(untrusted.clean(msg))}</li>"
             for e, (ok, msg) in row["checks"].items()
         )
-        bonus = f" (bonus exercises {', '.join(self.bonus)} are extra credit)" if self.bonus else ""
+        grade = "".join(f"<li>{esc(line)}</li>" for line in about.lines())
         return (
-            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback</title>"
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(about.title)}</title>"
             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{border:1px solid #ccc;padding:.3em .6em}"
             "table{border-collapse:collapse}</style></head><body>"
-            f"<h1>Feedback for {esc(row['student_id'])}: {_fmt(final['total'])} / {_fmt(final['max_total'])}{esc(bonus)}</h1>"
+            f"<h1>{esc(about.title)}: {_fmt(final['total'])} / {_fmt(final['max_total'])}</h1>"
+            f"<h2>Your grade</h2><ul>{grade}</ul>"
+            "<h2>The hidden tests, part by part</h2>"
             "<table><tr><th>exercise</th><th>part</th><th>points</th><th>result</th></tr>" + "".join(parts) + "</table>"
             f"<h2>Your notebooks' self-checks, re-run by the grader</h2><ul>{checks}</ul>"
             f"<h2>Notes</h2><ul>{flags}</ul></body></html>"
@@ -384,7 +399,9 @@ def finalize(row, required, bonus, decisions, overrides, policy):
                 was = points[exercise]
                 points[exercise] = value
                 text = f"{exercise}: {_fmt(was)} -> {_fmt(value)} ({source}: {reason})"
-                adjustments.append({"exercise": exercise, "points": value, "was": was, "source": source, "text": text})
+                adjustments.append(
+                    {"exercise": exercise, "points": value, "was": was, "source": source, "reason": reason, "text": text}
+                )
     total = sum(points.values())
     submitted = dt.datetime.fromisoformat(row["submitted_at"]) if row.get("submitted_at") else None
     assessment = policy.assess(submitted) if policy is not None else None
@@ -433,7 +450,7 @@ def _run(args):
         print(f"grade: using the class's roster {args.roster} (give --roster to use another)", file=sys.stderr)
     roster_rows = roster.load(args.roster) if args.roster else None
     overrides_path = Path(args.overrides) if args.overrides else out / "overrides.csv"
-    overrides = classbook.load_overrides(overrides_path, exercises.EXERCISES) if overrides_path.is_file() else {}
+    overrides = classbook.load_overrides(overrides_path, exercises.POINTS) if overrides_path.is_file() else {}
     if args.overrides and not overrides_path.is_file():
         raise GradeError(f"--overrides {overrides_path} not found")
     policy = _late_policy(args)

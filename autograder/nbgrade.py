@@ -1,6 +1,6 @@
 """nbgrader as gradebook and feedback engine, fed with the sandbox's results. Runs no student code.
 
-The course directory (``autograder/course/`` by default) holds one nbgrader assignment,
+The course directory (``DIR/nbgrader`` of the class folder by default: one gradebook per class) holds one nbgrader assignment,
 ``ddpm``, whose only notebook is ``grading.ipynb``: one graded cell per exercise, the
 self-check cell of the course notebooks (same ``grade_id``, same points).
 
@@ -17,7 +17,9 @@ Per student, the trusted side writes:
 - the gradebook: the trusted verdict as ``auto_score``. ``manual_score`` belongs to the instructor:
   a score set by hand in Formgrader is never overwritten, and ``grade`` reads it back as a decision
   that replaces the verdict (``decisions``). An ``overrides.csv`` line becomes ``extra_credit``, the
-  difference that makes nbgrader's score the overridden one.
+  difference that makes nbgrader's score the overridden one. A bonus exercise's cell is worth 0
+  points, its score being extra credit, so nbgrader's maximum is ``max_total``; the late penalty, in
+  points, is the submission's ``late_submission_penalty``: nbgrader's score is grades.csv's ``total``.
 When the course's exercises change after students were recorded (an exercise added), nbgrader
 refuses to change the grading notebook; ``build`` then removes the recorded submissions (their
 Formgrader scores were read first and are written back as each student is recorded again).
@@ -35,7 +37,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import stubs, untrusted
+from . import exercises, feedback, stubs, untrusted
 
 HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "ddpm"
@@ -86,11 +88,17 @@ def _notebook(cells):
     }
 
 
+def gradebook_points(grade_id, points):
+    """A cell's points in nbgrader: a bonus exercise's are 0, and what it earns is ``extra_credit``, so
+    nbgrader's maximum is the required points (``max_total``), as in grades.csv."""
+    return 0 if grade_id[len("check_") :] in exercises.BONUS else points
+
+
 def grading_notebook(cells):
     """The grading notebook's source version: the course's own check cells (no student code)."""
     nb_cells = [_markdown(INTRO)]
     for grade_id, (_nb, source, points) in cells.items():
-        nb_cells.append(_code_cell(PREFIX + source, grade_id, points))
+        nb_cells.append(_code_cell(PREFIX + source, grade_id, gradebook_points(grade_id, points)))
     return _notebook(nb_cells)
 
 
@@ -196,9 +204,21 @@ def nbgrader(args, cwd, home, timeout=900):
     )
 
 
-def verdict_markdown(exercise, verdict, check):
-    """The hidden tests' verdict for one exercise, in escaped markdown (no test code)."""
-    lines = [f"**Hidden tests for `{exercise}`: {verdict['points']:g} / {verdict['max']:g} points** (this is your score)"]
+def verdict_markdown(exercise, verdict, check, final=None):
+    """The hidden tests' verdict for one exercise, in escaped markdown (no test code). ``final``: the row's
+    final scores, whose override or Formgrader score for this exercise (with its reason) is then said."""
+    bonus = " (bonus: extra credit, on top of the required points)" if exercise in exercises.BONUS else ""
+    changed = [a for a in (final or {}).get("adjustments", ()) if a["exercise"] == exercise]
+    if changed:
+        last = changed[-1]
+        reason = untrusted.markdown(f"{last['source']}: {last.get('reason') or last['text']}")
+        lines = [
+            f"**Your score for `{exercise}`: {last['points']:g} / {verdict['max']:g} points**{bonus}, set by the "
+            f"instructor ({reason}); the hidden tests gave {verdict['points']:g} / {verdict['max']:g}:"
+        ]
+    else:
+        score = f"{verdict['points']:g} / {verdict['max']:g}"
+        lines = [f"**Hidden tests for `{exercise}`: {score} points** (this is your score){bonus}"]
     for part in verdict["parts"]:
         mark = "passed" if part["ok"] else f"failed: {untrusted.markdown(part['message'])}"
         lines.append(f"- {untrusted.markdown(part['part'])} ({part['points']:g}/{part['max']:g}): {mark}")
@@ -264,13 +284,15 @@ class Course:
                 notebook = gb.find_notebook(NOTEBOOK, ASSIGNMENT)
             except Exception:
                 return
-            if {cell.name for cell in notebook.grade_cells} == set(self.cells) or not notebook.submissions:
+            recorded = {cell.name: cell.max_score for cell in notebook.grade_cells}
+            wanted = {g: float(gradebook_points(g, points)) for g, (_nb, _src, points) in self.cells.items()}
+            if recorded == wanted or not notebook.submissions:
                 return
             students = [s.student.id for s in gb.find_assignment(ASSIGNMENT).submissions]
             for student in students:
                 gb.remove_submission(ASSIGNMENT, student)
         log(
-            f"the course's exercises changed: nbgrader's {len(students)} recorded submission(s) removed and recorded "
+            f"the course's exercises or points changed: nbgrader's {len(students)} recorded submission(s) removed and recorded "
             "again (Formgrader scores kept)"
         )
 
@@ -296,6 +318,10 @@ class Course:
 
     def _autograded(self, row):
         cells = [_markdown(INTRO)]
+        if "final" in row:
+            about = feedback.summary(row)
+            said = "\n".join(f"- {untrusted.markdown(line)}" for line in about.lines())
+            cells.append(_markdown(f"## {untrusted.markdown(about.title)}\n\n{said}"))
         for grade_id, (_nb, source, points) in self.cells.items():
             exercise = grade_id[len("check_") :]
             check = row["checks"].get(exercise)
@@ -304,9 +330,9 @@ class Course:
             else:
                 text = ("passed: " if check[0] else "failed: ") + untrusted.clean(check[1], 600, lines=6)
             output = {"output_type": "stream", "name": "stdout", "text": text + "\n"}
-            cells.append(_code_cell(PREFIX + source, grade_id, points, [output]))
+            cells.append(_code_cell(PREFIX + source, grade_id, gradebook_points(grade_id, points), [output]))
             if exercise in row["verdicts"]:
-                cells.append(_markdown(verdict_markdown(exercise, row["verdicts"][exercise], check)))
+                cells.append(_markdown(verdict_markdown(exercise, row["verdicts"][exercise], check, row.get("final"))))
         return _notebook(cells)
 
     def record(self, row, student_cells, helpers, decisions):
@@ -336,7 +362,9 @@ class Course:
                     grade = gb.find_grade(grade_id, NOTEBOOK, ASSIGNMENT, sid)
                 except Exception:
                     continue
-                if exercise in row["verdicts"]:
+                if exercise in exercises.BONUS:
+                    grade.auto_score = 0.0  # a 0-point cell: what it earned is its extra credit (below)
+                elif exercise in row["verdicts"]:
                     grade.auto_score = row["verdicts"][exercise]["points"]
                 kept = decisions.get(sid, {}).get(exercise)
                 if grade.manual_score is None and kept is not None:
@@ -345,6 +373,10 @@ class Course:
                 wanted = final.get(exercise)
                 grade.extra_credit = None if wanted is None or base is None or wanted == base else wanted - base
                 grade.needs_manual_grade = False
+            if "final" in row:  # nbgrader's own late penalty, in points: its score is then grades.csv's total
+                notebook = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, sid)
+                lost = row["final"]["points"] - row["final"]["total"]
+                notebook.late_submission_penalty = round(lost, 6) if lost > 0 else None
             gb.db.commit()
 
     def finish(self, rows):
@@ -356,7 +388,10 @@ class Course:
         for row in rows:
             path = self.root / "feedback" / row["student_id"] / ASSIGNMENT / f"{NOTEBOOK}.html"
             if path.is_file() and not path.is_symlink():
-                row["feedback_html"] = path.read_text(errors="replace")
+                # nbgrader titles the page with the notebook's name: the student's id says whose it is
+                name = untrusted.html(feedback.title(row["student_id"]))
+                page = path.read_text(errors="replace").replace(f"<title>{NOTEBOOK}</title>", f"<title>{name}</title>", 1)
+                row["feedback_html"] = page
             else:
                 last = (done.stderr.strip().splitlines() or ["?"])[-1][:200]
                 flag = f"no nbgrader feedback ({last}): the feedback file is the grader's own summary"

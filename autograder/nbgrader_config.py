@@ -1,8 +1,8 @@
 # nbgrader configuration of the DDPM course (nbgrader 0.9.6).
 #
 # `python -m autograder grade` copies this file into the course directory it builds
-# (autograder/course/ by default) and appends `c.CourseDirectory.root = ...`, so nbgrader's
-# own commands work there: `cd autograder/course && nbgrader autograde ddpm --student ID`.
+# (DIR/nbgrader of the class folder by default) and appends `c.CourseDirectory.root = ...`, so
+# nbgrader's own commands work there: `cd DIR/nbgrader && nbgrader export`.
 # Each setting below answers a documented nbgrader behaviour (see the comments).
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file

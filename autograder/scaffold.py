@@ -3,7 +3,13 @@
 Write the exercise's solution region in ``solutions/M.py`` first (a top-level function). This command
 then adds, each in its one place:
 - an entry to the exercise table (``autograder/exercises.py``): graded as a function on random cases
-  built from its signature (edit ``cases`` and ``points``, and list the mistakes you expect as mutants);
+  built from its signature (edit ``cases`` and ``points``, and list the mistakes you expect as mutants).
+  Every parameter a case can pass (positional and keyword-only) gets a value from its literal default,
+  its annotation (``int``, ``float``, ``bool``, ``Tensor``) or its name: image-like names (``x_t``,
+  ``noise``...) and tensors a batch of shape (4, 1, 8, 8), ``t`` integer timesteps of shape (4,), a
+  schedule (``betas``) shape (10,); a ``# TODO`` line above each guessed shape. A parameter whose
+  default is ``None`` or not a literal keeps the function's default. What is written must compile,
+  or nothing is written;
 - ``check_NAME()`` to ``solutions/checks.py``: the visible self-check, on the entry's ``example``;
 - a check cell (nbgrader metadata from the table) at the end of notebook ``NN``.
 Then run ``python -m autograder helpers`` and ``python -m autograder validate``.
@@ -12,6 +18,7 @@ Then run ``python -m autograder helpers`` and ``python -m autograder validate``.
 import ast
 import re
 import sys
+from dataclasses import dataclass
 
 from . import exercises, stubs
 from .coursefiles import notebook_paths
@@ -49,38 +56,106 @@ def _function(name, module):
     raise ScaffoldError(f"{name} is not a top-level function of solutions/{module}.py: new-exercise scaffolds functions only")
 
 
-def _argument_code(arg, default):
-    """``(random expression, example value)`` for one parameter, from its default or its name."""
-    value = ast.literal_eval(default) if default is not None else None
-    if isinstance(value, bool):
-        return "bool(rng.integers(2))", value
-    if isinstance(value, int):
-        return f"int(rng.integers(1, {2 * max(value, 1) + 1}))", value
-    if isinstance(value, float):
+# Inputs for parameters that take tensors, by name when they carry no annotation. The shapes are the
+# course's: a batch of B = 4 one-channel 8x8 images, timesteps in [0, T) with T = 10; the self-check's
+# example is a batch of 2 (a literal in the table), timesteps 0 and T - 1.
+BATCH, EXAMPLE_BATCH, IMAGE, T_CASES = 4, 2, (1, 8, 8), 10
+IMAGE_NAMES = {"x", "x0", "x_0", "x_t", "xt", "x_start", "x_prev", "noise", "eps", "epsilon", "images", "image",
+               "mean", "log_var", "logvar", "var", "variance", "pred", "target", "model_output"}  # fmt: skip
+TIME_NAMES = {"t", "timestep", "time", "ts"}
+SCHEDULE_NAMES = {"betas", "alphas", "alphas_cumprod", "alpha_bar", "alphas_bar", "schedule_betas"}
+
+
+@dataclass(frozen=True)
+class ArgumentCode:
+    """How the scaffolded table entry makes one parameter's random value, and the self-check's example."""
+
+    code: str  # a Python expression of ``rng`` (a numpy Generator): one line, no comment
+    example: object  # a literal: the example value (lists become tensors in the self-check)
+    todo: str = ""  # what the instructor should check, written as a comment on its own line
+
+
+def _annotation(node: ast.arg) -> str:
+    return ast.unparse(node.annotation) if node.annotation is not None else ""
+
+
+def _literal(default: ast.expr | None) -> tuple[bool, object]:
+    """``(is a literal, value)`` of a parameter's default (``torch.float32`` or a call is not one)."""
+    if default is None:
+        return False, None
+    try:
+        return True, ast.literal_eval(default)
+    except ValueError:
+        return False, None
+
+
+def _grid(shape: tuple[int, ...], low: float = -1.0, high: float = 1.0) -> list:
+    """A deterministic example array of ``shape``, as nested lists (a literal the table can hold)."""
+    import numpy as np
+
+    n = int(np.prod(shape))
+    return np.round(np.linspace(low, high, n), 4).reshape(shape).tolist()
+
+
+def _argument_code(arg: ast.arg, default: ast.expr | None) -> ArgumentCode | None:
+    """The generated value of one parameter, from its default, its annotation or its name; None for a
+    parameter whose default is not a literal (the function's default is used: the case leaves it out)."""
+    name, annotation = arg.arg, _annotation(arg)
+    has_literal, value = _literal(default)
+    if default is not None and not has_literal:
+        return None
+    if value is None and has_literal:
+        return None  # ``=None``: the function's own default (often "make one"), left to the function
+    if isinstance(value, bool) or annotation == "bool":
+        return ArgumentCode("bool(rng.integers(2))", bool(value))
+    if isinstance(value, int) or (annotation == "int" and default is None):
+        base = value if isinstance(value, int) else (T_CASES if name in COUNT_NAMES else 3)
+        return ArgumentCode(f"int(rng.integers(1, {2 * max(base, 1) + 1}))", base)
+    if isinstance(value, float) or annotation == "float":
+        value = value if isinstance(value, float) else 0.5
         low, high = (0.5 * value, 1.5 * value) if value else (-1.0, 1.0)
-        return f"float(rng.uniform({min(low, high):.6g}, {max(low, high):.6g}))", value
+        return ArgumentCode(f"float(rng.uniform({min(low, high):.6g}, {max(low, high):.6g}))", value)
     if isinstance(value, str):
-        return repr(value), value
-    if arg in COUNT_NAMES:
-        return "int(rng.integers(2, 100))", 10
-    return "rng.standard_normal((int(rng.integers(2, 6)), 3))  # TODO: the shape this argument needs", [[0.5, -1.0, 2.0]]
+        return ArgumentCode(repr(value), value)
+    if name in COUNT_NAMES:
+        return ArgumentCode(f"int(rng.integers(2, {10 * T_CASES}))", T_CASES)
+    if name in TIME_NAMES:
+        todo = f"{name}: integer timesteps of shape (B,) = ({BATCH},), in [0, {T_CASES})"
+        return ArgumentCode(f"rng.integers(0, {T_CASES}, size={BATCH})", [0, T_CASES - 1], todo)
+    if name in SCHEDULE_NAMES:
+        todo = f"{name}: a schedule of shape (T,) = ({T_CASES},), values in (0, 1)"
+        return ArgumentCode(f"rng.uniform(1e-4, 0.02, size={T_CASES})", _grid((T_CASES,), 1e-4, 0.02), todo)
+    shape = (BATCH, *IMAGE)
+    what = "an image batch" if name in IMAGE_NAMES or "Tensor" in annotation else "an array (a guess from its name)"
+    todo = f"{name}: {what} of shape (B, C, H, W) = {shape}; change it to the shape {name} takes"
+    return ArgumentCode(f"rng.standard_normal({shape})", _grid((EXAMPLE_BATCH, *IMAGE)), todo)
+
+
+def _parameters(node: ast.FunctionDef) -> list[tuple[ast.arg, ast.expr | None]]:
+    """Every parameter a case can pass by keyword (positional ones and keyword-only), with its default."""
+    args = [*node.args.posonlyargs, *node.args.args]
+    defaults = [None] * (len(args) - len(node.args.defaults)) + list(node.args.defaults)
+    return [*zip(args, defaults), *zip(node.args.kwonlyargs, node.args.kw_defaults)]
 
 
 def entry_text(node, module, notebook, points):
-    args = node.args.args
-    defaults = [None] * (len(args) - len(node.args.defaults)) + list(node.args.defaults)
-    randoms, example = [], {}
-    for arg, default in zip(args, defaults):
-        code, value = _argument_code(arg.arg, default)
-        randoms.append(f"{arg.arg}={code}")
-        example[arg.arg] = value
+    """The table entry, one argument a line (a TODO is a comment line of its own: it never swallows code)."""
+    lines, example = [], {}
+    for arg, default in _parameters(node):
+        made = _argument_code(arg, default)
+        if made is None:
+            continue
+        if made.todo:
+            lines.append(f"                # TODO {made.todo}\n")
+        lines.append(f"                {arg.arg}={made.code},\n")
+        example[arg.arg] = made.example
     name = node.name
     points = int(points) if float(points).is_integer() else points
     return (
         f"    Exercise(\n"
         f'        "{name}", "{module}", "{notebook}", points={points},\n'
         f'        tasks=(H.function_task("{name}", lambda rng: [\n'
-        f"            dict({', '.join(randoms)})\n"
+        f"            dict(\n" + "".join(lines) + f"            )\n"
         f"            for _ in range(4)\n"
         f"        ]),),\n"
         f'        parts=(P("values", "{name}"),),\n'
@@ -116,7 +191,9 @@ def _add_check(name, module):
         text = text.replace(imports[0], f"from . import {', '.join(sorted([*names, module]))}")
     end = text.index("]\n", text.index("__all__ = ["))
     text = text[:end] + f'    "check_{name}",\n' + text[end:]
-    CHECKS_FILE.write_text(text.rstrip("\n") + "\n" + check_text(name, module))
+    text = text.rstrip("\n") + "\n" + check_text(name, module)
+    _compiles(text, "solutions/checks.py")
+    CHECKS_FILE.write_text(text)
     return True
 
 
@@ -157,6 +234,17 @@ def _add_cell(name, notebook, points):
     return path, True
 
 
+def _compiles(text: str, where: str) -> None:
+    """Refuse to write a file that would not compile: every command would then stop on it."""
+    try:
+        compile(text, where, "exec")
+    except SyntaxError as error:
+        raise ScaffoldError(
+            f"the scaffolded {where} would not compile ({error.msg}, line {error.lineno}); nothing was written: "
+            "add the entry by hand and report this"
+        ) from None
+
+
 def scaffold(name, module, notebook, points=1.0):
     """Add the table entry, the self-check and the notebook cell; returns what was written."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
@@ -169,7 +257,9 @@ def scaffold(name, module, notebook, points=1.0):
     table = TABLE_FILE.read_text()
     if ANCHOR not in table:
         raise ScaffoldError(f"autograder/exercises.py lost its line {ANCHOR.strip()!r}: add the entry by hand")
-    TABLE_FILE.write_text(table.replace(ANCHOR, entry_text(node, module, notebook, points) + ANCHOR))
+    new_table = table.replace(ANCHOR, entry_text(node, module, notebook, points) + ANCHOR)
+    _compiles(new_table, "autograder/exercises.py")
+    TABLE_FILE.write_text(new_table)
     written = ["autograder/exercises.py"]
     if _add_check(name, module):
         written.append("solutions/checks.py")

@@ -36,6 +36,12 @@ UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, Not
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 
 
+NO_HELPERS_NOTEBOOKS = (
+    "your hand-in has no helpers/ folder, only notebooks: your exercises are graded from helpers/*.py, so every "
+    "exercise scores 0; hand in the course folder with its helpers/ (your notebooks import your code from there)"
+)
+
+
 @dataclass
 class Submission:
     student_id: str
@@ -45,6 +51,7 @@ class Submission:
     odd_notebooks: dict = field(default_factory=dict)  # file name -> what is wrong with it (check cells not compared)
     flags: list = field(default_factory=list)
     skipped: dict = field(default_factory=dict)  # why -> count
+    no_helpers: str = ""  # said once, in the flags and every exercise's feedback, when no exercise module was found
 
     def skip(self, why):
         self.skipped[why] = self.skipped.get(why, 0) + 1
@@ -276,6 +283,17 @@ def _find_module(module, base, files):
     return None, f"helpers/{module}.py missing: its exercises score 0"
 
 
+def _notebooks_only(sub):
+    """Notebooks and no Python file at all (links and devices, skipped, are not a missing folder)."""
+    odd = {"symbolic links", "FIFOs, sockets or devices"}
+    return (
+        not sub.helpers
+        and any(p.endswith(".ipynb") for p in sub.files)
+        and not any(p.endswith(".py") for p in sub.files)
+        and not odd & set(sub.skipped)
+    )
+
+
 def read(path, student_id=None):
     """A ``Submission`` for the folder or zip at ``path`` (which is never followed if it is a link)."""
     name = os.path.basename(path)
@@ -294,12 +312,18 @@ def read(path, student_id=None):
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         sub.flags.append(f"could not read the submission ({type(error).__name__}: {error})")
     base = _base(sub.files)
+    missing = []
     for module in MODULES:
         found, flag = _find_module(module, base, sub.files)
         if flag:
-            sub.flags.append(flag)
+            (sub.flags if found is not None else missing).append(flag)
         if found is not None:
             sub.helpers[f"{module}.py"] = sub.files[found]
+    if _notebooks_only(sub):  # one sentence, not one "missing" per module and "not implemented" per exercise
+        sub.no_helpers = NO_HELPERS_NOTEBOOKS
+        sub.flags.append(sub.no_helpers)
+    else:
+        sub.flags.extend(missing)
     extras = sorted(p for p in sub.files if p.startswith(f"{base}helpers/") and p.count("/") == base.count("/") + 1)
     extras = [p for p in extras if p.endswith(".py") and p.rsplit("/", 1)[-1][:-3] not in MODULES]
     for p in extras[:MAX_EXTRA_MODULES]:

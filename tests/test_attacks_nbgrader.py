@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import coursefiles, nbgrade, stubs
+from autograder import coursefiles, exercises, nbgrade, stubs
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK = "check_cosine_beta_schedule"  # the check cell the attacks edit (notebook 01, schedules.py)
@@ -156,7 +156,9 @@ def test_nbgrader_autograde_in_the_course_folder_runs_no_student_code(tmp_path):
     assert _canaries(tmp_path) == [], done.stdout[-2000:] + done.stderr[-2000:]
     assert done.returncode != 0 and "python -m autograder grade" in done.stdout + done.stderr
     assert (_scores(course, "alice"), autograded.read_text()) == before
-    assert all(auto == top and top > 0 for auto, top in before[0].values())
+    # full marks: every required cell at its maximum; a bonus cell is worth 0, what it earned is extra credit
+    bonus = {f"check_{e}" for e in exercises.BONUS}
+    assert all(auto == top and (top > 0) == (name not in bonus) for name, (auto, top) in before[0].items())
     # the manual-grading flow goes on: feedback from the notebook `grade` wrote
     done = _instructor(course.root, tmp_path / "instructor", "generate_feedback", "ddpm", "--force")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -252,7 +252,8 @@ def test_corpus_end_to_end(bundle, tmp_path):
             sub = gb.find_submission("ddpm", sid)
             auto = {g.name: g.auto_score for g in sub.notebooks[0].grades}
             assert all(g.auto_score == g.max_score for g in sub.notebooks[0].grades), (sid, auto)
-            assert sub.score == sub.max_score
+            # nbgrader's score and maximum are grades.csv's (the bonus is extra credit over max_total)
+            assert (sub.score, sub.max_score) == (float(rows[sid]["total"]), float(rows[sid]["max_total"]))
         assert gb.find_submission("ddpm", "untouched_stubs").score == 0
     restored = json.loads((tmp_path / "course" / "autograded" / "deleted_test_cell" / "ddpm" / "grading.ipynb").read_text())
     assert any(c["metadata"].get("nbgrader", {}).get("grade_id") == "check_q_sample" for c in restored["cells"])

@@ -164,12 +164,12 @@ def test_overrides_file_is_checked_line_by_line(tmp_path):
     path = tmp_path / "overrides.csv"
     path.write_text("student_id,exercise,points,reason\nada,extract,1,regrade request\nbob,nope,1,x\n")
     with pytest.raises(classbook.OverridesError, match="line 3: unknown exercise 'nope'"):
-        classbook.load_overrides(path, exercises.EXERCISES)
+        classbook.load_overrides(path, exercises.POINTS)
     path.write_text("student_id,exercise,points,reason\nada,extract,1,\n")
     with pytest.raises(classbook.OverridesError, match="needs a student_id and a reason"):
-        classbook.load_overrides(path, exercises.EXERCISES)
+        classbook.load_overrides(path, exercises.POINTS)
     path.write_text("student_id,exercise,points,reason\nada,extract,0.5,first\nada,extract,1,second\n")
-    assert classbook.load_overrides(path, exercises.EXERCISES) == {"ada": {"extract": (1.0, "second")}}
+    assert classbook.load_overrides(path, exercises.POINTS) == {"ada": {"extract": (1.0, "second")}}
 
 
 def _zip(folder, target):
