@@ -19,6 +19,7 @@ COMMANDS = {
     "new-exercise": ("scaffold", "scaffold a new exercise: its table entry, self-check and notebook cell"),
     "export": ("export", "write Canvas and Moodle gradebook CSVs from grades.csv and a roster"),
     "gradescope": ("gradescope", "build a Gradescope autograder bundle (same sandbox and hidden tests)"),
+    "prairielearn": ("prairielearn", "write an externally graded PrairieLearn question (same hidden tests)"),
 }
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 

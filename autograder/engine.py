@@ -31,11 +31,13 @@ def check_tasks():
 class GradingRun:
     """Everything shared by the students of one run: seed, inputs, references, stubs, isolation."""
 
-    def __init__(self, seed=None, limits=None, isolation=None, hidden=(), user="nobody", unsafe=False, self_checks=True):
+    def __init__(
+        self, seed=None, limits=None, isolation=None, hidden=(), user="nobody", unsafe=False, self_checks=True, mode="bubblewrap"
+    ):
         self.seed = int(seed) if seed is not None else secrets.randbits(31)
         self.limits = limits or sandbox.Limits()
         self.owns_isolation = isolation is None  # then its seccomp program and cgroups are this run's to release
-        self.isolation = isolation or sandbox.detect(hidden, user, unsafe, self.limits)
+        self.isolation = isolation or sandbox.detect(hidden, user, unsafe, self.limits, mode)
         self.inputs = hidden_tests.make_inputs(self.seed)
         self.references = hidden_tests.make_references(self.inputs)
         self.dep_sources = hidden_tests.dep_sources()

@@ -70,6 +70,14 @@ def add_arguments(parser):
     parser.add_argument(
         "--import-timeout", type=float, default=60.0, help="wall-clock seconds to import torch and student modules"
     )
+    parser.add_argument(
+        "--isolation",
+        choices=sandbox.MODES,
+        default=sandbox.BUBBLEWRAP,
+        help="how student code is isolated: bubblewrap (the default, and the only choice for local grading); container "
+        "and auto (bubblewrap where it works, else container) are for the Gradescope and PrairieLearn harnesses, where the "
+        "container is the sandbox and student code runs as a separate user (needs root; README: which isolation runs where)",
+    )
     parser.add_argument("--sandbox-user", default="nobody", help="the unprivileged user bwrap runs as when grade runs as root")
     parser.add_argument(
         "--no-nbgrader", action="store_true", help="trusted verdicts only: skip nbgrader's gradebook and feedback"
@@ -117,7 +125,14 @@ class ClassGrader:
         self.required = list(exercises.REQUIRED)
         limits = sandbox.Limits(task_seconds=args.task_timeout, import_seconds=args.import_timeout)
         hidden = [self.course_dir, self.submissions, self.out]
-        self.run = GradingRun(seed=seed, limits=limits, hidden=hidden, user=args.sandbox_user, unsafe=args.unsafe_no_sandbox)
+        self.run = GradingRun(
+            seed=seed,
+            limits=limits,
+            hidden=hidden,
+            user=args.sandbox_user,
+            unsafe=args.unsafe_no_sandbox,
+            mode=getattr(args, "isolation", sandbox.BUBBLEWRAP),
+        )
         self.use_nbgrader = not args.no_nbgrader
         self.roster = args.roster
 
@@ -306,6 +321,7 @@ class ClassGrader:
         report = {
             "seed": self.run.seed,
             "isolation": self.run.isolation.describe(),
+            "isolation_mode": self.run.isolation.mode,  # bubblewrap, container or none: what graded this run
             "seconds": round(elapsed, 2),
             "seconds_per_submission": round(elapsed / max(1, sum(bool(r.get("regraded")) for r in rows)), 2),
             "jobs": jobs,

@@ -13,7 +13,8 @@ The zip (upload it as the assignment's autograder) holds, at its top level:
 
 For each submission the entry below copies ``/autograder/submission`` (the student's files, a
 folder laid out like the release, loose files or one zip) into a fresh temporary folder outside
-the bundle, runs the course's own ``grade`` on it (same bubblewrap sandbox, same hidden tests,
+the bundle, runs the course's own ``grade`` on it (``autograder.harness``: bubblewrap where the container
+lets it make namespaces, else container mode, student code as the user ``ddpm-student``; same hidden tests,
 ``--no-nbgrader``, the seed baked in at build time, so every student gets the same inputs) and
 turns its ``report.json`` into ``/autograder/results/results.json``: one Gradescope test per
 exercise part, the bonus parts named as extra credit, the grader's flags as the top-level output.
@@ -28,9 +29,7 @@ import json
 import os
 import secrets
 import shlex
-import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,22 +37,19 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from .untrusted import visible
+from . import container, harness
+from .harness import STAFF_ONLY, STUDENT_ID, failure_message, scratch_parent, stage  # noqa: F401 - this module's API
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "autograder.zip"
 VISIBILITIES = ("after_published", "visible", "hidden", "after_due_date")
 VENV = "/opt/ddpm-grader-venv"
 CONFIG = "gradescope_config.json"
-STUDENT_ID = "submission"
 DEFAULT_GRADE_TIMEOUT = 900  # seconds: a hostile submission costs its time-outs (README), an ordinary one seconds
 COURSE_DIRS = ("autograder", "solutions", "helpers", "notebooks")
 GRADER_REQUIREMENTS = "requirements-grader.txt"  # what setup.sh installs (requirements-dev.txt holds the tests' tools)
 COURSE_FILES = ("requirements.txt", GRADER_REQUIREMENTS, "pyproject.toml")
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", "outputs", "course"}  # autograder/course: nbgrader's build
-CODE_SUFFIXES = (".py", ".ipynb")
-OS_JUNK = {".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX"}
-STAFF_ONLY = "Details are in the autograder output, which only course staff can see."
 
 # ----------------------------------------------------------------------------- the scripts in the bundle
 
@@ -246,20 +242,13 @@ def run(args):
         f"  Set the assignment's total points to {config['max_points']:g}"
         + (f" (extra credit on top: {extra})" if extra else "")
         + f" and Gradescope's autograder timeout above {config['grade_timeout'] // 60 + 1} minutes.\n"
-        "  Check the image build log for the line 'sandbox: ...': without a usable bubblewrap sandbox in "
-        "Gradescope's container, submissions are not graded (they get a visible message instead)."
+        "  Each submission is graded in a bubblewrap sandbox where Gradescope's container allows one, else in container "
+        "mode (student code as the user ddpm-student; the results' extra_data.isolation says which ran)."
     )
     return 0
 
 
 # ----------------------------------------------------------------------------- inside Gradescope's container
-
-
-def failure_message(reason):
-    return (
-        "The autograder could not grade this submission, so it shows 0 points for now. This is a problem with the "
-        f"course's grading setup, not with your work: please tell your instructor. Reason: {reason}"
-    )
 
 
 def failure_results(message, max_points, visibility):
@@ -281,124 +270,44 @@ def failure_results(message, max_points, visibility):
     }
 
 
-def _has_code(folder, limit=20_000):
-    """Whether ``folder`` holds a .py or .ipynb file anywhere (links not followed)."""
-    seen = 0
-    for _dirpath, _dirnames, filenames in os.walk(folder):
-        for name in filenames:
-            seen += 1
-            if name.endswith(CODE_SUFFIXES) or seen > limit:
-                return name.endswith(CODE_SUFFIXES)
-    return False
-
-
-def stage(submission, submissions):
-    """Copy Gradescope's submission folder into ``submissions`` (a grade SUBMISSIONS folder) as one
-    student: the zip when that is all the student uploaded, else the folder. Returns notes for the output."""
-    submission, notes = Path(submission), []
-    target = Path(submissions) / STUDENT_ID
-    if not submission.is_dir() or submission.is_symlink():
-        target.mkdir()
-        return ["Gradescope's submission folder is missing: nothing to grade"]
-    entries = [p for p in sorted(submission.iterdir()) if p.name not in OS_JUNK]
-    zips = [p for p in entries if p.suffix.lower() == ".zip" and p.is_file() and not p.is_symlink()]
-    if zips and not _has_code(submission):
-        if len(zips) > 1:
-            notes.append(f"several zips uploaded: graded {visible(zips[0].name)[:100]!r} only")
-        shutil.copyfile(zips[0], target.with_suffix(".zip"))
-        return notes
-    try:
-        shutil.copytree(submission, target, symlinks=True)  # links stay links: grading never follows them
-    except shutil.Error as error:
-        notes.append(f"{len(error.args[0])} uploaded file(s) could not be copied (not regular files)")
-    return notes
-
-
-def scratch_parent():
-    """Where the student's copy goes: the system's temporary folder, never inside the bundle's checkout."""
-    folder = Path(tempfile.gettempdir()).resolve()
-    return "/tmp" if folder == ROOT or ROOT in folder.parents else str(folder)
-
-
-def _fmt(x):
-    return f"{x:.2f}".rstrip("0").rstrip(".")
-
-
 def convert(report, visibility, notes=()):
     """Gradescope's results from grade's ``report.json`` (one student)."""
-    student = report["students"][0]
-    bonus = set(report.get("bonus", []))
-    tests, got, most = [], {False: 0.0, True: 0.0}, {False: 0.0, True: 0.0}  # keyed by "extra credit?"
-    for n, (exercise, verdict) in enumerate(student["verdicts"].items(), 1):
-        extra = exercise in bonus
-        got[extra] += verdict["points"]
-        most[extra] += verdict["max"]
+    tests = []
+    for n, m, exercise, extra, part in harness.parts(report):
         label = f"{exercise} (extra credit)" if extra else exercise
-        for m, part in enumerate(verdict["parts"], 1):
-            tests.append(
-                {
-                    "name": f"{label}: {part['part']}",
-                    "number": f"{n}.{m}",
-                    "score": part["points"],
-                    "max_score": part["max"],
-                    "status": "passed" if part["ok"] else "failed",
-                    "output": part["message"] or "passed",
-                    "visibility": visibility,
-                    "tags": [exercise, *(["extra credit"] if extra else [])],
-                }
-            )
-    score = got[False] + got[True]
-    lines = [f"Score: {_fmt(got[False])} / {_fmt(most[False])}"]
-    if most[True]:
-        lines[0] += f", plus extra credit {_fmt(got[True])} / {_fmt(most[True])}: {_fmt(score)} in all"
-    checks = student.get("self_checks", {})
-    failing = [e for e, ok in checks.items() if not ok]
-    if checks:
-        lines.append(
-            f"Your notebooks' self-checks, re-run by the grader: {len(checks) - len(failing)} of {len(checks)} pass"
-            + (f" (failing: {', '.join(failing)})" if failing else "")
+        tests.append(
+            {
+                "name": f"{label}: {part['part']}",
+                "number": f"{n}.{m}",
+                "score": part["points"],
+                "max_score": part["max"],
+                "status": "passed" if part["ok"] else "failed",
+                "output": part["message"] or "passed",
+                "visibility": visibility,
+                "tags": [exercise, *(["extra credit"] if extra else [])],
+            }
         )
-    flags = [*notes, *student.get("flags", [])]
-    if flags:
-        lines += ["", "Notes from the grader:", *(f"- {flag}" for flag in flags)]
+    got, _most, extra_got, _extra_most, lines = harness.summary(report, notes)
     return {
-        "score": round(score, 4),
+        "score": round(got + extra_got, 4),
         "output": "\n".join(lines),
         "visibility": visibility,
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"seed": report.get("seed"), "isolation": report.get("isolation")},
+        "extra_data": {
+            "seed": report.get("seed"),
+            "isolation": report.get("isolation"),
+            "isolation_mode": report.get("isolation_mode"),
+        },
     }
 
 
-def _reason(stderr):
-    """grade's own one-line explanation of why it did not run (its lines start with ``grade:``)."""
-    said = [line.strip() for line in stderr.splitlines() if line.startswith("grade:")]
-    return visible(" ".join(said))[:1500] if said else f"grading stopped unexpectedly. {STAFF_ONLY}"
-
-
-def grade_submission(submission, config, seed):
+def grade_submission(submission, config, seed, mode=container.AUTO):
     """Results for one Gradescope submission (never raises for a grading failure)."""
-    with tempfile.TemporaryDirectory(prefix="ddpm-gradescope-", dir=scratch_parent()) as tmp:
-        submissions = Path(tmp) / "submissions"
-        submissions.mkdir()
-        notes = stage(submission, submissions)
-        out = Path(tmp) / "out"  # fresh: grade creates it
-        command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out), "--no-nbgrader"]
-        command += ["--seed", str(seed)]
-        print("running:", " ".join(command), flush=True)
-        try:
-            done = subprocess.run(
-                command, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=config["grade_timeout"]
-            )
-        except subprocess.TimeoutExpired:
-            reason = f"grading took longer than {config['grade_timeout']} s and was stopped"
-            return failure_results(failure_message(reason), config["max_points"], config["visibility"])
-        print(done.stdout, done.stderr, sep="\n", flush=True)
-        report = out / "report.json"
-        if done.returncode != 0 or not report.is_file():
-            return failure_results(failure_message(_reason(done.stderr)), config["max_points"], config["visibility"])
-        return convert(json.loads(report.read_text()), config["visibility"], notes)
+    graded = harness.grade_hand_in(submission, seed, config["grade_timeout"], mode)
+    if graded.report is None:
+        return failure_results(failure_message(graded.reason), config["max_points"], config["visibility"])
+    return convert(graded.report, config["visibility"], graded.notes)
 
 
 def autograde(environ=None):
@@ -410,7 +319,7 @@ def autograde(environ=None):
     try:
         config = json.loads((ROOT / CONFIG).read_text())
         seed = int(environ["GRADESCOPE_SEED"]) if environ.get("GRADESCOPE_SEED") else int(config["seed"])
-        results = grade_submission(root / "submission", config, seed)
+        results = grade_submission(root / "submission", config, seed, harness.isolation_mode(environ))
     except Exception as error:
         traceback.print_exc()
         reason = f"the Gradescope entry failed ({type(error).__name__}). {STAFF_ONLY}"

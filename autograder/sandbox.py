@@ -23,8 +23,13 @@ root, ``launcher`` drops to an unprivileged user (``--sandbox-user``, default ``
 starts bwrap, and if that user cannot run the interpreter, grading is refused with a message.
 bwrap's options are read from its own ``--help``, so bubblewrap 0.4.1 (Debian 11) to today's work,
 each with what it can do; too old for the guarantees (no ``--seccomp``), it is refused.
+
+Where user namespaces are refused (Gradescope, PrairieLearn, Docker), a harness asks for container mode
+(``detect(mode="container")``, or ``"auto"``: bubblewrap where it works, else the container):
+``autograder.container`` says what it does and does not isolate. A local ``grade`` never falls back to it.
 """
 
+import contextlib
 import io
 import json
 import os
@@ -46,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cgroups, syscall_filter
+from . import cgroups, container, syscall_filter
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -64,6 +69,7 @@ REQUIRED_OPTIONS = frozenset(
     "--unshare-all --unshare-user --seccomp --ro-bind --proc --dev --tmpfs --die-with-parent --new-session --symlink".split()
 )
 MIN_BWRAP = "0.4.1"  # the oldest tested; what matters is --seccomp, which every bubblewrap since 0.1.8 has
+BUBBLEWRAP, CONTAINER, AUTO, MODES = container.BUBBLEWRAP, container.CONTAINER, container.AUTO, container.MODES
 
 
 def exercise_modules():
@@ -196,15 +202,25 @@ class Isolation:
     hidden: tuple = ()
     filter: syscall_filter.Filter = None
     cgroup_plan: cgroups.Plan = None
+    student: container.StudentUser = None  # container mode: the user student code runs as (bwrap is None)
+    why_not_bubblewrap: str = ""  # mode "auto": why bubblewrap did not run here
+    lock: threading.Lock = field(default_factory=threading.Lock)  # container mode: one sandbox at a time
 
     @property
     def sandboxed(self):
-        return self.bwrap is not None
+        return self.bwrap is not None or self.student is not None
+
+    @property
+    def mode(self):
+        """Which isolation ran: ``"bubblewrap"``, ``"container"`` or ``"none"``."""
+        return BUBBLEWRAP if self.bwrap is not None else CONTAINER if self.student is not None else "none"
 
     def layers(self):
         """The protections in force, in words (the report's ``isolation`` and each student's)."""
         if not self.sandboxed:
             return ["NO SANDBOX (--unsafe-no-sandbox): student code ran with the grader's rights"]
+        if self.student is not None:
+            return self._container_layers()
         who = f"as uid {self.user[0]} ({self.user[2]})" if self.user else f"as the grader's uid {os.getuid()} in a user namespace"
         nested = "--disable-userns and the seccomp filter" if self.bwrap.userns_disabled else "the seccomp filter"
         tmp = "private /tmp and /dev/shm" + ("" if self.bwrap.has("--size") else " (no size cap: this bubblewrap lacks --size)")
@@ -219,13 +235,31 @@ class Isolation:
         ]
         return layers
 
+    def _container_layers(self):
+        user = self.student
+        made = ", made by this grading: not by the image's setup" if user.made_now else ""
+        who = f"as uid {user.uid} ({user.name}{made})"
+        why = f" (bubblewrap cannot run here: {self.why_not_bubblewrap})" if self.why_not_bubblewrap else ""
+        return [
+            f"container mode: the container is the sandbox, student code runs {who}{why}",
+            "the course and hidden tests readable by root only (checked from inside)",
+            "every process of that user killed after each sandbox",
+            self.filter.describe() if self.filter else "no seccomp filter",
+            "own HOME/TMPDIR folder; NOT isolated: the container's world-readable files, /proc, shared /tmp and /dev/shm",
+            self.cgroup_plan.describe() if self.cgroup_plan else "no cgroup limits",
+        ]
+
     def describe(self):
         return "; ".join([*self.layers(), *self.notes])
 
     def summary(self):
-        """The short form each student's row carries: which bubblewrap, and which layers."""
+        """The short form each student's row carries: which isolation (bubblewrap or container), and which layers."""
         if not self.sandboxed:
             return "no sandbox"
+        if self.student is not None:
+            parts = ["container mode", "seccomp, no sockets but AF_UNIX" if self.filter else "no seccomp"]
+            parts.append(self.cgroup_plan.summary() if self.cgroup_plan else "no cgroups")
+            return ", ".join([*parts, f"uid {self.student.uid} ({self.student.name})"])
         parts = [f"bubblewrap {self.bwrap.version}", "seccomp" if self.filter else "no seccomp"]
         parts.append("userns refused (--disable-userns + seccomp)" if self.bwrap.userns_disabled else "userns refused (seccomp)")
         parts.append(self.cgroup_plan.summary() if self.cgroup_plan else "no cgroups")
@@ -242,7 +276,7 @@ class Isolation:
         """The bwrap argv that runs the runner in ``box`` (a folder only the grader wrote); bwrap reports the
         PID of the sandbox's init on ``status_fd`` and loads the seccomp program from ``seccomp_fd``."""
         runner = ["-I", "-B", "-X", "utf8"]
-        if not self.sandboxed:
+        if self.bwrap is None:  # no sandbox, or container mode (the launcher drops to the student user first)
             return [sys.executable, *runner, str(box / "sandbox_runner.py")]
         bw = self.bwrap
         binds = _python_paths()
@@ -280,13 +314,29 @@ class Isolation:
             "procs": list(cgroup.procs_files) if cgroup else [],
             "user": list(self.user[:2]) if self.user else None,
         }
+        if self.student is not None:  # no bwrap: the launcher loads the filter, in the student's own folder
+            spec.update(seccomp_fd=seccomp_fd, home=str(_home(box)))
         return [sys.executable, "-I", "-S", str(HERE / "launcher.py"), json.dumps(spec)], tuple(filter(None, [seccomp_fd]))
+
+    def exclusive(self):
+        """Container mode: one sandbox at a time (the kill after it reaches every process of the student user)."""
+        return self.lock if self.student is not None else contextlib.nullcontext()
+
+    def reap(self):
+        """Container mode: kill every process of the student user (``OSError`` if some survive); else nothing."""
+        if self.student is not None:
+            container.reap(self.student)
 
     def close(self):
         if self.filter:
             self.filter.remove()
         if self.cgroup_plan:
             self.cgroup_plan.close()
+
+
+def _home(box):
+    """Container mode: the student's writable folder for ``box`` (made by the launcher, beside the box)."""
+    return box.parent / f"{box.name}.home"
 
 
 def _reachable(path, user):
@@ -326,14 +376,19 @@ def run_script(isolation, limits, code, timeout=180):
         (box / "sandbox_runner.py").write_text(code)
         (box / "sandbox_runner.py").chmod(0o644)
         cgroup = _new_cgroup(_box_plan(isolation), f"probe-{box.name[-8:]}", [])
-        argv, fds = isolation.launch(box, limits, cgroup=cgroup)
-        return subprocess.run(argv, capture_output=True, timeout=timeout, cwd="/", env=_env(), pass_fds=fds)
+        with isolation.exclusive():
+            argv, fds = isolation.launch(box, limits, cgroup=cgroup)
+            try:
+                return subprocess.run(argv, capture_output=True, timeout=timeout, cwd="/", env=_env(), pass_fds=fds)
+            finally:
+                isolation.reap()  # container mode: nothing of the student user outlives the script
     finally:
         for fd in fds:
             os.close(fd)
         if cgroup is not None:
             cgroup.remove()
         shutil.rmtree(box, ignore_errors=True)
+        shutil.rmtree(_home(box), ignore_errors=True)
 
 
 def _box_plan(isolation):
@@ -389,14 +444,56 @@ def _root_hint(user, problem):
     )
 
 
-def detect(hidden=(), user_name="nobody", unsafe=False, limits=None):
+def detect(hidden=(), user_name="nobody", unsafe=False, limits=None, mode=BUBBLEWRAP):
     """The sandbox this machine allows; ``SandboxUnavailable`` when it allows none (and not ``unsafe``).
 
-    ``hidden``: folders masked even if an allowed bind contains them (the course, the submissions)."""
+    ``hidden``: folders masked even if an allowed bind contains them (the course, the submissions).
+    ``mode``: ``"bubblewrap"`` (what a local ``grade`` uses, and nothing else), ``"container"`` (the harnesses:
+    the container is the sandbox, see ``autograder.container``), ``"auto"`` (bubblewrap where it starts here,
+    else the container; the reason is in the report)."""
     limits = limits or Limits()
     hidden = tuple(str(p) for p in (ROOT, *hidden))
     if unsafe:
         return Isolation(None, None, [], hidden)
+    if mode not in MODES:
+        raise ValueError(f"isolation mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if mode == CONTAINER:
+        return _detect_container(hidden, limits)
+    if mode == AUTO:
+        try:
+            return _detect_bubblewrap(hidden, user_name, limits)
+        except SandboxUnavailable as error:
+            isolation = _detect_container(hidden, limits, f"{error}"[:300])
+            return isolation
+    return _detect_bubblewrap(hidden, user_name, limits)
+
+
+def _detect_container(hidden, limits, why_not_bubblewrap=""):
+    """Container mode, after a probe as the student user: the interpreter and torch start, the course cannot be read."""
+    try:
+        student = container.student_user()
+    except container.ContainerUnavailable as error:
+        also = f" (and bubblewrap: {why_not_bubblewrap})" if why_not_bubblewrap else ""
+        raise SandboxUnavailable(f"{error}{also}") from None
+    try:
+        rules = syscall_filter.build(refuse_network=True)
+    except syscall_filter.FilterUnavailable as error:
+        raise SandboxUnavailable(f"{error}; without a seccomp filter student code does not run") from None
+    plan = cgroups.detect(limits.box_memory_bytes, limits.processes, limits.cpu_weight)
+    isolation = Isolation(None, student.as_tuple(), [], hidden, rules, plan, student, why_not_bubblewrap)
+    problem = _run_probe(isolation, limits, container.probe_code(list(hidden)))
+    if problem:
+        isolation.close()
+        raise SandboxUnavailable(
+            f"container mode: the student user {student.name!r} (uid {student.uid}) could not run the grader's Python "
+            f"{sys.executable} with nothing of the course readable ({problem}). The interpreter and its packages must be "
+            f"readable by every user, outside the course; the course readable by root only "
+            f"(setup: {container.SETUP_LINES.strip().splitlines()[-1]})"
+        )
+    return isolation
+
+
+def _detect_bubblewrap(hidden, user_name, limits):
     bw = bubblewrap()
     user = _sandbox_user(user_name) if os.getuid() == 0 else None
     try:
@@ -464,7 +561,7 @@ class _Process:
     """One sandbox process: a line protocol on its stdout, ``RESULT`` frames with bytes."""
 
     def __init__(self, box, limits, isolation, cgroup=None, empty=None):
-        status_r, status_w = os.pipe() if isolation.sandboxed else (None, None)
+        status_r, status_w = os.pipe() if isolation.bwrap is not None else (None, None)
         fds = ()
         try:
             argv, fds = isolation.launch(box, limits, status_w, cgroup, empty)
@@ -648,77 +745,93 @@ def run_student(helpers, stubs, inputs, tasks, dep_sources, limits, isolation):
     time-outs and crashes, ``stderr``: the tail of what the student's code printed."""
     workdir = Path(tempfile.mkdtemp(prefix="ddpm-sbx-", dir=work_base(isolation)))
     workdir.chmod(0o711)  # the unprivileged sandbox user may traverse to its box, not list it
-    results, events, stubbed = {}, [], set()
-    import_info = {"errors": {}, "replaced": {}}
-    stderr = bytearray()
-    pending = list(tasks)
-    restarts = 0
+    out = _Outcome()
     empty = workdir / "empty"  # what a hidden folder inside an allowed bind looks like
     empty.mkdir(mode=0o755)
     empty.chmod(0o755)
     plan = _box_plan(isolation)
-    try:
-        while pending and restarts <= limits.max_restarts:
-            box = workdir / f"box{restarts}"
-            _write_box(box, helpers, stubs, inputs, limits, stubbed)
-            cgroup = _new_cgroup(plan, f"{workdir.name}-{restarts}", events)
-            proc = _Process(box, limits, isolation, cgroup, empty)
+    with isolation.exclusive():
+        try:
+            _run_boxes(workdir, (helpers, stubs, inputs, dep_sources), list(tasks), limits, isolation, plan, out)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return out.results, out.import_info, out.events, bytes(out.stderr[-STDERR_TAIL:]).decode("utf-8", "replace")
+
+
+@dataclass
+class _Outcome:
+    """What one student's sandboxes gave: ``run_student``'s answer, filled box by box."""
+
+    results: dict = field(default_factory=dict)
+    import_info: dict = field(default_factory=lambda: {"errors": {}, "replaced": {}})
+    events: list = field(default_factory=list)
+    stderr: bytearray = field(default_factory=bytearray)
+
+
+def _run_boxes(workdir, job, pending, limits, isolation, plan, out):
+    """The sandbox processes of one student, a fresh one after each crash or time-out (``run_student``'s loop)."""
+    helpers, stubs, inputs, dep_sources = job
+    results, import_info, events = out.results, out.import_info, out.events
+    restarts, stubbed = 0, set()
+    empty = workdir / "empty"
+    while pending and restarts <= limits.max_restarts:
+        box = workdir / f"box{restarts}"
+        _write_box(box, helpers, stubs, inputs, limits, stubbed)
+        cgroup = _new_cgroup(plan, f"{workdir.name}-{restarts}", events)
+        proc = _Process(box, limits, isolation, cgroup, empty)
+        try:
+            ready = proc.expect("READY", deadline=time.monotonic() + limits.import_seconds)
+            if ready is None:
+                module = proc.current_import
+                why = "timed out" if proc.proc.poll() is None else proc.describe_death()
+                restarts += 1
+                if module in MODULES and module not in stubbed:
+                    stubbed.add(module)
+                    import_info["errors"][module] = f"importing helpers/{module}.py {why}"
+                    events.append(f"import of helpers/{module}.py {why}: replaced by the stub")
+                    continue
+                events.append(f"sandbox could not start ({why})")
+                break
             try:
-                ready = proc.expect("READY", deadline=time.monotonic() + limits.import_seconds)
-                if ready is None:
-                    module = proc.current_import
-                    why = "timed out" if proc.proc.poll() is None else proc.describe_death()
-                    restarts += 1
-                    if module in MODULES and module not in stubbed:
-                        stubbed.add(module)
-                        import_info["errors"][module] = f"importing helpers/{module}.py {why}"
-                        events.append(f"import of helpers/{module}.py {why}: replaced by the stub")
-                        continue
-                    events.append(f"sandbox could not start ({why})")
-                    break
-                try:
-                    info = json.loads(ready)
-                    for module, message in dict(info.get("errors", {})).items():
-                        import_info["errors"].setdefault(str(module), str(message))
-                    for module, names in dict(info.get("replaced", {})).items():
-                        import_info["replaced"].setdefault(str(module), [str(n) for n in list(names)[:20]])
-                except (ValueError, TypeError, AttributeError):
-                    pass
-                while pending:
-                    task = pending[0]
-                    start = time.monotonic()
-                    sent = proc.send(
-                        {"run": task.name, "deps": {dep: dep_sources[dep] for dep in task.deps}, "call": _call(task)}
-                    )
-                    frame = proc.expect("RESULT", task.name, start + limits.task_seconds) if sent else None
-                    if frame is not None:
-                        try:
-                            results[task.name] = {"status": "ok", "detail": "", "outputs": read_npz(frame)}
-                        except Exception as error:
-                            results[task.name] = {"status": "error", "detail": f"unreadable output: {error}", "outputs": {}}
-                        pending.pop(0)
-                        continue
-                    timed_out = proc.proc.poll() is None and time.monotonic() - start >= limits.task_seconds
-                    proc.kill()
-                    if timed_out:
-                        status, detail = "timeout", f"no answer within {limits.task_seconds:g} s (infinite loop?)"
-                    else:
-                        status, detail = "crashed", proc.describe_death()
-                    results[task.name] = {"status": status, "detail": detail, "outputs": {}}
-                    events.append(f"{task.name}: {status} ({detail})")
+                info = json.loads(ready)
+                for module, message in dict(info.get("errors", {})).items():
+                    import_info["errors"].setdefault(str(module), str(message))
+                for module, names in dict(info.get("replaced", {})).items():
+                    import_info["replaced"].setdefault(str(module), [str(n) for n in list(names)[:20]])
+            except (ValueError, TypeError, AttributeError):
+                pass
+            while pending:
+                task = pending[0]
+                start = time.monotonic()
+                sent = proc.send({"run": task.name, "deps": {dep: dep_sources[dep] for dep in task.deps}, "call": _call(task)})
+                frame = proc.expect("RESULT", task.name, start + limits.task_seconds) if sent else None
+                if frame is not None:
+                    try:
+                        results[task.name] = {"status": "ok", "detail": "", "outputs": read_npz(frame)}
+                    except Exception as error:
+                        results[task.name] = {"status": "error", "detail": f"unreadable output: {error}", "outputs": {}}
                     pending.pop(0)
-                    restarts += 1
-                    break  # a fresh process for the remaining tasks
-                else:
-                    proc.send({"exit": True})
-            finally:
+                    continue
+                timed_out = proc.proc.poll() is None and time.monotonic() - start >= limits.task_seconds
                 proc.kill()
-                if cgroup is not None:
-                    cgroup.remove()  # whatever the student left running in the box goes with it
-                stderr += proc.stderr_tail
-                shutil.rmtree(box, ignore_errors=True)
-        for task in pending:
-            results.setdefault(task.name, {"status": "not run", "detail": "sandbox gave up", "outputs": {}})
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return results, import_info, events, bytes(stderr[-STDERR_TAIL:]).decode("utf-8", "replace")
+                if timed_out:
+                    status, detail = "timeout", f"no answer within {limits.task_seconds:g} s (infinite loop?)"
+                else:
+                    status, detail = "crashed", proc.describe_death()
+                results[task.name] = {"status": status, "detail": detail, "outputs": {}}
+                events.append(f"{task.name}: {status} ({detail})")
+                pending.pop(0)
+                restarts += 1
+                break  # a fresh process for the remaining tasks
+            else:
+                proc.send({"exit": True})
+        finally:
+            proc.kill()
+            if cgroup is not None:
+                cgroup.remove()  # whatever the student left running in the box goes with it
+            isolation.reap()  # container mode: every process of the student user, before the next box
+            out.stderr += proc.stderr_tail
+            shutil.rmtree(box, ignore_errors=True)
+            shutil.rmtree(_home(box), ignore_errors=True)
+    for task in pending:
+        results.setdefault(task.name, {"status": "not run", "detail": "sandbox gave up", "outputs": {}})

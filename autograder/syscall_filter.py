@@ -52,6 +52,9 @@ CLONE_NAMESPACE_FLAGS = {
     "CLONE_NEWTIME": 0x00000080,
 }
 TIOCSTI, TIOCLINUX = 0x5412, 0x541C  # ioctls that type into, or drive, the grader's terminal
+# Container mode (no network namespace): every socket family but AF_UNIX is refused, so student code has no
+# network (AF_INET, AF_INET6), no raw packets (AF_PACKET) and no kernel sockets (AF_NETLINK, AF_ALG, ...).
+AF_UNIX = 1
 
 
 class FilterUnavailable(RuntimeError):
@@ -84,13 +87,20 @@ class Filter:
     memfd: int
     binding: str
     refused: tuple
+    network_refused: bool = False
 
     def open_fd(self):
         """A fresh read-only descriptor on the program, at its start (bwrap reads to the end, so one per sandbox)."""
         return os.open(f"/proc/self/fd/{self.memfd}", os.O_RDONLY | os.O_CLOEXEC)
 
     def describe(self):
-        return f"seccomp filter ({len(self.refused)} calls refused, namespace flags of clone refused; {self.binding})"
+        sockets = "; sockets other than AF_UNIX refused" if self.network_refused else ""
+        return f"seccomp filter ({len(self.refused)} calls refused, namespace flags of clone refused{sockets}; {self.binding})"
+
+    def program(self):
+        """The BPF program's bytes (``struct sock_filter`` entries), for a launcher that loads it itself."""
+        with open(self.open_fd(), "rb") as handle:
+            return handle.read()
 
     def remove(self):
         if self.memfd >= 0:
@@ -102,11 +112,12 @@ def _names():
     return tuple(dict.fromkeys(name for group in REFUSED.values() for name in group))
 
 
-def build(refusal=errno.EPERM):
+def build(refusal=errno.EPERM, refuse_network=False):
     """Compile the filter for this machine's architecture into a private file; ``FilterUnavailable`` if it cannot.
 
     ``refusal``: the errno a refused call returns (tests pick one the kernel never gives, to tell the filter's
-    refusal from the kernel's own)."""
+    refusal from the kernel's own). ``refuse_network``: refuse ``socket()`` for every family but ``AF_UNIX``
+    (container mode, where no network namespace keeps student code off the network)."""
     seccomp = _binding()
     eperm = seccomp.ERRNO(refusal)
     try:
@@ -126,6 +137,8 @@ def build(refusal=errno.EPERM):
         except (RuntimeError, ValueError, OSError):
             pass
         _refuse_personality(rules, seccomp, eperm)
+        if refuse_network:
+            rules.add_rule(eperm, "socket", seccomp.Arg(0, seccomp.NE, AF_UNIX))
         for request in (TIOCSTI, TIOCLINUX):
             rules.add_rule(eperm, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
         memfd = os.memfd_create("ddpm-seccomp", os.MFD_CLOEXEC)
@@ -133,7 +146,7 @@ def build(refusal=errno.EPERM):
             rules.export_bpf(out)
     except (RuntimeError, ValueError, OSError, AttributeError) as error:
         raise FilterUnavailable(f"libseccomp could not build the filter: {type(error).__name__}: {error}") from None
-    return Filter(memfd, getattr(seccomp, "__name__", "seccomp"), tuple(refused))
+    return Filter(memfd, getattr(seccomp, "__name__", "seccomp"), tuple(refused), refuse_network)
 
 
 def _refuse_personality(rules, seccomp, eperm):

@@ -246,7 +246,8 @@ def test_without_a_sandbox_the_result_says_why(bundle, tmp_path):
     bin_dir.mkdir()
     for tool in ("bash", "env", "mkdir", "rm", "cat"):
         (bin_dir / tool).symlink_to(shutil.which(tool))
-    results, stdout = run_autograder(root, PATH=str(bin_dir))
+    # bubblewrap only: as root, the harness's default (auto) would grade in container mode instead
+    results, stdout = run_autograder(root, PATH=str(bin_dir), DDPM_HARNESS_ISOLATION="bubblewrap")
     assert results["score"] == 0 and len(results["tests"]) == 1
     test = results["tests"][0]
     assert test["visibility"] == "visible" and test["status"] == "failed"
