@@ -488,7 +488,7 @@ def _detect_container(hidden, limits, why_not_bubblewrap=""):
             f"container mode: the student user {student.name!r} (uid {student.uid}) could not run the grader's Python "
             f"{sys.executable} with nothing of the course readable ({problem}). The interpreter and its packages must be "
             f"readable by every user, outside the course; the course readable by root only "
-            f"(setup: {container.SETUP_LINES.strip().splitlines()[-1]})"
+            f"(as root: `{container.setup_lines(str(ROOT)).strip().splitlines()[-1]}`)"
         )
     return isolation
 

@@ -116,9 +116,8 @@ def _grader(tmp_path):
     grader.required = list(exercises.REQUIRED)
     grader.roster = None
     grader.use_nbgrader = True
-    grader.run = SimpleNamespace(
-        seed=7, inputs={}, references={}, isolation=SimpleNamespace(describe=lambda: "test isolation", summary=lambda: "test")
-    )
+    isolation = SimpleNamespace(describe=lambda: "test isolation", summary=lambda: "test", mode="bubblewrap")
+    grader.run = SimpleNamespace(seed=7, inputs={}, references={}, isolation=isolation)
     return grader
 
 
