@@ -8,7 +8,8 @@ The zip (upload it as the assignment's autograder) holds, at its top level:
 - ``run_autograder``: run for every submission; it calls ``python -m autograder.gradescope``;
 - ``gradescope_config.json``: what was decided at build time (the seed, the tests' visibility);
 - the course code grading needs: ``autograder/``, ``solutions/``, ``helpers/``, ``notebooks/``,
-  ``requirements*.txt``, ``pyproject.toml`` (no ``tests/``, ``docs/``, ``.git``, outputs or venvs).
+  ``requirements.txt``, ``requirements-grader.txt`` (what setup.sh installs), ``pyproject.toml``
+  (no ``tests/``, ``docs/``, ``.git``, outputs or venvs; no ``requirements-dev.txt``: the tests' tools).
 
 For each submission the entry below copies ``/autograder/submission`` (the student's files, a
 folder laid out like the release, loose files or one zip) into a fresh temporary folder outside
@@ -46,23 +47,28 @@ VENV = "/opt/ddpm-grader-venv"
 CONFIG = "gradescope_config.json"
 DEFAULT_GRADE_TIMEOUT = 900  # seconds: a hostile submission costs its time-outs (README), an ordinary one seconds
 COURSE_DIRS = ("autograder", "solutions", "helpers", "notebooks")
-COURSE_FILES = ("requirements.txt", "requirements-dev.txt", "pyproject.toml")
+GRADER_REQUIREMENTS = "requirements-grader.txt"  # what setup.sh installs (requirements-dev.txt holds the tests' tools)
+COURSE_FILES = ("requirements.txt", GRADER_REQUIREMENTS, "pyproject.toml")
 SKIPPED_DIRS = {"__pycache__", ".ipynb_checkpoints", "outputs", "course"}  # autograder/course: nbgrader's build
 
 # ----------------------------------------------------------------------------- the scripts in the bundle
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, while it builds the autograder's Docker image (Ubuntu);
-# the bundle is unpacked in /autograder/source. It installs what `python -m autograder grade` needs.
+# the bundle is unpacked in /autograder/source. It installs what `python -m autograder grade` needs:
+# requirements-grader.txt (the students' requirements.txt plus the grading tools), nothing for tests.
+# pip reads its usual environment (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, PIP_CONSTRAINT);
+# DDPM_TORCH_INDEX replaces the index torch comes from (default: PyTorch's CPU wheels; empty: pip's own).
 set -euo pipefail
 SOURCE=/autograder/source
 VENV=@VENV@
+TORCH_INDEX=${DDPM_TORCH_INDEX-https://download.pytorch.org/whl/cpu}
 export DEBIAN_FRONTEND=noninteractive
 
-# bubblewrap: the sandbox every student's code runs in (grading refuses to run student code without it);
-# python3-venv and python3-pip: the grader's own virtual environment.
+# bubblewrap: the sandbox every student's code runs in where user namespaces are allowed; libseccomp2: its
+# seccomp filter; passwd: useradd (container mode); python3-venv and python3-pip: the grader's own virtual environment.
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends bubblewrap python3 python3-venv python3-pip ca-certificates
+apt-get install -y -qq --no-install-recommends bubblewrap libseccomp2 passwd python3 python3-venv python3-pip ca-certificates
 
 # The grader's environment lives outside /autograder/source (the course checkout, hidden from the sandbox):
 # the sandbox binds it read-only so that student code can import torch and numpy, and nothing else of the course.
@@ -71,19 +77,20 @@ python3 -m venv "$VENV"
 
 # torch and torchvision as CPU-only wheels (Gradescope has no GPU; this saves gigabytes of CUDA libraries),
 # in the versions requirements.txt allows.
-"$VENV/bin/python" -m pip install -q --index-url https://download.pytorch.org/whl/cpu @TORCH@
+"$VENV/bin/python" -m pip install -q ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} @TORCH@
 
-# The rest of the student requirements and the course tooling (the torch above already satisfies them).
-"$VENV/bin/python" -m pip install -q -r "$SOURCE/requirements-dev.txt"
+# The rest of the student requirements and the grading tools (the torch above already satisfies them).
+"$VENV/bin/python" -m pip install -q -r "$SOURCE/@GRADER_REQUIREMENTS@"
 
+@CONTAINER_SETUP@
 # Fail the image build now if the grader cannot even be imported.
 cd "$SOURCE"
 "$VENV/bin/python" -c "import autograder.grade, autograder.hidden_tests"
 
-# Say in the build log whether bubblewrap can make a sandbox in this container (without one, every
-# submission gets a visible 'could not grade' result instead of a score). Informational: never fails the build.
+# Say in the build log whether bubblewrap can make a sandbox in this container (where it cannot, as under Docker's
+# default seccomp profile, submissions are graded in container mode). Informational: never fails the build.
 "$VENV/bin/python" -c "from autograder import sandbox; print('sandbox:', sandbox.detect().describe())" \
-  || echo "WARNING: no usable sandbox in this image: submissions will not be graded (see the message above)" >&2
+  || echo "bubblewrap cannot make a sandbox in this image (the message above): submissions will be graded in container mode" >&2
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
@@ -170,7 +177,9 @@ def fallback_results(max_points, visibility):
 
 
 def setup_script():
-    return SETUP_SH.replace("@VENV@", VENV).replace("@TORCH@", " ".join(shlex.quote(r) for r in torch_requirements()))
+    torch = " ".join(shlex.quote(r) for r in torch_requirements())
+    script = SETUP_SH.replace("@VENV@", VENV).replace("@TORCH@", torch).replace("@GRADER_REQUIREMENTS@", GRADER_REQUIREMENTS)
+    return script.replace("@CONTAINER_SETUP@", container.setup_lines('"$SOURCE"'))
 
 
 def run_script(max_points, visibility):

@@ -96,10 +96,13 @@ def add_arguments(parser):
 
 
 def grader_requirements() -> str:
-    """The image's pip requirements: the student requirements and the seccomp binding (from requirements-dev.txt)."""
+    """The image's pip requirements: requirements-grader.txt (what grading needs, the Gradescope bundle's too), with
+    the student requirements it includes written out."""
+    from .gradescope import GRADER_REQUIREMENTS
+
     lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if not line.startswith("-r")]
-    dev = (ROOT / "requirements-dev.txt").read_text().splitlines()
-    lines += [line.split("#", 1)[0].strip() for line in dev if line.startswith("pyseccomp")]
+    grader = (ROOT / GRADER_REQUIREMENTS).read_text().splitlines()
+    lines += [line.split("#", 1)[0].strip() for line in grader if line.strip() and not line.startswith(("-r", "#"))]
     return "\n".join(lines) + "\n"
 
 

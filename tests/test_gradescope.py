@@ -98,16 +98,16 @@ def test_bundle_holds_the_scripts_and_the_course_code_only(bundle):
         assert needed in names
     assert {f"solutions/{m}.py" for m in sandbox.MODULES} <= names and {f"helpers/{m}.py" for m in sandbox.MODULES} <= names
     assert {f"notebooks/{p.name}" for p in coursefiles.notebook_paths()} <= names
-    assert {"requirements.txt", "requirements-dev.txt"} <= names
+    assert {"requirements.txt", gradescope.GRADER_REQUIREMENTS} <= names and "requirements-dev.txt" not in names
     top = {name.split("/")[0] for name in names}
     assert not top & {"tests", ".git", "docs", ".venv", "venv", "release", "grading", ".ci", ".github"}, top
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("autograder/course/")]
     assert config["seed"] == SEED and config["visibility"] == "after_due_date"
-    assert "bubblewrap" in setup and "python3-venv" in setup and "requirements-dev.txt" in setup
+    assert "bubblewrap" in setup and "python3-venv" in setup and gradescope.GRADER_REQUIREMENTS in setup
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     torch = [line.split("#")[0].strip() for line in lines if line.startswith("torch")]
     assert torch and all(f"'{spec}'" in setup for spec in torch)
-    assert "--index-url https://download.pytorch.org/whl/cpu" in setup
+    assert "DDPM_TORCH_INDEX-https://download.pytorch.org/whl/cpu}" in setup  # CPU wheels unless told otherwise
 
 
 def test_scripts_are_valid_bash(bundle, tmp_path):
