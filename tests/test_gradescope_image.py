@@ -249,6 +249,9 @@ def _hostile(helpers):
     for module in sandbox.MODULES:
         path = helpers / f"{module}.py"
         path.write_text(HOSTILE + path.read_text())
+    # and a sign that the file ran at all: without it, a hostile hand-in that silently did nothing would pass
+    with (helpers / "schedules.py").open("a") as f:
+        f.write("\n\ndef extract(a, t, x_shape):\n    raise RuntimeError('the hostile hand-in ran')\n")
 
 
 def _grade(image, docker_like):
@@ -302,6 +305,7 @@ def test_image_grades_correct_wrong_and_hostile_submissions(image, docker_like):
     _submission(image, _hostile)
     results, shown = _grade(image, docker_like)
     assert expect in _isolation(results), shown
+    assert any(t["status"] == "failed" and "extract" in t["tags"] for t in results["tests"]), f"did it run?\n{shown}"
     text = json.dumps(results)
     assert CANARY not in text and CANARY not in shown, f"the course was read:\n{shown}"
     lingering = _lingering()
