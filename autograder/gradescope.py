@@ -327,13 +327,7 @@ def autograde(environ=None):
         reason = f"the Gradescope entry failed ({type(error).__name__}). {STAFF_ONLY}"
         visibility = config.get("visibility") or "after_published"
         results = failure_results(failure_message(reason), config.get("max_points", 0), visibility)
-    results["execution_time"] = round(time.monotonic() - start, 1)
-    target = root / "results" / "results.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name("results.json.partial")
-    partial.write_text(json.dumps(results, indent=1))
-    os.replace(partial, target)
-    print(f"score {results['score']}; results written to {target}")
+    harness.write_results(root, results, start)
     return 0
 
 

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,18 @@ def grade_hand_in(submission, seed: int, timeout: float, mode: str = container.A
         if done.returncode != 0 or not report.is_file():
             return Graded(None, _reason(done.stderr), notes)
         return Graded(json.loads(report.read_text()), "", notes)
+
+
+def write_results(root: Path, results: dict, started: float) -> Path:
+    """``results/results.json`` under the harness's root, written whole or not at all (the harness reads it once)."""
+    results["execution_time"] = round(time.monotonic() - started, 1)
+    target = root / "results" / "results.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name("results.json.partial")
+    partial.write_text(json.dumps(results, indent=1))
+    os.replace(partial, target)
+    print(f"score {results['score']}; results written to {target}")
+    return target
 
 
 def fmt(x):

@@ -229,13 +229,7 @@ def grade(environ=None) -> int:
     except Exception as error:
         traceback.print_exc()
         results = failure_results(f"the PrairieLearn entry failed ({type(error).__name__}). {harness.STAFF_ONLY}")
-    results["execution_time"] = round(time.monotonic() - start, 1)
-    target = root / "results" / "results.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name("results.json.partial")
-    partial.write_text(json.dumps(results, indent=1))
-    os.replace(partial, target)
-    print(f"score {results['score']}; results written to {target}")
+    harness.write_results(root, results, start)
     return 0
 
 
