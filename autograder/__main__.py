@@ -10,18 +10,25 @@ import sys
 import traceback
 from pathlib import Path
 
+from autograder.paths import SOLUTIONS
+
 COMMANDS = {
-    "helpers": ("stubs", "regenerate helpers/ (student stubs) from solutions/"),
-    "execute": ("execute", "run every notebook headlessly with the solutions or the stubs"),
-    "release": ("release", "build the student bundle (folder and zip)"),
-    "grade": ("grade", "grade a folder of submissions into grades.csv and feedback"),
-    "validate": ("validate", "self-test: the reference checked, solutions full marks, stubs zero, mutants caught"),
-    "new-exercise": ("scaffold", "scaffold a new exercise: its table entry, self-check and notebook cell"),
-    "export": ("export", "write Canvas and Moodle gradebook CSVs from grades.csv and a roster"),
-    "gradescope": ("gradescope", "build a Gradescope autograder bundle (same sandbox and hidden tests)"),
-    "prairielearn": ("prairielearn", "write an externally graded PrairieLearn question (same hidden tests)"),
+    "helpers": ("autograder.authoring.stubs", "regenerate helpers/ (student stubs) from solutions/"),
+    "execute": ("autograder.authoring.run_notebooks", "run every notebook headlessly with the solutions or the stubs"),
+    "release": ("autograder.authoring.release", "build the student bundle (folder and zip)"),
+    "grade": ("autograder.grading.class_grader", "grade a folder of submissions into grades.csv and feedback"),
+    "validate": (
+        "autograder.authoring.validate",
+        "self-test: the reference checked, solutions full marks, stubs zero, mutants caught",
+    ),
+    "new-exercise": (
+        "autograder.authoring.new_exercise",
+        "scaffold a new exercise: its table entry, self-check and notebook cell",
+    ),
+    "export": ("autograder.reporting.export", "write Canvas and Moodle gradebook CSVs from grades.csv and a roster"),
+    "gradescope": ("autograder.harnesses.gradescope", "build a Gradescope autograder bundle (same sandbox and hidden tests)"),
+    "prairielearn": ("autograder.harnesses.prairielearn", "write an externally graded PrairieLearn question (same hidden tests)"),
 }
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
 
 def course_code_error(error):
@@ -35,7 +42,7 @@ def course_code_error(error):
 
 
 def _command_module(name):
-    return importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
+    return importlib.import_module(COMMANDS[name][0])
 
 
 def build_parser():
@@ -46,7 +53,7 @@ def build_parser():
         try:
             _command_module(name).add_arguments(sub)
         except ModuleNotFoundError as error:
-            if error.name != f"{__package__}.{COMMANDS[name][0]}":
+            if error.name != COMMANDS[name][0]:
                 raise
             sub.set_defaults(unavailable="is not built yet")
         except Exception as error:  # broken course code: --help still works, the command says why

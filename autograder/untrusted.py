@@ -67,7 +67,8 @@ def _spellings(line):
 def grader_fingerprints():
     """Every spelling (``_spellings``) of the distinctive lines of the reference solutions and of the dependency
     code sent to sandboxes; a line the released (public) code also holds, even inside a longer line, is no leak."""
-    from . import hidden_tests, release, stubs
+    from autograder.assignment import hidden_tests
+    from autograder.authoring import release, stubs
 
     lines = set(release.solution_lines())
     for source in hidden_tests.dep_sources().values():

@@ -26,7 +26,10 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 
-from autograder import coursefiles, hidden_tests, release, stubs, submission, untrusted
+from autograder import untrusted
+from autograder.assignment import check_cells, hidden_tests
+from autograder.authoring import release, stubs
+from autograder.intake import submission
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = tuple(dict.fromkeys(stubs.exercises().values()))
@@ -295,7 +298,7 @@ def _atk_find():
                "/var/tmp/*", "/var/tmp/*/*", "/tmp/*", "/tmp/*/*", "/usr/local/src/*", "/usr/local/src/*/*", "/usr/src/*"]
     for pattern in guesses:
         for root in _atk_glob.glob(pattern):
-            for candidate in (root + "/solutions/schedules.py", root + "/autograder/hidden_tests/__init__.py"):
+            for candidate in (root + "/solutions/schedules.py", root + "/autograder/assignment/hidden_tests/__init__.py"):
                 if _atk_os.path.isfile(candidate):
                     return candidate
     start, seen = _atk_time.monotonic(), 0
@@ -692,7 +695,7 @@ def graded_id(name):
 
 
 def attacks():
-    pts = coursefiles.exercise_points()
+    pts = check_cells.exercise_points()
     zero = {e: 0 for e in pts}
     return {
         "good_a": Attack("correct", _nothing),
@@ -784,7 +787,7 @@ def build(dest, release_dir, ctx, names=None):
 
 
 def expected_points(attack):
-    expected = dict(coursefiles.exercise_points())
+    expected = dict(check_cells.exercise_points())
     expected.update(attack.points)
     return expected
 

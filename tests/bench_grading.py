@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder import release
+from autograder.authoring import release
 from tests import corpus
 
 ROOT = Path(__file__).resolve().parent.parent

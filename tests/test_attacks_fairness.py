@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import hidden_tests, standins, stubs
-from autograder.exercises import PARTS, POINTS
+from autograder.assignment import hidden_tests
+from autograder.assignment.exercises import PARTS, POINTS
+from autograder.authoring import stubs
+from autograder.sandbox.box import standins
 
 SCHEDULE_EXERCISES = ("cosine_beta_schedule", "DiffusionSchedule", "extract")
 SOLUTION = (stubs.SOLUTIONS / "schedules.py").read_text()
@@ -21,7 +23,7 @@ SOLUTION = (stubs.SOLUTIONS / "schedules.py").read_text()
 
 @pytest.fixture(scope="module")
 def grading_run():
-    from autograder.engine import GradingRun
+    from autograder.grading.grading_run import GradingRun
 
     with GradingRun(seed=18, self_checks=False) as run:
         yield run

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from autograder import grade, lms, submission
+from autograder.grading import class_grader
+from autograder.intake import lms, submission
 from tests.test_lms import _ids, _write, _zip_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,15 +191,15 @@ def test_a_folder_named_like_both_layouts_is_moodle_by_its_anchored_suffix(tmp_p
 def test_no_file_name_reads_as_both_layouts():
     """Every name of up to five parts from the pieces attackers combine: a file that reads as Moodle's never
     reads as Canvas's, so which is tried first cannot matter; and no reading takes a number that is not ASCII."""
-    from autograder import lmsnames  # the module this change added: imported here, so the rest runs on older code
+    from autograder.intake import lms_names  # the module this change added: imported here, so the rest runs on older code
 
     pieces = ["eve", "Eve Nil", "222", "0333", "4", "٢", "LATE", "assignsubmission", "file", "x.py", ""]
     for size in range(2, 6):
         for parts in itertools.product(pieces, repeat=size):
             name = "_".join(parts)
-            if lmsnames.MOODLE_FILE.fullmatch(name):
-                assert lmsnames._canvas_readings(name) == [], name
-            for reading in lmsnames.readings(name, False):
+            if lms_names.MOODLE_FILE.fullmatch(name):
+                assert lms_names._canvas_readings(name) == [], name
+            for reading in lms_names.readings(name, False):
                 assert reading.uid.isascii() and reading.uid.isdigit(), name
 
 
@@ -279,10 +280,10 @@ def test_a_regrade_of_a_cleaned_name_finds_its_row_through_the_report(tmp_path):
     students = [{"student_id": sid, "checks": {}} for sid in ("bob", "bob__2")]
     collection = {"id_sources": {"bob__2": submission.id_source("bob!"), "gone": "sha256:0"}}
     _write(out / "report.json", json.dumps({"seed": 7, "students": students, "collection": collection}))
-    rows, settings = grade._earlier(out, SimpleNamespace(replace=False))
+    rows, settings = class_grader._earlier(out, SimpleNamespace(replace=False))
     assert sorted(rows) == ["bob", "bob__2"] and settings["id_sources"] == {"bob__2": submission.id_source("bob!")}
     owners = {sid: settings["id_sources"].get(sid) for sid in rows}
     ids = {name: sid for name, sid, _flag in submission.assign_ids(["bob!", "bob?"], earlier=owners)}
     assert ids == {"bob!": "bob__2", "bob?": "bob__3"}
     _write(out / "report.json", json.dumps({"seed": 7, "students": students}))
-    assert grade._earlier(out, SimpleNamespace(replace=False))[1]["id_sources"] == {}
+    assert class_grader._earlier(out, SimpleNamespace(replace=False))[1]["id_sources"] == {}

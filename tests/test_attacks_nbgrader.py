@@ -1,6 +1,6 @@
 """Issue 18, row 8: nbgrader's course folder holds nothing that runs student code, whoever autogrades it.
 
-``grade`` records every student in an nbgrader course (``autograder/nbgrade.py``) so that instructors
+``grade`` records every student in an nbgrader course (``autograder/reporting/gradebook.py``) so that instructors
 can grade by hand in Formgrader. Formgrader's per-submission "Autograde" button and ``nbgrader
 autograde`` run outside the sandbox with the instructor's uid. Two layers keep student code out of
 them: the course's config refuses to autograde (before anything in the course is touched), and the
@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import coursefiles, exercises, nbgrade, stubs
+from autograder.assignment import check_cells, exercises
+from autograder.authoring import stubs
+from autograder.reporting import gradebook
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK = "check_cosine_beta_schedule"  # the check cell the attacks edit (notebook 01, schedules.py)
@@ -72,7 +74,7 @@ print(json.dumps(api.autograde("ddpm", sys.argv[1])))
 def _student(tmp_path):
     """A student's recorded work, as ``grade`` hands it to ``Course.record``: a check cell and a helpers
     module that each write a canary when run."""
-    cells = coursefiles.course_cells()
+    cells = check_cells.course_cells()
     source = cells[CHECK][1]
     student_cells = {g: (src, "") for g, (_nb, src, _p) in cells.items()}
     student_cells[CHECK] = (source + "\n" + _canary(tmp_path / "canary-cell"), "passed\n")
@@ -100,8 +102,8 @@ def _canaries(tmp_path):
 
 def _recorded_course(tmp_path, sid="alice"):
     """A course folder with one student recorded the way ``grade`` records them (no sandbox needed)."""
-    cells = coursefiles.course_cells()
-    course = nbgrade.Course(tmp_path / "course", cells, tmp_path / "grader-home")
+    cells = check_cells.course_cells()
+    course = gradebook.Course(tmp_path / "course", cells, tmp_path / "grader-home")
     student_cells, helpers = _student(tmp_path)
     with course.locked():
         course.build(log=lambda line: None)
@@ -208,14 +210,14 @@ def test_a_course_recorded_before_the_fix_is_made_inert(tmp_path):
     for name, data in helpers.items():
         (submitted / "helpers" / name).write_bytes(data)
     old = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                      "source": nbgrade.PREFIX + _canary(tmp_path / "canary-old-cell")}],
+                      "source": gradebook.PREFIX + _canary(tmp_path / "canary-old-cell")}],
            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
     (submitted / "grading.ipynb").write_text(json.dumps(old))
     # and where an instructor's `nbgrader autograde` of that version copied the student's modules
     autograded = course.root / "autograded" / "alice" / "ddpm"
     (autograded / "helpers").mkdir()
     (autograded / "helpers" / "schedules.py").write_bytes(helpers["schedules.py"])
-    cells = coursefiles.course_cells()
+    cells = check_cells.course_cells()
     with course.locked():
         course.build(log=lambda line: None)
         course.record(_row("alice", cells), None, None, {})  # a row kept from the earlier run
@@ -241,7 +243,7 @@ def _hand_in(folder, tmp_path):
     (folder / "helpers").mkdir(parents=True)
     for name, data in helpers.items():
         (folder / "helpers" / name).write_bytes(data)
-    nb_name, _source, points = coursefiles.course_cells()[CHECK]
+    nb_name, _source, points = check_cells.course_cells()[CHECK]
     meta = {"nbgrader": {"grade": True, "grade_id": CHECK, "locked": True, "points": points, "schema_version": 3,
                          "solution": False, "task": False}}  # fmt: skip
     cell = {"cell_type": "code", "execution_count": 1, "metadata": meta, "outputs": [], "source": student_cells[CHECK][0]}
@@ -263,7 +265,7 @@ def test_graded_class_then_nbgrader_by_hand_runs_no_student_code(tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert _canaries(tmp_path) == []  # the sandbox ran it, where this folder does not exist
-    scores = _scores(nbgrade.Course(course, {}, tmp_path), "alice")
+    scores = _scores(gradebook.Course(course, {}, tmp_path), "alice")
     assert scores[CHECK][0] == scores[CHECK][1] > 0 and scores["check_q_sample"][0] == 0  # schedules.py only
 
     done = _instructor(course, tmp_path / "instructor", "autograde", "ddpm", "--force")
@@ -273,8 +275,8 @@ def test_graded_class_then_nbgrader_by_hand_runs_no_student_code(tmp_path):
     done = _instructor(course, tmp_path / "instructor", "generate_feedback", "ddpm", "--force")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert _canaries(tmp_path) == []
-    assert _scores(nbgrade.Course(course, {}, tmp_path), "alice") == scores
+    assert _scores(gradebook.Course(course, {}, tmp_path), "alice") == scores
     autograded = json.loads((course / "autograded" / "alice" / "ddpm" / "grading.ipynb").read_text())
     graded = {c["metadata"].get("nbgrader", {}).get("grade_id") for c in autograded["cells"]}
-    assert set(coursefiles.course_cells()) <= graded
+    assert set(check_cells.course_cells()) <= graded
     assert (course / "feedback" / "alice" / "ddpm" / "grading.html").is_file()

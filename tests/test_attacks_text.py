@@ -20,7 +20,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from autograder import coursefiles, exercises, grade, hidden_tests, submission, untrusted
+from autograder import untrusted
+from autograder.assignment import check_cells, exercises, hidden_tests
+from autograder.grading import class_grader
+from autograder.intake import submission
 from tests import attacks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +94,7 @@ def _notebook_bytes(notebook):
 
 def test_notebook_text_is_cleaned_once_where_it_is_read(tmp_path):
     """Lone surrogates escaped in the JSON and bytes that are not UTF-8: the check cells are still read, as printable text."""
-    course = coursefiles.course_cells()
+    course = check_cells.course_cells()
     nb = json.loads((ROOT / "notebooks" / "02_forward_diffusion.ipynb").read_text())
     cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "check_q_sample")
     cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "all checks passed " + SURROGATE}]
@@ -107,10 +110,10 @@ def test_notebook_text_is_cleaned_once_where_it_is_read(tmp_path):
 
 def _grader(tmp_path):
     """A ClassGrader for its writers only: no sandbox, no course."""
-    grader = grade.ClassGrader.__new__(grade.ClassGrader)
+    grader = class_grader.ClassGrader.__new__(class_grader.ClassGrader)
     grader.out = tmp_path / "out"
     grader.course_dir = tmp_path / "course"
-    grader.cells = coursefiles.course_cells()
+    grader.cells = check_cells.course_cells()
     grader.points = dict(exercises.POINTS)
     grader.bonus = list(exercises.BONUS)
     grader.required = list(exercises.REQUIRED)
@@ -139,7 +142,7 @@ def _row(grader, sid, text):
         "seconds": 0,
         "regraded": True,
     }
-    return grade.finalize(row, grader.required, grader.bonus, {}, {}, None)
+    return class_grader.finalize(row, grader.required, grader.bonus, {}, {}, None)
 
 
 def _outputs(out):
@@ -163,7 +166,7 @@ def test_writers_never_raise_on_student_text(tmp_path):
 
 def test_export_writes_text_utf8_cannot_hold(tmp_path):
     """A non-UTF-8 command-line argument (``--assignment``) reaches Python as surrogates: still written."""
-    from autograder import export
+    from autograder.reporting import export
 
     export.write_csv(tmp_path / "c.csv", [["Student", "DDPM " + SURROGATE], ["=x" + SURROGATE, "1"]])
     rows = list(csv.reader(io.StringIO((tmp_path / "c.csv").read_bytes().decode("utf-8"))))
@@ -190,7 +193,7 @@ def test_one_students_feedback_failure_costs_only_that_row(tmp_path, monkeypatch
 
 
 def test_one_students_nbgrader_record_failure_costs_only_that_row(tmp_path, monkeypatch):
-    from autograder import nbgrade
+    from autograder.reporting import gradebook
 
     recorded = []
 
@@ -212,7 +215,7 @@ def test_one_students_nbgrader_record_failure_costs_only_that_row(tmp_path, monk
         def finish(self, rows):
             recorded.append("finished")
 
-    monkeypatch.setattr(nbgrade, "Course", Course)
+    monkeypatch.setattr(gradebook, "Course", Course)
     grader = _grader(tmp_path)
     rows = [_row(grader, sid, "fine") for sid in ("alice", "bob", "carol")]
     grader.nbgrader_phase(rows, tmp_path, {})
@@ -237,7 +240,7 @@ def test_a_grading_error_with_student_text_still_gives_a_writable_row(tmp_path, 
     monkeypatch.setattr(hidden_tests, "score", lambda *args: 1 / 0)
     row = grader.safe_grade_one(entry)
     assert row["student_id"] == "dave" and "grading error (ZeroDivisionError)" in row["flags"][0]
-    grade.finalize(row, grader.required, grader.bonus, {}, {}, None)
+    class_grader.finalize(row, grader.required, grader.bonus, {}, {}, None)
     grader.write([row], 1.0, 1, {"layouts": [], "skipped": []})
     assert set(_outputs(grader.out)[0]) == {"dave"}
 
@@ -301,7 +304,7 @@ def test_honest_messages_are_not_withheld():
 
 def test_the_public_code_is_not_withheld():
     """The released stubs' own lines (which students copy into their messages) are never taken for the reference."""
-    from autograder import stubs
+    from autograder.authoring import stubs
 
     lines = {line.strip() for text in stubs.generate().values() for line in text.splitlines() if len(line.strip()) >= 14}
     withheld = [line for line in sorted(lines) if untrusted.quotes_grader_code(line) or untrusted.quotes_grader_code(line[::-1])]
@@ -350,7 +353,7 @@ def test_odd_notebooks_are_flagged_and_the_helpers_still_graded(tmp_path, name):
     folder = _helpers_folder(tmp_path / "erin")
     (folder / "02_forward_diffusion.ipynb").write_bytes(_odd_notebook(name))
     sub = submission.read(str(folder), "erin")
-    course = {g: (n, s) for g, (n, s, _) in coursefiles.course_cells().items()}
+    course = {g: (n, s) for g, (n, s, _) in check_cells.course_cells().items()}
     cells = submission.compare_check_cells(sub, course)
     assert set(sub.helpers) >= {f"{m}.py" for m in MODULES}
     said = [f for f in sub.flags if "02_forward_diffusion.ipynb" in f]

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import coursefiles, hidden_tests, mutants, release, stubs, submission
-from autograder.engine import EXERCISE_MODULES, GradingRun
+from autograder.assignment import check_cells, hidden_tests, mutants
+from autograder.authoring import release, stubs
+from autograder.grading.grading_run import EXERCISE_MODULES, GradingRun
+from autograder.intake import submission
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +32,7 @@ def _config():
 
 def test_every_exercise_has_hidden_tests_and_points():
     assert set(stubs.exercises()) == set(hidden_tests.EXERCISES)
-    points = coursefiles.exercise_points()
+    points = check_cells.exercise_points()
     assert set(points) == set(hidden_tests.EXERCISES) and all(p > 0 for p in points.values())
 
 
@@ -119,7 +121,7 @@ def grading_run():
 
 
 def test_reference_full_marks_and_stubs_zero(grading_run, tmp_path):
-    points = coursefiles.exercise_points()
+    points = check_cells.exercise_points()
     full, errors, events = grading_run.grade({m: stubs.SOLUTIONS / f"{m}.py" for m in EXERCISE_MODULES}, points)
     assert (errors, events) == ({}, [])
     assert {e: v["points"] for e, v in full.items()} == points
@@ -155,7 +157,7 @@ def bundle(tmp_path_factory):
 def test_release_bundle(bundle):
     assert (bundle / "README.md").exists() and (bundle / "requirements.txt").exists()
     assert bundle.with_suffix(".zip").exists()
-    assert sorted(p.name for p in (bundle / "notebooks").glob("*.ipynb")) == [p.name for p in coursefiles.notebook_paths()]
+    assert sorted(p.name for p in (bundle / "notebooks").glob("*.ipynb")) == [p.name for p in check_cells.notebook_paths()]
     assert not (bundle / "solutions").exists()
     assert release.leak_check(bundle, bundle.with_suffix(".zip")) == []
     text = "".join(p.read_text() for p in (bundle / "notebooks").glob("*.ipynb"))
@@ -195,13 +197,13 @@ def test_corpus_end_to_end(bundle, tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert re.search(r"bubblewrap [0-9.]+ allow-list sandbox", report["isolation"])
     rows = {row["student_id"]: row for row in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
-    bonus = coursefiles.bonus_exercises()
+    bonus = check_cells.bonus_exercises()
     required = [e for e in hidden_tests.EXERCISES if e not in bonus]
     assert bonus == ["ddim_step", "p_losses_cfg", "p_sample_guided"]
     header = ["student_id", *required, "points", "late_minutes", "late_penalty", "total", "max_total", *bonus]
     assert list(next(iter(rows.values()))) == [*header, "adjustments", "flags"]
     assert len(rows) == len(cases) + len(corpus.EXTRA)
-    points = coursefiles.exercise_points()
+    points = check_cells.exercise_points()
     failures = []
     for sid, case in cases.items():
         row = rows[sid]
@@ -283,25 +285,27 @@ def test_validate_passes_with_every_mutant_and_pitfall_killed(ci_outputs):
 
 
 def test_without_bubblewrap_no_student_code_runs(monkeypatch, tmp_path):
-    from autograder import sandbox
+    from autograder.sandbox import bubblewrap
 
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
-        sandbox.detect()
+    monkeypatch.setattr(bubblewrap.shutil, "which", lambda name: None)
+    with pytest.raises(bubblewrap.SandboxUnavailable, match="apt-get install bubblewrap"):
+        bubblewrap.detect()
     # bwrap present but user namespaces refused (AppArmor on Ubuntu 23.10+): the reason and the fix
     fake = Path(tempfile.mkdtemp(dir="/tmp")) / "bwrap"  # where the sandbox user, as root, can run it
     fake.parent.chmod(0o755)
-    help_text = "\n".join(f"    {option}  x" for option in sorted(sandbox.REQUIRED_OPTIONS))
+    help_text = "\n".join(f"    {option}  x" for option in sorted(bubblewrap.REQUIRED_OPTIONS))
     fake.write_text(
         "#!/bin/sh\n"
         f"case \"$1\" in --help) echo '{help_text}';; --version) echo 'bubblewrap 0.6.1';;\n"
         "*) echo 'bwrap: setting up uid map: Permission denied' >&2; exit 1;; esac\n"
     )
     fake.chmod(0o755)
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: str(fake))
+    monkeypatch.setattr(bubblewrap.shutil, "which", lambda name: str(fake))
     try:
-        with pytest.raises(sandbox.SandboxUnavailable, match="uid map: Permission denied.*apparmor_restrict_unprivileged_userns"):
-            sandbox.detect()
+        with pytest.raises(
+            bubblewrap.SandboxUnavailable, match="uid map: Permission denied.*apparmor_restrict_unprivileged_userns"
+        ):
+            bubblewrap.detect()
     finally:
         shutil.rmtree(fake.parent)
 

@@ -1,4 +1,4 @@
-"""autograder/cgroups.py: whole-box limits through cgroup v2, cgroup v1 or systemd-run, or a reason why not.
+"""autograder/sandbox/cgroups.py: whole-box limits through cgroup v2, cgroup v1 or systemd-run, or a reason why not.
 
 Both cgroup code paths run against a fake tree under tmp_path with a small fake kernel (the
 rules that matter: interface files appear on mkdir, a group that enables controllers for its
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cgroups
+from autograder.sandbox import cgroups
 
 MiB = 1 << 20
 
@@ -781,7 +781,7 @@ def test_real_v2_join_kill_and_rmdir():
 MOVE_SCRIPT = """
 import functools, json, os, subprocess, sys
 sys.path.insert(0, sys.argv[2])
-from autograder import cgroups
+from autograder.sandbox import cgroups
 
 unified, me = sys.argv[1], os.getpid()
 own = f"{unified}/ddpm-grader-test-{me}"

@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder import exercises
+from autograder.assignment import exercises
 from solutions import checks, ddim, forward, losses, sampling, schedules, unet
 from solutions.schedules import extract
 
 ROOT = Path(__file__).resolve().parent.parent
-EXERCISES = exercises.EXERCISES  # the exercise table (autograder/exercises.py)
+EXERCISES = exercises.EXERCISES  # the exercise table (autograder/assignment/exercises.py)
 
 
 def fails_with(check, *fragments):
@@ -38,7 +38,7 @@ def fails_with(check, *fragments):
 
 
 def test_every_exercise_has_a_check():
-    from autograder.stubs import exercises as regions
+    from autograder.authoring.stubs import exercises as regions
 
     assert set(regions()) == set(EXERCISES)
     assert set(checks.__all__[1:]) == {f"check_{name}" for name in EXERCISES}
@@ -52,7 +52,7 @@ def test_reference_passes(exercise, capsys):
 
 @pytest.mark.parametrize("exercise", EXERCISES)
 def test_stub_says_not_implemented(exercise):
-    from autograder.stubs import exercises
+    from autograder.authoring.stubs import exercises
 
     helpers_checks = pytest.importorskip("helpers.checks")
     module = exercises()[exercise]
@@ -65,14 +65,14 @@ def test_stub_says_not_implemented(exercise):
 
 
 def test_expected_values_are_up_to_date():
-    from autograder.stubs import refresh_expected
+    from autograder.authoring.stubs import refresh_expected
 
     assert refresh_expected(check=True), "run `python -m autograder helpers`"
 
 
 def test_checks_do_not_leak_solutions():
     """No line of any solution region appears in a file students get or in a notebook."""
-    from autograder.stubs import SOLUTIONS, _scan
+    from autograder.authoring.stubs import SOLUTIONS, _scan
 
     solution_lines = set()
     for path in SOLUTIONS.glob("*.py"):

@@ -223,7 +223,7 @@ def test_hand_in_from_colab_downloads_the_zip(colab):
 
 
 def test_release_still_sets_the_repository_url():
-    from autograder import release
+    from autograder.authoring import release
 
     cell = first_code_cell(NOTEBOOK)
     url = "https://github.com/example-org/ddpm-student"

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import container, gradescope, launcher, mutants, prairielearn, sandbox, syscall_filter
+from autograder.assignment import mutants
+from autograder.harnesses import gradescope, prairielearn
+from autograder.sandbox import bubblewrap, container, launcher, syscall_filter
 
 from .test_gradescope import assert_full_marks, solution_helpers, unpack
 
@@ -63,14 +65,14 @@ def student_processes(user):
 
 def test_a_local_grade_never_chooses_container_mode(tmp_path):
     """Without --isolation, grade uses bubblewrap or refuses, even as root where container mode could run."""
-    from autograder import grade
+    from autograder.grading import class_grader
 
     parser = __import__("argparse").ArgumentParser()
-    grade.add_arguments(parser)
-    assert parser.parse_args(["subs"]).isolation == sandbox.BUBBLEWRAP
+    class_grader.add_arguments(parser)
+    assert parser.parse_args(["subs"]).isolation == bubblewrap.BUBBLEWRAP
     subs = tmp_path / "subs"
     solution_helpers(subs / "alice" / "helpers")
-    env = {**os.environ, sandbox.BWRAP_ENV: str(tmp_path / "no-bwrap")}
+    env = {**os.environ, bubblewrap.BWRAP_ENV: str(tmp_path / "no-bwrap")}
     done = subprocess.run(
         [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(tmp_path / "out"), "--no-nbgrader"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
@@ -82,8 +84,8 @@ def test_a_local_grade_never_chooses_container_mode(tmp_path):
 
 def test_container_mode_needs_root_and_says_so(monkeypatch):
     monkeypatch.setattr(container.os, "geteuid", lambda: 1000)
-    with pytest.raises(sandbox.SandboxUnavailable, match="needs root"):
-        sandbox.detect(mode=sandbox.CONTAINER)
+    with pytest.raises(bubblewrap.SandboxUnavailable, match="needs root"):
+        bubblewrap.detect(mode=bubblewrap.CONTAINER)
 
 
 def test_the_container_filter_refuses_network_sockets_and_keeps_unix_ones(tmp_path):
@@ -93,7 +95,7 @@ def test_the_container_filter_refuses_network_sockets_and_keeps_unix_ones(tmp_pa
         """
         import json, os, socket, sys
         sys.path.insert(0, sys.argv[2])
-        from autograder import launcher
+        from autograder.sandbox import launcher
         launcher.load_seccomp(int(sys.argv[1]))
         seen = {}
         for name in ("AF_INET", "AF_INET6", "AF_PACKET", "AF_NETLINK", "AF_UNIX"):
@@ -141,8 +143,8 @@ def test_container_mode_refuses_where_the_student_user_can_read_the_course():
     course = Path(tempfile.mkdtemp(prefix="ddpm-readable-course-", dir="/tmp"))  # world-readable, as checkouts usually are
     try:
         course.chmod(0o755)
-        with pytest.raises(sandbox.SandboxUnavailable, match="is readable by the student user"):
-            sandbox.detect(hidden=[course], mode=sandbox.CONTAINER)
+        with pytest.raises(bubblewrap.SandboxUnavailable, match="is readable by the student user"):
+            bubblewrap.detect(hidden=[course], mode=bubblewrap.CONTAINER)
     finally:
         course.rmdir()
 
@@ -262,7 +264,7 @@ def test_without_user_namespaces_a_hostile_hand_in_is_contained(bundle, tmp_path
     seen = {k: {"r": "refused", "d": "done"}.get(v, v) for k, v in json.loads(text).items()}
     for attack in ("read_course", "list_course", "write_course", "write_results", "inet_socket", "inet6_socket", "unshare"):
         assert seen[attack] == "refused", (attack, seen)
-    assert 0 < seen["forks"] < sandbox.Limits().processes, seen  # the process limit stopped the fork bomb
+    assert 0 < seen["forks"] < bubblewrap.Limits().processes, seen  # the process limit stopped the fork bomb
     assert seen["write_tmp"] == "done" and not marker.exists()  # shared /tmp: what it left there is removed
     assert student_processes(user) == []  # the daemon and the forks: nothing of the student user survives
     sampling = {t["tags"][0] for t in results["tests"] if t["score"] < t["max_score"]}
@@ -278,7 +280,7 @@ def test_without_user_namespaces_prairielearn_grades_in_container_mode(tmp_path)
     root = tmp_path / "grade"
     shutil.copytree(question / "tests", root / "tests")
     (root / "student").mkdir()
-    for module in sandbox.MODULES:  # flat, as pl-file-upload stores them
+    for module in bubblewrap.MODULES:  # flat, as pl-file-upload stores them
         shutil.copyfile(ROOT / "solutions" / f"{module}.py", root / "student" / f"{module}.py")
     env = {
         **os.environ,

@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from autograder import export
+from autograder.reporting import export
 
 GRADES = [
     ["student_id", "ex1", "ex2", "total", "max_total", "bonus1", "flags", "late_minutes"],

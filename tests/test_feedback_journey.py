@@ -14,7 +14,9 @@ import zipfile
 
 import pytest
 
-from autograder import classbook, coursefiles, exercises, stubs
+from autograder.assignment import check_cells, exercises
+from autograder.authoring import stubs
+from autograder.reporting import overrides
 
 from .test_semester import SOLUTION_MODULES, _cli, _rows
 
@@ -27,18 +29,18 @@ def _overrides(tmp_path, lines):
 
 def test_an_override_above_the_exercise_maximum_is_refused(tmp_path):
     path = _overrides(tmp_path, ["ada,extract,1,fine", "bob,extract,5,generous"])
-    with pytest.raises(classbook.OverridesError) as error:
-        classbook.load_overrides(path, exercises.POINTS)
+    with pytest.raises(overrides.OverridesError) as error:
+        overrides.load_overrides(path, exercises.POINTS)
     said = str(error.value)
     assert str(path) in said and "line 3" in said and "extract" in said and "maximum is 1" in said
 
 
 def test_an_unquoted_comma_in_a_reason_is_refused_with_how_to_quote(tmp_path):
     path = _overrides(tmp_path, ["ada,extract,0.5,copied, from bob"])
-    with pytest.raises(classbook.OverridesError, match=r"line 2: 5 fields .* must be quoted"):
-        classbook.load_overrides(path, exercises.POINTS)
+    with pytest.raises(overrides.OverridesError, match=r"line 2: 5 fields .* must be quoted"):
+        overrides.load_overrides(path, exercises.POINTS)
     path = _overrides(tmp_path, ['ada,extract,0.5,"copied, from bob"'])
-    assert classbook.load_overrides(path, exercises.POINTS) == {"ada": {"extract": (0.5, "copied, from bob")}}
+    assert overrides.load_overrides(path, exercises.POINTS) == {"ada": {"extract": (0.5, "copied, from bob")}}
 
 
 # --------------------------------------------------------------------------- the journey
@@ -60,13 +62,13 @@ def _solutions(prefix="ddpm/"):
 
 
 def _notebooks(prefix="ddpm/"):
-    return {f"{prefix}notebooks/{p.name}": p.read_text() for p in coursefiles.notebook_paths()}
+    return {f"{prefix}notebooks/{p.name}": p.read_text() for p in check_cells.notebook_paths()}
 
 
 def _nbgrader_export(course, home):
-    from autograder import nbgrade
+    from autograder.reporting import gradebook
 
-    done = nbgrade.nbgrader(["export", "--to", str(course / "export.csv")], course, home)
+    done = gradebook.nbgrader(["export", "--to", str(course / "export.csv")], course, home)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return {row["student_id"]: row for row in csv.DictReader(open(course / "export.csv"))}
 
@@ -155,8 +157,9 @@ def test_semester_to_feedback(tmp_path):
 
 
 def _final_row(tmp_path):
-    """Ada, full marks, two days late, one override: her row after ``grade.finalize``."""
-    from autograder import grade, late
+    """Ada, full marks, two days late, one override: her row after ``class_grader.finalize``."""
+    from autograder.grading import class_grader
+    from autograder.reporting import late
 
     verdicts = {
         e: {"points": p, "max": p, "parts": [{"part": "values", "ok": True, "points": p, "max": p, "message": ""}]}
@@ -166,7 +169,7 @@ def _final_row(tmp_path):
     row = {"student_id": "ada", "verdicts": verdicts, "checks": {}, "flags": [], "submitted_at": when}
     policy = late.Policy.from_rule(DUE, "-10% per day, max 3 days", "UTC")
     overrides = {"ada": {"extract": (0.5, "copied, from bob")}}
-    return grade.finalize(row, exercises.REQUIRED, exercises.BONUS, {}, overrides, policy)
+    return class_grader.finalize(row, exercises.REQUIRED, exercises.BONUS, {}, overrides, policy)
 
 
 def test_the_graders_own_page_states_the_total_penalty_and_override(tmp_path):
@@ -185,21 +188,21 @@ def test_the_graders_own_page_states_the_total_penalty_and_override(tmp_path):
 
 
 def test_nbgraders_notebook_states_the_same_summary_and_the_overridden_score(tmp_path):
-    from autograder import nbgrade
+    from autograder.reporting import gradebook
 
     row = _final_row(tmp_path)
-    course = nbgrade.Course(tmp_path / "course", coursefiles.course_cells(), tmp_path / "home")
+    course = gradebook.Course(tmp_path / "course", check_cells.course_cells(), tmp_path / "home")
     cells = course._autograded(row)["cells"]
     summary = _text("".join(cells[1]["source"]))
     assert summary.startswith("## Feedback for ada") and "Late penalty" in summary and "copied, from bob" in summary
-    said = _text(nbgrade.verdict_markdown("extract", row["verdicts"]["extract"], (True, ""), row["final"]))
+    said = _text(gradebook.verdict_markdown("extract", row["verdicts"]["extract"], (True, ""), row["final"]))
     assert said.startswith("**Your score for `extract`: 0.5 / 1 points**") and "this is your score" not in said
-    bonus = {g for g, (_nb, _src, points) in coursefiles.course_cells().items() if nbgrade.gradebook_points(g, points) == 0}
+    bonus = {g for g, (_nb, _src, points) in check_cells.course_cells().items() if gradebook.gradebook_points(g, points) == 0}
     assert bonus == {f"check_{e}" for e in exercises.BONUS}  # nbgrader's maximum is max_total
 
 
 def test_a_notebooks_only_hand_in_is_said_once(tmp_path):
-    from autograder import submission
+    from autograder.intake import submission
 
     _hand_in(_notebooks(), tmp_path / "cy.zip", DUE)
     sub = submission.read(str(tmp_path / "cy.zip"), "cy")

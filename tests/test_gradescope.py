@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import coursefiles, gradescope, sandbox
+from autograder.assignment import check_cells
+from autograder.harnesses import gradescope
+from autograder.sandbox import bubblewrap
 
 from .test_hygiene import ROOT
 
@@ -63,13 +65,13 @@ def run_autograder(root, **env):
 
 def solution_helpers(folder):
     folder.mkdir(parents=True)
-    for module in sandbox.MODULES:
+    for module in bubblewrap.MODULES:
         shutil.copyfile(ROOT / "solutions" / f"{module}.py", folder / f"{module}.py")
 
 
 def assert_full_marks(results):
-    points = coursefiles.exercise_points()
-    bonus = coursefiles.bonus_exercises()
+    points = check_cells.exercise_points()
+    bonus = check_cells.bonus_exercises()
     assert results["score"] == pytest.approx(sum(points.values()))
     per_exercise = {}
     for test in results["tests"]:
@@ -94,10 +96,15 @@ def test_bundle_holds_the_scripts_and_the_course_code_only(bundle):
         mode = infos[script].external_attr >> 16
         assert stat.S_ISREG(mode) and mode & 0o111 == 0o111, (script, oct(mode))
     names = set(infos)
-    for needed in ("autograder/grade.py", "autograder/gradescope.py", "autograder/hidden_tests/__init__.py", "pyproject.toml"):
+    for needed in (
+        "autograder/grading/class_grader.py",
+        "autograder/harnesses/gradescope.py",
+        "autograder/assignment/hidden_tests/__init__.py",
+        "pyproject.toml",
+    ):
         assert needed in names
-    assert {f"solutions/{m}.py" for m in sandbox.MODULES} <= names and {f"helpers/{m}.py" for m in sandbox.MODULES} <= names
-    assert {f"notebooks/{p.name}" for p in coursefiles.notebook_paths()} <= names
+    assert {f"solutions/{m}.py" for m in bubblewrap.MODULES} <= names and {f"helpers/{m}.py" for m in bubblewrap.MODULES} <= names
+    assert {f"notebooks/{p.name}" for p in check_cells.notebook_paths()} <= names
     assert {"requirements.txt", gradescope.GRADER_REQUIREMENTS} <= names and "requirements-dev.txt" not in names
     top = {name.split("/")[0] for name in names}
     assert not top & {"tests", ".git", "docs", ".venv", "venv", "release", "grading", ".ci", ".github"}, top
@@ -217,7 +224,7 @@ def test_a_zip_of_the_solutions_gets_full_marks(bundle, tmp_path):
     root = tmp_path / "autograder"
     unpack(bundle, root)
     with zipfile.ZipFile(root / "submission" / "my-work.zip", "w") as archive:
-        for module in sandbox.MODULES:
+        for module in bubblewrap.MODULES:
             archive.write(ROOT / "solutions" / f"{module}.py", f"ddpm-course/helpers/{module}.py")
     results, _ = run_autograder(root, GRADESCOPE_SEED=str(SEED))
     assert_full_marks(results)
@@ -232,7 +239,7 @@ def test_untouched_stubs_get_zero_with_not_implemented_messages(bundle, tmp_path
     shutil.copytree(ROOT / "notebooks", root / "submission" / "notebooks", ignore=shutil.ignore_patterns(".*", "outputs"))
     results, _ = run_autograder(root, GRADESCOPE_SEED=str(SEED))
     assert results["score"] == 0
-    assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(sum(coursefiles.exercise_points().values()))
+    assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(sum(check_cells.exercise_points().values()))
     for test in results["tests"]:
         assert test["status"] == "failed" and test["score"] == 0 and test["output"].startswith("not implemented yet"), test
 

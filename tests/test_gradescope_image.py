@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import gradescope, mutants, sandbox
+from autograder.assignment import mutants
+from autograder.harnesses import gradescope
+from autograder.sandbox import bubblewrap
 
 from .test_gradescope import SEED, solution_helpers, unpack
 from .test_hygiene import ROOT
@@ -246,7 +248,7 @@ def _wrong(helpers):
 
 def _hostile(helpers):
     solution_helpers(helpers)
-    for module in sandbox.MODULES:
+    for module in bubblewrap.MODULES:
         path = helpers / f"{module}.py"
         path.write_text(HOSTILE + path.read_text())
     # and a sign that the file ran at all: without it, a hostile hand-in that silently did nothing would pass

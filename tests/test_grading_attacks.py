@@ -27,7 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import coursefiles, release, untrusted
+from autograder import untrusted
+from autograder.assignment import check_cells
+from autograder.authoring import release
 from tests import attacks
 
 pytestmark = pytest.mark.slow
@@ -280,7 +282,7 @@ def batch(tmp_path_factory):
 
 
 def _exercise_points(row):
-    return {e: float(row[e]) for e in coursefiles.exercise_points()}
+    return {e: float(row[e]) for e in check_cells.exercise_points()}
 
 
 def assert_contained(batch, *sids, leak_check=True):
@@ -294,7 +296,7 @@ def assert_contained(batch, *sids, leak_check=True):
     assert batch.problems == []
     for sid in ("good_a", "good_b", "1+1"):
         row = run.rows[sid]
-        assert _exercise_points(row) == coursefiles.exercise_points(), (sid, row)
+        assert _exercise_points(row) == check_cells.exercise_points(), (sid, row)
         assert "tampering" not in row["flags"]
     for sid in sids:
         attack = batch.cases[sid]

@@ -5,7 +5,7 @@ import csv
 import pytest
 import torch
 
-from autograder import exercises, mutants
+from autograder.assignment import exercises, mutants
 from solutions import checks, guidance, training, unet
 from solutions.schedules import DiffusionSchedule
 
@@ -161,7 +161,7 @@ def test_guided_step_with_w_0_is_the_conditional_step():
 
 
 def test_guidance_exercises_are_bonus_columns_of_grades_csv(tmp_path):
-    from autograder.grade import ClassGrader
+    from autograder.grading.class_grader import ClassGrader
 
     assert exercises.BONUS == ["ddim_step", "p_losses_cfg", "p_sample_guided"]
     assert "p_losses_cfg" not in exercises.REQUIRED and "p_sample_guided" not in exercises.REQUIRED
@@ -174,7 +174,7 @@ def test_guidance_exercises_are_bonus_columns_of_grades_csv(tmp_path):
 
 
 def test_reference_check_covers_guidance():
-    from autograder import reference_check
+    from autograder.authoring import reference_check
 
     assert reference_check.check_p_losses_cfg() == []
     assert reference_check.check_p_sample_guided() == []

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from autograder import late
+from autograder.reporting import late
 
 PARIS = ZoneInfo("Europe/Paris")
 DUE = "2026-12-01T23:59:00+01:00"

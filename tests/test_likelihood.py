@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import hidden_tests as H
-from autograder import standins
+from autograder.assignment import hidden_tests as H
+from autograder.sandbox.box import standins
 from solutions import checks, forward, likelihood, posterior, schedules
 
 from .test_checks import fails_with

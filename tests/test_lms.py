@@ -1,4 +1,4 @@
-"""LMS download layouts: which student handed in what (autograder/lms.py), on fake downloads; no grading."""
+"""LMS download layouts: which student handed in what (autograder/intake/lms.py), on fake downloads; no grading."""
 
 import datetime as dt
 import io
@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from autograder import lms, submission
+from autograder.intake import lms, submission
 
 UTC = dt.timezone.utc
 PLUS2 = dt.timezone(dt.timedelta(hours=2))

@@ -70,7 +70,7 @@ def test_teaching_frame(path):
 def test_one_check_cell_per_exercise_with_valid_metadata():
     from nbgrader.nbgraderformat import MetadataValidator
 
-    from autograder.stubs import exercises
+    from autograder.authoring.stubs import exercises
 
     seen = {}
     validator = MetadataValidator()
@@ -188,9 +188,9 @@ def test_warm_kernels_are_fresh_kernels(tmp_path):
 
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    from autograder import execute
+    from autograder.authoring import run_notebooks
 
-    probe = PROBE.format(preload=execute.PRELOAD)
+    probe = PROBE.format(preload=run_notebooks.PRELOAD)
     paths = [
         _notebook(tmp_path / "probe1.ipynb", probe, "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()"),
         _notebook(tmp_path / "probe2.ipynb", probe),
@@ -199,14 +199,14 @@ def test_warm_kernels_are_fresh_kernels(tmp_path):
     ]
 
     async def run_all():
-        done = [result async for result in execute.execute_series(paths[:3], tmp_path, timeout=300, jobs=2)]
-        return done + [result async for result in execute.execute_series(paths[3:], tmp_path, timeout=2)]
+        done = [result async for result in run_notebooks.execute_series(paths[:3], tmp_path, timeout=300, jobs=2)]
+        return done + [result async for result in run_notebooks.execute_series(paths[3:], tmp_path, timeout=2)]
 
     seen = {}
     for warm in (True, False):
         folder = tempfile.mkdtemp(prefix="ddpm-warm-")  # short: a socket's path holds at most 107 bytes
         try:
-            with execute.kernels(folder, threads=1, warm=warm) as got:
+            with run_notebooks.kernels(folder, threads=1, warm=warm) as got:
                 assert got == warm
                 results = asyncio.run(run_all())
                 assert _processes_of(folder) or not warm  # the server: the search below sees what it must
@@ -290,7 +290,7 @@ def test_nbgrader_validate_accepts_the_solved_notebooks(executed):
 
 def _course_maps():
     """Every place that tells a student what the course holds, by name: its text."""
-    from autograder import release
+    from autograder.authoring import release
 
     recap = next(c.source for c in load(ROOT / "notebooks" / "06_training.ipynb").cells if "## Recap" in c.source)
     readme = (ROOT / "README.md").read_text()
@@ -306,7 +306,7 @@ def _course_maps():
 @pytest.mark.parametrize("where", list(_course_maps()))
 def test_every_course_map_names_every_exercise_and_notebook(where):
     """The course maps list all exercises of the exercise table and every other numbered notebook (by its number)."""
-    from autograder.exercises import TABLE
+    from autograder.assignment.exercises import TABLE
 
     text = _course_maps()[where]
     missing = [f"`{e.id}`" for e in TABLE if f"`{e.id}`" not in text]

@@ -15,7 +15,10 @@ import zipfile
 
 import pytest
 
-from autograder import coursefiles, harness, mutants, prairielearn, sandbox, stubs
+from autograder.assignment import check_cells, mutants
+from autograder.authoring import stubs
+from autograder.harnesses import common, prairielearn
+from autograder.sandbox import bubblewrap
 
 from .test_hygiene import ROOT
 
@@ -40,7 +43,7 @@ def grade(question, tmp_path, fill):
         **os.environ,
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),  # its python3
         "PRAIRIELEARN_ROOT": str(root),
-        harness.ISOLATION_ENV: sandbox.BUBBLEWRAP,
+        common.ISOLATION_ENV: bubblewrap.BUBBLEWRAP,
     }
     done = subprocess.run([str(root / "tests" / "run.sh")], cwd=root, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -54,7 +57,7 @@ def grade(question, tmp_path, fill):
 
 def flat_solutions(folder):
     """The helpers as pl-file-upload stores them: flat, by their own names."""
-    for module in sandbox.MODULES:
+    for module in bubblewrap.MODULES:
         shutil.copyfile(ROOT / "solutions" / f"{module}.py", folder / f"{module}.py")
 
 
@@ -66,7 +69,7 @@ def test_the_question_holds_what_prairielearn_reads(question):
     html = (question / "question.html").read_text()
     assert "<pl-file-upload" in html and "*.zip" in html and "<pl-external-grader-results>" in html
     run_sh = question / "tests" / "run.sh"
-    assert run_sh.stat().st_mode & 0o111 and "python3 -m autograder.prairielearn" in run_sh.read_text()
+    assert run_sh.stat().st_mode & 0o111 and "python3 -m autograder.harnesses.prairielearn" in run_sh.read_text()
     course = question / "tests" / "course"
     config = json.loads((course / prairielearn.CONFIG).read_text())
     assert config["seed"] == SEED and config["grade_timeout"] < options["timeout"]
@@ -130,9 +133,9 @@ def test_when_grading_cannot_run_the_results_say_why_and_charge_no_attempt(quest
     root = tmp_path / "grade"
     shutil.copytree(question / "tests", root / "tests")
     (root / "student").mkdir()
-    env = {**os.environ, "PRAIRIELEARN_ROOT": str(root), sandbox.BWRAP_ENV: str(tmp_path / "no-bwrap")}
+    env = {**os.environ, "PRAIRIELEARN_ROOT": str(root), bubblewrap.BWRAP_ENV: str(tmp_path / "no-bwrap")}
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    env[harness.ISOLATION_ENV] = sandbox.BUBBLEWRAP
+    env[common.ISOLATION_ENV] = bubblewrap.BUBBLEWRAP
     done = subprocess.run([str(root / "tests" / "run.sh")], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0
     results = json.loads((root / "results" / "results.json").read_text())
@@ -144,7 +147,7 @@ def test_when_grading_cannot_run_the_results_say_why_and_charge_no_attempt(quest
 def test_correct_files_score_1(question, tmp_path):
     results = grade(question, tmp_path, flat_solutions)
     assert results["score"] == 1.0, results["message"]
-    points = coursefiles.exercise_points()
+    points = check_cells.exercise_points()
     assert sum(t["max_points"] for t in results["tests"]) == pytest.approx(sum(points.values()))
     assert all(t["points"] == t["max_points"] for t in results["tests"])
     assert results["isolation_mode"] == "bubblewrap" and results["seed"] == SEED
@@ -153,11 +156,11 @@ def test_correct_files_score_1(question, tmp_path):
 @pytest.mark.slow
 def test_a_wrong_zip_scores_below_1(question, tmp_path):
     mutant = mutants.MUTANTS[0]
-    bonus = {module for exercise, module in stubs.exercises().items() if exercise in coursefiles.bonus_exercises()}
+    bonus = {module for exercise, module in stubs.exercises().items() if exercise in check_cells.bonus_exercises()}
 
     def fill(folder):  # the required modules, one with a known mistake; no extra credit to make up for it
         with zipfile.ZipFile(folder / "my-work.zip", "w") as archive:
-            for module in sorted(set(sandbox.MODULES) - bonus):
+            for module in sorted(set(bubblewrap.MODULES) - bonus):
                 text = (ROOT / "solutions" / f"{module}.py").read_text()
                 archive.writestr(f"ddpm/helpers/{module}.py", mutants.apply(mutant, text) if module == mutant.module else text)
 

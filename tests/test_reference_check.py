@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import reference_check
+from autograder.authoring import reference_check
 from solutions import forward
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ import autograder
 import solutions
 print("SOLUTIONS", solutions.__file__)
 print("AUTOGRADER", autograder.__file__)
-from autograder import reference_check
+from autograder.authoring import reference_check
 print("\\n".join(reference_check.problems()))
 """
 

@@ -9,7 +9,8 @@ import zipfile
 
 import pytest
 
-from autograder import coursefiles, hidden_tests, release, stubs
+from autograder.assignment import check_cells, hidden_tests
+from autograder.authoring import release, stubs
 
 from .test_hygiene import ROOT
 
@@ -61,7 +62,7 @@ def test_released_headers_say_what_to_edit_and_how_to_check(built):
 
 def test_renamed_released_helper_is_still_found():
     files = {"sub/helpers/my_forward_v2.py": stubs.generate(release=True)["forward.py"].encode()}
-    from autograder import submission
+    from autograder.intake import submission
 
     path, flag = submission._find_module("forward", "sub/", files)
     assert path == "sub/helpers/my_forward_v2.py" and "not found" in flag
@@ -74,7 +75,7 @@ def test_readme_lists_every_exercise_file_with_the_bonus_marked(built):
     for exercise in hidden_tests.EXERCISES:
         line = next((x for x in readme.splitlines() if x.startswith(f"- `helpers/{modules[exercise]}.py`")), None)
         assert line is not None and f"`{exercise}`" in line, exercise
-        if exercise in coursefiles.bonus_exercises():
+        if exercise in check_cells.bonus_exercises():
             assert "bonus" in line, line
     assert "- `helpers/ddim.py` (bonus" in readme
 

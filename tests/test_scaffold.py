@@ -1,4 +1,4 @@
-"""``new-exercise`` (``autograder/scaffold.py``) on functions of tensors, ints, defaults and keyword-only
+"""``new-exercise`` (``autograder/authoring/new_exercise.py``) on functions of tensors, ints, defaults and keyword-only
 arguments: what it writes compiles, and its generated inputs suit the function (issue 19)."""
 
 import ast
@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from autograder import scaffold
+from autograder.authoring import new_exercise
 
 from .test_semester import _cli, _copy_course
 
@@ -39,18 +39,18 @@ def _node(source):
     ids=["tensors-defaults-kwonly", "kwonly-without-default", "positional-only"],
 )
 def test_the_scaffolded_entry_compiles_and_makes_plausible_inputs(source):
-    text = scaffold.entry_text(_node(source), "m", "01", 1)
+    text = new_exercise.entry_text(_node(source), "m", "01", 1)
     compile("TABLE = [\n" + text + "]\n", "exercises.py", "exec")  # a TODO never swallows a parenthesis
     cases_src = text[text.index("lambda rng:") : text.index("]),),") + 1]
     cases = eval(cases_src, {})(np.random.default_rng(0))  # noqa: S307 - the text the scaffold just wrote
     assert len(cases) == 4
     for case in cases:
         for name in {"x", "x_t", "x0", "noise"} & set(case):
-            assert np.shape(case[name]) == (scaffold.BATCH, *scaffold.IMAGE), name
+            assert np.shape(case[name]) == (new_exercise.BATCH, *new_exercise.IMAGE), name
         if "t" in case:
-            assert np.asarray(case["t"]).dtype.kind == "i" and np.shape(case["t"]) == (scaffold.BATCH,)
+            assert np.asarray(case["t"]).dtype.kind == "i" and np.shape(case["t"]) == (new_exercise.BATCH,)
         if "betas" in case:
-            assert np.shape(case["betas"]) == (scaffold.T_CASES,) and (0 < np.asarray(case["betas"])).all()
+            assert np.shape(case["betas"]) == (new_exercise.T_CASES,) and (0 < np.asarray(case["betas"])).all()
         assert "dtype" not in case and "noise" not in case  # non-literal and None defaults: the function's own
     if "k: int" in source:
         assert all(isinstance(case["k"], int) for case in cases)
@@ -64,12 +64,12 @@ def test_new_exercise_on_a_tensor_function_in_a_copy_of_the_course(tmp_path):
     forward.write_text(forward.read_text() + FUNCTION)
     done = _cli("new-exercise", "blend_noise", "--module", "forward", "--notebook", "02", cwd=course)
     assert done.returncode == 0, done.stderr
-    for path in ("autograder/exercises.py", "solutions/checks.py"):
+    for path in ("autograder/assignment/exercises.py", "solutions/checks.py"):
         compile((course / path).read_text(), path, "exec")
     done = _cli("helpers", cwd=course)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     probe = (
-        "import numpy as np; from autograder import exercises; from solutions import checks\n"
+        "import numpy as np; from autograder.assignment import exercises; from solutions import checks\n"
         "task = exercises.BY_ID['blend_noise'].tasks[0]\n"
         "inputs = task.make(np.random.default_rng(1))\n"
         "out = task.reference(inputs, 'forward')\n"

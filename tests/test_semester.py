@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import classbook, coursefiles, exercises, stubs
+from autograder.assignment import check_cells, exercises
+from autograder.authoring import stubs
+from autograder.reporting import overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_MODULES = sorted(p.name for p in stubs.SOLUTIONS.glob("*.py") if p.name != "__init__.py")
@@ -105,19 +107,19 @@ def test_add_an_exercise_after_submissions_exist(tmp_path):
 def test_points_live_in_the_table_and_reach_the_notebooks(tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks)
-    assert coursefiles.drift(notebooks) == []
+    assert check_cells.drift(notebooks) == []
     monkeypatch.setitem(exercises.POINTS, "extract", 5.0)
-    drift = coursefiles.drift(notebooks)
+    drift = check_cells.drift(notebooks)
     assert len(drift) == 1 and "check_extract has 1 points, the table 5" in drift[0]
-    changed = coursefiles.sync_points(notebooks)
+    changed = check_cells.sync_points(notebooks)
     assert [p.name for p in changed] == ["01_noise_schedules.ipynb"]
-    assert coursefiles.drift(notebooks) == []
+    assert check_cells.drift(notebooks) == []
     cell = next(
         c for c in json.loads((notebooks / "01_noise_schedules.ipynb").read_text())["cells"]
         if c["metadata"].get("nbgrader", {}).get("grade_id") == "check_extract"
     )  # fmt: skip
     assert cell["metadata"]["nbgrader"]["points"] == 5
-    assert coursefiles.course_cells(notebooks)["check_extract"][2] == 5.0
+    assert check_cells.course_cells(notebooks)["check_extract"][2] == 5.0
 
 
 def test_the_table_is_the_one_list_of_exercises():
@@ -163,13 +165,13 @@ def test_a_syntax_error_in_solutions_is_one_line_per_command(tmp_path):
 def test_overrides_file_is_checked_line_by_line(tmp_path):
     path = tmp_path / "overrides.csv"
     path.write_text("student_id,exercise,points,reason\nada,extract,1,regrade request\nbob,nope,1,x\n")
-    with pytest.raises(classbook.OverridesError, match="line 3: unknown exercise 'nope'"):
-        classbook.load_overrides(path, exercises.POINTS)
+    with pytest.raises(overrides.OverridesError, match="line 3: unknown exercise 'nope'"):
+        overrides.load_overrides(path, exercises.POINTS)
     path.write_text("student_id,exercise,points,reason\nada,extract,1,\n")
-    with pytest.raises(classbook.OverridesError, match="needs a student_id and a reason"):
-        classbook.load_overrides(path, exercises.POINTS)
+    with pytest.raises(overrides.OverridesError, match="needs a student_id and a reason"):
+        overrides.load_overrides(path, exercises.POINTS)
     path.write_text("student_id,exercise,points,reason\nada,extract,0.5,first\nada,extract,1,second\n")
-    assert classbook.load_overrides(path, exercises.POINTS) == {"ada": {"extract": (1.0, "second")}}
+    assert overrides.load_overrides(path, exercises.POINTS) == {"ada": {"extract": (1.0, "second")}}
 
 
 def _zip(folder, target):

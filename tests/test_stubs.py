@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import stubs
+from autograder.authoring import stubs
 from solutions import schedules as ref_schedules
 from solutions import unet as ref_unet
 
@@ -37,7 +37,7 @@ def test_generated_files_say_so():
 
 def test_exercise_ids_in_course_order():
     """The regions, in course order (schedules, forward, ... ddim), are the table's exercises in its order."""
-    from autograder import exercises
+    from autograder.assignment import exercises
 
     assert list(stubs.exercises()) == exercises.EXERCISES
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import coursefiles
-from autograder.hidden_tests import EXERCISES
+from autograder.assignment import check_cells
+from autograder.assignment.hidden_tests import EXERCISES
 from tests.student_styles import VARIANTS, build
 
 # Runs in a fresh interpreter (-I: no PYTHONPATH, no cwd on sys.path) that sees only the built package.
@@ -43,7 +43,7 @@ def test_variant_passes_every_self_check(variant, tmp_path):
 
 
 def test_builder_completes_every_exercise(tmp_path):
-    from autograder import stubs
+    from autograder.authoring import stubs
 
     exercise_modules = [name for name, text in stubs.generate().items() if STUB_LEFT.search(text)]
     assert exercise_modules, "the stubs have no COMPLETE THIS block: the pattern is out of date"
@@ -66,9 +66,9 @@ def test_every_style_gets_full_marks_from_the_hidden_tests(seed, tmp_path):
     """Correct in any style, float32 or float64, any arrangement: full marks on the hidden tests' random inputs."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograder.engine import GradingRun
+    from autograder.grading.grading_run import GradingRun
 
-    points = coursefiles.exercise_points()
+    points = check_cells.exercise_points()
     with GradingRun(seed=seed, self_checks=False) as run:
         with ThreadPoolExecutor(2) as pool:
             graded = dict(zip(VARIANTS, pool.map(lambda v: run.grade(_files(build(v, tmp_path / v)), points), VARIANTS)))
@@ -84,7 +84,7 @@ def test_every_style_loses_points_on_its_own_pitfalls(tmp_path):
     """The same students, each with the §5 mistakes made in their own code: every one loses points."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograder.engine import GradingRun
+    from autograder.grading.grading_run import GradingRun
     from tests.student_styles.pitfalls import PITFALLS, apply
 
     cases = [(variant, pitfall) for variant in VARIANTS for pitfall in PITFALLS.get(variant, [])]
@@ -93,7 +93,7 @@ def test_every_style_loses_points_on_its_own_pitfalls(tmp_path):
     def grade(index_case):
         index, (variant, pitfall) = index_case
         helpers = apply(variant, pitfall, tmp_path / str(index))
-        verdicts, _, _ = run.grade(_files(helpers), coursefiles.exercise_points(), exercises={pitfall.exercise})
+        verdicts, _, _ = run.grade(_files(helpers), check_cells.exercise_points(), exercises={pitfall.exercise})
         return verdicts[pitfall.exercise]
 
     with GradingRun(seed=5, self_checks=False) as run:
@@ -115,7 +115,7 @@ def test_styles_graded_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     rows = list(csv.DictReader(open(tmp_path / "out" / "grades.csv")))
     assert sorted(r["student_id"] for r in rows) == sorted(VARIANTS)
-    points = coursefiles.exercise_points()
+    points = check_cells.exercise_points()
     for row in rows:
         assert {e: float(row[e]) for e in EXERCISES} == points, row
         assert "tampering" not in row["flags"], row["flags"]

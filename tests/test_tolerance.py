@@ -3,11 +3,11 @@
 (a) Correct implementations written here in other algebraic arrangements (float32 literal,
     float64 then cast, other op orders, the posterior-mean route of p_sample, DDIM orderings)
     get every hidden-test part on the hidden tests' own randomized inputs.
-(b) Every mutant of autograder/mutants.py still loses a part of its exercise.
+(b) Every mutant of autograder/assignment/mutants.py still loses a part of its exercise.
 (c) The self-checks and the hidden tests compare with the same function.
 
 The student side runs in this process: solution text (varied or mutated) is imported as a
-throw-away package and driven by ``run_case`` taken from autograder/sandbox_runner.py, with the
+throw-away package and driven by ``run_case`` taken from autograder/sandbox/box/sandbox_runner.py, with the
 reference dependencies patched in as the sandbox does.
 """
 
@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import hidden_tests, mutants, standins
+from autograder.assignment import hidden_tests, mutants
+from autograder.sandbox.box import standins
 from solutions import tolerance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +35,7 @@ SEEDS = (0, 1, 2)
 
 def _runner_namespace():
     """``run_case`` and its helpers from sandbox_runner.py, without its protocol set-up."""
-    tree = ast.parse((ROOT / "autograder" / "sandbox_runner.py").read_text())
+    tree = ast.parse((ROOT / "autograder" / "sandbox" / "box" / "sandbox_runner.py").read_text())
     wanted = {"run_case", "T", "schedule_from", "load", "as_array"}
     body = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in wanted]
     namespace = {"np": np, "torch": torch, "standins": standins, "MODS": {}, "MAX_ELEMENTS": 5_000_000}

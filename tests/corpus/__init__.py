@@ -14,7 +14,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import coursefiles, mutants, stubs
+from autograder.assignment import check_cells, mutants
+from autograder.authoring import stubs
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = tuple(dict.fromkeys(stubs.exercises().values()))
@@ -33,7 +34,7 @@ class Case:
 
 
 def _points():
-    return coursefiles.exercise_points()
+    return check_cells.exercise_points()
 
 
 def _solution(module):

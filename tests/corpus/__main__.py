@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from autograder import release
+from autograder.authoring import release
 
 from . import build
 

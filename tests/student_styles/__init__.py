@@ -74,7 +74,7 @@ def splice(stub_text, variant_text):
 
 def build(variant, dest):
     """Write the student ``helpers/`` of ``variant`` into ``dest/helpers/``; returns that folder."""
-    from autograder import stubs
+    from autograder.authoring import stubs
 
     source = HERE / variant
     if not source.is_dir():

@@ -58,7 +58,7 @@ class PitfallError(ValueError):
 @dataclass(frozen=True)
 class Pitfall:
     id: str  # unique within its variant
-    exercise: str  # an id of ``autograder.hidden_tests.EXERCISES`` that must lose points
+    exercise: str  # an id of ``autograder.assignment.exercises.EXERCISES`` that must lose points
     file: str  # the student's file that is edited, e.g. "sampling.py"
     old: str  # exact text of the student's code, present exactly once
     new: str

@@ -1,0 +1,1 @@
+"""What the exercises are: the exercise table, their hidden tests, mutants and notebook check cells."""

@@ -1,0 +1,327 @@
+"""``python -m autograder execute``: run the notebooks headlessly in a temporary copy of the course.
+
+The copy holds ``notebooks/`` and ``helpers/``; with ``--with solutions`` (the default) the
+reference ``solutions/*.py`` files are laid over ``helpers/``, with ``--with stubs`` the stubs stay
+as students get them, and with ``--with-helpers DIR`` the ``*.py`` files of a student's
+``helpers/`` folder are laid over the stubs (a student's own modules travel along). The working
+tree is never touched. Each notebook runs in its own kernel (nbclient, the ``ipykernel`` of this
+interpreter) with the notebook folder as working directory;
+smoke mode follows ``DDPM_FAST`` from the environment, and runs two notebooks at a time (``--jobs``).
+Prints each notebook's wall time, in notebook order, and, for a failure, the failing cell and its
+error in a few lines; exit code 1 when any notebook fails.
+
+    DDPM_FAST=1 python -m autograder execute --out outputs/executed
+    DDPM_FAST=1 python -m autograder execute --with stubs       # must fail at the first exercise
+    DDPM_FAST=1 python -m autograder execute --with-helpers path/to/student/helpers
+
+Without ``DDPM_FAST`` the notebooks run at the configuration a student gets; ``DDPM_TRAIN_SECONDS=20`` keeps that
+configuration (T, schedules, image sizes, sample counts) but caps every training cell to 20 s (``runtime.train_seconds``).
+"""
+
+import asyncio
+import fnmatch
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from autograder.paths import ROOT
+
+KERNEL_NAME = "ddpm-course-python"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# What the warm-kernel server imports once for every kernel (see warmkernel.py): the libraries the notebooks import,
+# none that decides at import time what it does in a kernel (tqdm.auto, and datasets, which imports it).
+PRELOAD = ("ipykernel.kernelapp", "numpy", "torch", "torchvision", "einops", "PIL.Image", "matplotlib.pyplot")
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--with",
+        dest="code",
+        choices=("solutions", "stubs"),
+        default="solutions",
+        help="run with the reference solutions overlaid on helpers/ (default) or with the stubs as released",
+    )
+    parser.add_argument(
+        "--with-helpers",
+        dest="helpers",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run with a student's helpers/ folder: its .py files laid over the stubs (instead of --with)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="write executed .ipynb, .html and produced images here")
+    parser.add_argument(
+        "--notebooks",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="only these notebooks: names, prefixes or globs (e.g. 01 '0[0-3]*' 05_sampling.ipynb)",
+    )
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch/OpenMP threads per kernel (OMP_NUM_THREADS); default 1 in smoke mode, where the models are tiny "
+        "and extra threads only contend on a busy machine, and the machine's default in full mode",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="notebooks run at once, each in its own kernel; default 2 in smoke mode, where the notebooks are independent, "
+        "and 1 in full mode, where 08 reuses the checkpoint 06 trained",
+    )
+    parser.add_argument(
+        "--cold-kernels",
+        action="store_true",
+        help="start every kernel from scratch instead of forking it from a process that imported torch & co. once",
+    )
+    parser.add_argument("--fail-fast", action="store_true", help="stop after the first notebook that fails")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary course copy and print its path")
+
+
+def select_notebooks(names=None, notebooks=ROOT / "notebooks"):
+    """The numbered notebooks, in order, optionally filtered by names, prefixes or globs."""
+    paths = sorted(Path(notebooks).glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return paths
+    chosen = []
+    for path in paths:
+        for name in names:
+            if fnmatch.fnmatch(path.name, name) or fnmatch.fnmatch(path.stem, name) or path.name.startswith(name):
+                chosen.append(path)
+                break
+    return chosen
+
+
+def build_course_copy(target, code="solutions", root=ROOT, helpers=None):
+    """``target/notebooks`` and ``target/helpers``: the stubs, with the solutions laid over them when
+    ``code == 'solutions'``, or the ``*.py`` files of the folder ``helpers`` (a student's) when it is given."""
+    target = Path(target)
+    if helpers is not None and not sorted(Path(helpers).glob("*.py")):
+        raise ValueError(f"{helpers} holds no .py files: --with-helpers wants a student's helpers/ folder")
+    shutil.copytree(root / "notebooks", target / "notebooks", ignore=shutil.ignore_patterns("outputs", ".ipynb_checkpoints"))
+    shutil.copytree(root / "helpers", target / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    overlay = Path(helpers) if helpers is not None else root / "solutions" if code == "solutions" else None
+    for path in sorted(overlay.glob("*.py")) if overlay else []:
+        shutil.copy2(path, target / "helpers" / path.name)
+    for name in ("requirements.txt",):
+        if (root / name).exists():
+            shutil.copy2(root / name, target / name)
+    return target
+
+
+def install_kernelspec(folder, warm_socket=None):
+    """A kernelspec that starts ipykernel with *this* interpreter, or asks the warm-kernel server at ``warm_socket``
+    for one; returns the folder to put on JUPYTER_PATH."""
+    spec = Path(folder) / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    if warm_socket:
+        launcher = [sys.executable, str(Path(__file__).with_name("warm_kernels.py")), "launch", str(warm_socket)]
+    else:
+        launcher = [sys.executable, "-m", "ipykernel_launcher"]
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [*launcher, "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"],
+                "display_name": "Python 3 (ddpm course)",
+                "language": "python",
+            }
+        )
+    )
+    return Path(folder)
+
+
+def start_warm_server(socket_path):
+    """The warm-kernel server, importing ``PRELOAD`` with the kernels' environment (already set); None if unavailable."""
+    # Linux only: macOS has no SOCK_SEQPACKET Unix sockets, and forking after its frameworks loaded is unsafe
+    if sys.platform != "linux" or not hasattr(socket, "send_fds"):
+        return None
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("warm_kernels.py")), "serve", str(socket_path), *PRELOAD],
+        start_new_session=True,  # like jupyter_client's kernels: a Ctrl-C in the terminal is execute's to handle
+        env=dict(os.environ),  # what jupyter_client gives kernels, not the C environment (readline adds LINES, COLUMNS)
+    )
+
+
+def wait_for_warm_server(server, socket_path, limit=120):
+    """True once the server listens; False (kernels then start cold) when it gave up or is still importing at ``limit``."""
+    deadline = time.monotonic() + limit
+    while server.poll() is None and time.monotonic() < deadline:
+        if Path(socket_path).exists():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@contextmanager
+def kernels(folder, threads=None, warm=True):
+    """The kernels' environment while it lasts: this interpreter's kernelspec on JUPYTER_PATH, inline figures,
+    ``threads`` torch/OpenMP threads and, with ``warm``, the warm-kernel server, whose socket lives in ``folder``
+    (a private temporary folder: whoever can reach the socket can ask for a kernel). Yields whether kernels are warm."""
+    saved = {key: os.environ.get(key) for key in ("JUPYTER_PATH", "MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    folder, server = Path(folder), None
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+        if threads:
+            os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), saved["JUPYTER_PATH"]]))
+        socket_path = folder / "warm-kernels.sock"
+        server = start_warm_server(socket_path) if warm else None  # it must see the environment the kernels get
+        ready = server is not None and wait_for_warm_server(server, socket_path)
+        install_kernelspec(folder, socket_path if ready else None)
+        yield ready
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _error_summary(nb, error):
+    """(cell label, one-paragraph error) for a failed execution."""
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "error":
+                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                label = f"cell {index} (id {cell.get('id')}{', grade_id ' + grade_id if grade_id else ''})"
+                first_line = next((line for line in cell.source.splitlines() if line and not line.startswith("#")), "")
+                message = ANSI.sub("", f"{output.get('ename')}: {output.get('evalue')}")
+                return label, f"{message}\n      in: {first_line.strip()[:100]}"
+    text = ANSI.sub("", str(error)).strip().splitlines()
+    return "unknown cell", "\n".join(text[-5:])
+
+
+async def execute_notebook(path, workdir, timeout, kernel_name=KERNEL_NAME):
+    """Execute ``path`` in ``workdir``; returns ``(notebook, seconds, error or None)``."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(workdir)}},
+        record_timing=True,
+        shutdown_kernel="immediate",  # every output is in: waiting for a graceful exit only holds the slot
+    )
+    started = time.monotonic()
+    error = None
+    try:
+        await client.async_execute()
+    except (CellExecutionError, CellTimeoutError, DeadKernelError, RuntimeError) as exc:
+        error = exc
+    return nb, time.monotonic() - started, error
+
+
+async def execute_series(paths, workdir, timeout, jobs=1, fail_fast=False):
+    """Yields ``(path, notebook, seconds, error)`` in the order of ``paths`` while up to ``jobs`` notebooks run at
+    once. With ``fail_fast`` it ends at the first failure in that order, as a run one by one would, and the
+    notebooks after a failure are cancelled (their kernels shut down) as soon as it happens."""
+    slots = asyncio.Semaphore(max(1, jobs))
+    tasks = []
+
+    async def one(index, path):
+        async with slots:
+            result = await execute_notebook(path, workdir, timeout)
+        if result[2] is not None and fail_fast:
+            for later in tasks[index + 1 :]:
+                later.cancel()
+        return result
+
+    tasks.extend(asyncio.create_task(one(index, path)) for index, path in enumerate(paths))
+    try:
+        for path, task in zip(paths, tasks):
+            nb, seconds, error = await task
+            yield path, nb, seconds, error
+            if error is not None and fail_fast:
+                return
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def write_outputs(nb, name, out_dir):
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_dir / f"{name}.ipynb")
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (out_dir / f"{name}.html").write_text(html, encoding="utf-8")
+
+
+async def _execute_and_report(paths, workdir, args, jobs, results):
+    """Runs the notebooks and prints (and writes, with ``--out``) each one as the series reaches it."""
+    async for path, nb, seconds, error in execute_series(
+        [workdir / p.name for p in paths], workdir, args.timeout, jobs, args.fail_fast
+    ):
+        status = "ok" if error is None else "FAILED"
+        print(f"  {path.stem:<32}{seconds:7.1f} s  {status}", flush=True)
+        if error is not None:
+            where, message = _error_summary(nb, error)
+            print(f"    failed at {where}:\n    {message}", flush=True)
+        results.append((path.stem, seconds, error))
+        if args.out:
+            write_outputs(nb, path.stem, Path(args.out))
+
+
+def run(args):
+    paths = select_notebooks(args.notebooks)
+    if not paths:
+        print("no notebook matches", args.notebooks, file=sys.stderr)
+        return 2
+    fast = os.environ.get("DDPM_FAST", "")
+    mode = f"smoke mode, DDPM_FAST={fast}" if fast not in ("", "0") else "full mode: set DDPM_FAST=1 for a smoke run"
+    if args.helpers is not None and not Path(args.helpers).is_dir():
+        print(f"--with-helpers {args.helpers}: no such folder", file=sys.stderr)
+        return 2
+    code = f"helpers in {args.helpers}" if args.helpers is not None else args.code
+    cap = os.environ.get("DDPM_TRAIN_SECONDS")
+    mode += f", training capped to {cap} s (DDPM_TRAIN_SECONDS)" if cap and fast in ("", "0") else ""
+    print(f"executing {len(paths)} notebook(s) with the {code} ({mode})")
+    tmp = Path(tempfile.mkdtemp(prefix="ddpm-execute-"))
+    results = []
+    try:
+        total = time.monotonic()
+        course = build_course_copy(tmp / "course", args.code, helpers=args.helpers)
+        threads = args.threads or (1 if fast not in ("", "0") else None)
+        jobs = min(len(paths), args.jobs or (min(2, os.cpu_count() or 1) if fast not in ("", "0") else 1))
+        with kernels(tmp / "jupyter", threads, warm=not args.cold_kernels) as warm:
+            how = "forked from one that imported torch & co." if warm else "each started from scratch"
+            print(f"  {jobs} at a time, kernels {how}" + ("" if warm or args.cold_kernels else " (no warm-kernel server)"))
+            asyncio.run(_execute_and_report(paths, course / "notebooks", args, jobs, results))
+        print(f"  {'total':<32}{time.monotonic() - total:7.1f} s")
+        if args.out:
+            produced = course / "notebooks" / "outputs"
+            for image in sorted(produced.glob("*")) if produced.exists() else []:
+                if image.suffix.lower() in (".png", ".gif", ".jpg"):
+                    shutil.copy2(image, Path(args.out) / image.name)
+            print(f"executed notebooks, HTML and images written to {args.out}")
+    finally:
+        if args.keep:
+            print(f"course copy kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    failed = [name for name, _, error in results if error is not None]
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Which student handed in what: submissions, LMS download layouts, the roster."""

@@ -1,0 +1,1 @@
+"""What grading writes: feedback, overrides, late rule, nbgrader gradebook, LMS exports."""
