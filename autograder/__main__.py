@@ -1,6 +1,6 @@
 """``python -m autograder <command>``: see ``--help``.
 
-Each command lives in its own module of this package, which provides
+Each command lives in its own module of ``autograder.commands``, which provides
 ``add_arguments(parser)`` and ``run(args) -> exit code``.
 """
 
@@ -13,21 +13,21 @@ from pathlib import Path
 from autograder.paths import SOLUTIONS
 
 COMMANDS = {
-    "helpers": ("autograder.authoring.stubs", "regenerate helpers/ (student stubs) from solutions/"),
-    "execute": ("autograder.authoring.run_notebooks", "run every notebook headlessly with the solutions or the stubs"),
-    "release": ("autograder.authoring.release", "build the student bundle (folder and zip)"),
-    "grade": ("autograder.grading.class_grader", "grade a folder of submissions into grades.csv and feedback"),
+    "helpers": ("autograder.commands.helpers", "regenerate helpers/ (student stubs) from solutions/"),
+    "execute": ("autograder.commands.execute", "run every notebook headlessly with the solutions or the stubs"),
+    "release": ("autograder.commands.release", "build the student bundle (folder and zip)"),
+    "grade": ("autograder.commands.grade", "grade a folder of submissions into grades.csv and feedback"),
     "validate": (
-        "autograder.authoring.validate",
+        "autograder.commands.validate",
         "self-test: the reference checked, solutions full marks, stubs zero, mutants caught",
     ),
     "new-exercise": (
-        "autograder.authoring.new_exercise",
+        "autograder.commands.new_exercise",
         "scaffold a new exercise: its table entry, self-check and notebook cell",
     ),
-    "export": ("autograder.reporting.export", "write Canvas and Moodle gradebook CSVs from grades.csv and a roster"),
-    "gradescope": ("autograder.harnesses.gradescope", "build a Gradescope autograder bundle (same sandbox and hidden tests)"),
-    "prairielearn": ("autograder.harnesses.prairielearn", "write an externally graded PrairieLearn question (same hidden tests)"),
+    "export": ("autograder.commands.export", "write Canvas and Moodle gradebook CSVs from grades.csv and a roster"),
+    "gradescope": ("autograder.commands.gradescope", "build a Gradescope autograder bundle (same sandbox and hidden tests)"),
+    "prairielearn": ("autograder.commands.prairielearn", "write an externally graded PrairieLearn question (same hidden tests)"),
 }
 
 
