@@ -238,7 +238,7 @@ def _links_inside(folder, ctx):
     nb.unlink()
     nb.symlink_to(os.path.relpath(ROOT / "notebooks" / "01_noise_schedules.ipynb", nb.parent))
     (folder / "solutions").symlink_to(os.path.relpath(solutions, folder))
-    (folder / "hidden").symlink_to(ROOT / "autograder" / "hidden_tests")
+    (folder / "hidden").symlink_to(ROOT / "autograder" / "assignment" / "hidden_tests")
     _append(
         folder,
         "losses",

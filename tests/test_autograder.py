@@ -26,7 +26,7 @@ def _config():
     from traitlets.config import Config
 
     c = Config()
-    exec((ROOT / "autograder" / "nbgrader_config.py").read_text(), {"get_config": lambda: c})
+    exec((ROOT / "autograder" / "reporting" / "nbgrader_config.py").read_text(), {"get_config": lambda: c})
     return c
 
 
@@ -81,7 +81,7 @@ def test_leak_check_is_clean_on_stubs_and_catches_every_kind_of_leak(tmp_path):
     shutil.copytree(stubs.SOLUTIONS, bundle2 / "solutions")
     assert any("solutions/ file" in leak for leak in release.leak_check(bundle2))
     bundle3, _ = _fake_bundle(tmp_path / "b3")
-    shutil.copyfile(ROOT / "autograder" / "hidden_tests" / "__init__.py", bundle3 / "notes.py")
+    shutil.copyfile(ROOT / "autograder" / "assignment" / "hidden_tests" / "__init__.py", bundle3 / "notes.py")
     assert any("hidden-test code" in leak for leak in release.leak_check(bundle3))
     zip_path = tmp_path / "b4.zip"
     with zipfile.ZipFile(zip_path, "w") as archive:

@@ -269,7 +269,7 @@ def test_without_user_namespaces_a_hostile_hand_in_is_contained(bundle, tmp_path
     assert student_processes(user) == []  # the daemon and the forks: nothing of the student user survives
     sampling = {t["tags"][0] for t in results["tests"] if t["score"] < t["max_score"]}
     assert sampling and all(e in ("p_sample", "p_sample_loop") for e in sampling), sampling
-    assert not (ROOT / "autograder" / "hidden_tests" / "owned.py").exists()
+    assert not (ROOT / "autograder" / "assignment" / "hidden_tests" / "owned.py").exists()
 
 
 @ROOT_ONLY

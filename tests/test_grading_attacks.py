@@ -166,8 +166,8 @@ def _make_checkouts(token, parents=("/var/tmp", "/opt", "/tmp")):
         course = base / "ddpm-course"
         shutil.copytree(ROOT / "solutions", course / "solutions", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(
-            ROOT / "autograder" / "hidden_tests",
-            course / "autograder" / "hidden_tests",
+            ROOT / "autograder" / "assignment" / "hidden_tests",
+            course / "autograder" / "assignment" / "hidden_tests",
             ignore=shutil.ignore_patterns("__pycache__"),
         )
         for path in [base, *base.rglob("*")]:

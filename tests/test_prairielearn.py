@@ -73,7 +73,7 @@ def test_the_question_holds_what_prairielearn_reads(question):
     course = question / "tests" / "course"
     config = json.loads((course / prairielearn.CONFIG).read_text())
     assert config["seed"] == SEED and config["grade_timeout"] < options["timeout"]
-    assert (course / "autograder" / "hidden_tests").is_dir() and (course / "solutions").is_dir()
+    assert (course / "autograder" / "assignment" / "hidden_tests").is_dir() and (course / "solutions").is_dir()
     assert not (course / "tests").exists() and not (course / ".git").exists()
     dockerfile = (question / "image" / "Dockerfile").read_text()
     assert dockerfile.startswith("#") and "FROM python:3" in dockerfile and "bubblewrap" in dockerfile

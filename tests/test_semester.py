@@ -82,7 +82,7 @@ def test_add_an_exercise_after_submissions_exist(tmp_path):
     schedules.write_text(text.replace(QUADRATIC, region))
     done = _cli("new-exercise", "quadratic_beta_schedule", "--module", "schedules", "--notebook", "01", cwd=course)
     assert done.returncode == 0, done.stderr
-    table = course / "autograder" / "exercises.py"
+    table = course / "autograder" / "assignment" / "exercises.py"
     mutant = 'M("quadratic_no_square", "dtype=torch.float32) ** 2", "dtype=torch.float32)")'
     table.write_text(
         table.read_text().replace("        mutants=(),  # known mistakes", f"        mutants=({mutant},),  # known", 1)
