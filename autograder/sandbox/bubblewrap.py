@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.paths import ROOT
-from autograder.sandbox import cgroups, container, syscall_filter
+from autograder.sandbox import cgroup_box, cgroups, container, syscall_filter
 
 HERE = Path(__file__).resolve().parent
 BOX_FILES = HERE / "box"  # copied into every box
@@ -202,7 +202,7 @@ class Isolation:
     notes: list = field(default_factory=list)  # what is missing: every CSV row says it
     hidden: tuple = ()
     filter: syscall_filter.Filter = None
-    cgroup_plan: cgroups.Plan = None
+    cgroup_plan: cgroup_box.Plan = None
     student: container.StudentUser = None  # container mode: the user student code runs as (bwrap is None)
     why_not_bubblewrap: str = ""  # mode "auto": why bubblewrap did not run here
     lock: threading.Lock = field(default_factory=threading.Lock)  # container mode: one sandbox at a time

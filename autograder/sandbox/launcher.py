@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # run as a script, -I
-from autograder.sandbox import cgroups  # noqa: E402
+from autograder.sandbox import cgroup_files  # noqa: E402
 
 FAILED = 121
 KEYCTL_JOIN_SESSION_KEYRING = 1
@@ -119,7 +119,7 @@ def main(spec):
             raise OSError("a home folder is only for a sandbox user")
         os.mkdir(home, 0o700)
         os.chown(home, user[0], user[1])
-    cgroups.join(spec.get("procs") or [], user)
+    cgroup_files.join(spec.get("procs") or [], user)
     if user and (os.getuid() != user[0] or os.geteuid() != user[0] or user[0] == 0):
         raise OSError(f"could not drop to uid {user[0]}")
     if home:
