@@ -151,17 +151,17 @@ class Plan:
     processes: int
     cpu_weight: int
     reason: str = ""
-    parents: dict = field(default_factory=dict)  # v1: controller -> parent dir; v2: {"": parent dir}
+    parents: dict[str, str] = field(default_factory=dict)  # v1: controller -> parent dir; v2: {"": parent dir}
     location: str = ""  # the parent's path inside the hierarchy, for the report
     swap_off: bool = False  # whether swap is limited to 0 as well
     cpu: bool = False  # whether the CPU weight is applied
     systemd_run: str = ""
     # v2, when the grader moved itself out of its own group to enable controllers there
     own_dir: str = ""
-    own_enabled: list = field(default_factory=list)
+    own_enabled: list[str] = field(default_factory=list)
     grader_leaf: str = ""
     grader_pid: int = 0
-    boxes: list = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
     closed: bool = False
     _numbers: itertools.count = field(default_factory=lambda: itertools.count(1), repr=False)
 
@@ -220,7 +220,7 @@ class Plan:
                 files.mkdir(path, 0o755)
                 box.paths.append(path)
                 box.procs_files.append(os.path.join(path, "cgroup.procs"))
-                for file, value, required in self._limits(controller):
+                for file, value, required in self.limit_files(controller):
                     target = os.path.join(path, file)
                     if os.path.exists(target):
                         files.write(target, value)
@@ -234,7 +234,7 @@ class Plan:
             raise CgroupError(error.errno or errno.EIO, f"cannot create the cgroup box {leaf}: {error}") from error
         return box
 
-    def _limits(self, controller: str) -> list[tuple[str, str, bool]]:
+    def limit_files(self, controller: str) -> list[tuple[str, str, bool]]:
         """(file, value, required) to write in one box directory, in an order the kernel accepts."""
         limits = []
         if self.kind == V1:
@@ -288,5 +288,5 @@ class Plan:
     def __enter__(self) -> Plan:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -200,7 +200,7 @@ def _detect_v2(plan: Plan, root: str, own: str) -> str:
     return why or hint
 
 
-def _detect_v1(plan: Plan, root: str, groups: dict) -> str:
+def _detect_v1(plan: Plan, root: str, groups: dict[str, str]) -> str:
     """Create ``ddpm-grader-<pid>`` under the grader's own group in memory, pids (and cpu)."""
     parents = {}
     for controller in ("memory", "pids", "cpu"):
