@@ -54,11 +54,10 @@ class Isolation:
 
     def layers(self) -> list[str]:
         """The protections in force, in words (the report's ``isolation`` and each student's)."""
-        if self.bwrap is None and self.student is None:
-            return ["NO SANDBOX (--unsafe-no-sandbox): student code ran with the grader's rights"]
         if self.student is not None:
             return self._container_layers(self.student)
-        assert self.bwrap is not None
+        if self.bwrap is None:
+            return ["NO SANDBOX (--unsafe-no-sandbox): student code ran with the grader's rights"]
         who = f"as uid {self.user[0]} ({self.user[2]})" if self.user else f"as the grader's uid {os.getuid()} in a user namespace"
         nested = "--disable-userns and the seccomp filter" if self.bwrap.userns_disabled else "the seccomp filter"
         tmp = "private /tmp and /dev/shm" + ("" if self.bwrap.has("--size") else " (no size cap: this bubblewrap lacks --size)")
