@@ -285,11 +285,11 @@ def test_validate_passes_with_every_mutant_and_pitfall_killed(ci_outputs):
 
 
 def test_without_bubblewrap_no_student_code_runs(monkeypatch, tmp_path):
-    from autograder.sandbox import bubblewrap
+    from autograder.sandbox import bubblewrap, detection
 
     monkeypatch.setattr(bubblewrap.shutil, "which", lambda name: None)
     with pytest.raises(bubblewrap.SandboxUnavailable, match="apt-get install bubblewrap"):
-        bubblewrap.detect()
+        detection.detect()
     # bwrap present but user namespaces refused (AppArmor on Ubuntu 23.10+): the reason and the fix
     fake = Path(tempfile.mkdtemp(dir="/tmp")) / "bwrap"  # where the sandbox user, as root, can run it
     fake.parent.chmod(0o755)
@@ -305,7 +305,7 @@ def test_without_bubblewrap_no_student_code_runs(monkeypatch, tmp_path):
         with pytest.raises(
             bubblewrap.SandboxUnavailable, match="uid map: Permission denied.*apparmor_restrict_unprivileged_userns"
         ):
-            bubblewrap.detect()
+            detection.detect()
     finally:
         shutil.rmtree(fake.parent)
 

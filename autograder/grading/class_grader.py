@@ -44,7 +44,8 @@ from pathlib import Path
 from autograder.reporting import feedback, overrides
 from autograder.assignment import check_cells, exercises, hidden_tests
 from autograder.intake import lms, roster, submission
-from autograder.sandbox import bubblewrap
+from autograder.sandbox import bubblewrap, container
+from autograder.sandbox.limits import Limits
 from autograder import untrusted
 from autograder.grading.grading_run import GradingRun
 from autograder.paths import ROOT
@@ -86,8 +87,8 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--isolation",
-        choices=bubblewrap.MODES,
-        default=bubblewrap.BUBBLEWRAP,
+        choices=container.MODES,
+        default=container.BUBBLEWRAP,
         help="how student code is isolated: bubblewrap (the default, and the only choice for local grading); container "
         "and auto (bubblewrap where it works, else container) are for the Gradescope and PrairieLearn harnesses, where the "
         "container is the sandbox and student code runs as a separate user (needs root; README: which isolation runs where)",
@@ -136,7 +137,7 @@ class ClassGrader:
         self.points = dict(exercises.POINTS)
         self.bonus = list(exercises.BONUS)
         self.required = list(exercises.REQUIRED)
-        limits = bubblewrap.Limits(task_seconds=args.task_timeout, import_seconds=args.import_timeout)
+        limits = Limits(task_seconds=args.task_timeout, import_seconds=args.import_timeout)
         hidden = [self.course_dir, self.submissions, self.out]
         self.run = GradingRun(
             seed=seed,
@@ -144,7 +145,7 @@ class ClassGrader:
             hidden=hidden,
             user=args.sandbox_user,
             unsafe=args.unsafe_no_sandbox,
-            mode=getattr(args, "isolation", bubblewrap.BUBBLEWRAP),
+            mode=getattr(args, "isolation", container.BUBBLEWRAP),
         )
         self.use_nbgrader = not args.no_nbgrader
         self.roster = args.roster
