@@ -20,8 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder.assignment import check_cells, exercises, mutants
-from autograder.authoring import stubs
+from autograder.assignment import check_cells, exercises, mutants, regions
+from autograder.authoring import self_check_values, stubs
 from autograder.grading.grading_run import EXERCISE_MODULES, GradingRun
 
 
@@ -50,8 +50,8 @@ def check_reference():
     from autograder.authoring import reference_check
 
     problems = list(exercises.check_table())
-    regions = stubs.exercises()
-    for exercise, module in regions.items():
+    modules = regions.module_by_exercise()
+    for exercise, module in modules.items():
         if exercise not in exercises.BY_ID:
             problems.append(
                 f"solutions/{module}.py: exercise {exercise} has no entry in autograder/assignment/exercises.py "
@@ -62,7 +62,7 @@ def check_reference():
     problems += [
         f"{e}: in autograder/assignment/exercises.py but no solution region in solutions/"
         for e in exercises.EXERCISES
-        if e not in regions
+        if e not in modules
     ]
     found = reference_check.problems()
     problems += [f"reference: {problem}" for problem in found]
@@ -74,7 +74,7 @@ def check_reference():
     stale = stubs.stale_helpers()
     if stale:
         problems.append(f"helpers/ is stale ({', '.join(stale)}): run `python -m autograder helpers`")
-    if not stubs.refresh_expected(check=True):
+    if not self_check_values.refresh_expected(check=True):
         problems.append("solutions/checks_expected.py is stale: run `python -m autograder helpers`")
     problems += [f"notebooks: {p}" for p in check_cells.drift()]
     return problems

@@ -75,9 +75,9 @@ BUBBLEWRAP, CONTAINER, AUTO, MODES = container.BUBBLEWRAP, container.CONTAINER, 
 
 def exercise_modules():
     """The helpers modules that hold exercises, in course order (from the solution regions)."""
-    from autograder.authoring import stubs
+    from autograder.assignment import regions
 
-    return tuple(dict.fromkeys(stubs.exercises().values()))
+    return tuple(dict.fromkeys(regions.module_by_exercise().values()))
 
 
 MODULES = exercise_modules()
