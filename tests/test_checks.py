@@ -574,5 +574,5 @@ def test_ddim_variant_passes(monkeypatch):
 
 
 def test_ddim_with_eta_1_matches_ddpm_noise():
-    schedule = checks._frozen_schedule()
+    schedule = checks.frozen_schedule()
     assert abs(checks.EXPECTED.DDIM["eta_1"]["correct"][1] - float(schedule.posterior_variance[6].sqrt())) < 1e-6
