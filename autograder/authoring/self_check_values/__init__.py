@@ -16,7 +16,9 @@ import sys
 from typing import Any
 
 from autograder.assignment import exercises
-from autograder.assignment import hidden_tests as H
+
+# the hidden tests' reference of a scaffolded function exercise
+from autograder.assignment.hidden_tests import function_reference
 from autograder.assignment.regions import regions
 from autograder.authoring.self_check_values.inputs import CheckSchedule, Values, error_scale, literal
 from autograder.authoring.self_check_values.sampling_values import (
@@ -44,7 +46,7 @@ def function_examples() -> tuple[Values, Values]:
     for exercise in exercises.TABLE:
         calls = [task.call for task in exercise.tasks if isinstance(task.call, dict)]
         if exercise.example and calls:
-            value, scale = H.function_reference(exercise.module, exercise.id, dict(exercise.example), calls[0]["roundings"])
+            value, scale = function_reference(exercise.module, exercise.id, dict(exercise.example), calls[0]["roundings"])
             examples[exercise.id] = dict(exercise.example)
             outputs[exercise.id] = literal(value)
             scales[exercise.id] = error_scale(scale)

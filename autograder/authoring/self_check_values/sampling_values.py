@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.assignment import hidden_tests as H
+# the hidden tests' float64 mode and error scales: the self-checks' tolerances are the grader's
+from autograder.assignment.hidden_tests import Float64, ddim_scale, loss_scale, p_sample_scale, q_sample_scale, vlb_term_scale
 from autograder.authoring.self_check_values.inputs import (
     CheckSchedule,
     Schedule,
@@ -40,7 +41,7 @@ def sampling_values(s: CheckSchedule) -> tuple[Values, Values]:
             # schedule lookups (not the model's input) one index away, as an off-by-one slip does
             silent = sched.replace(posterior_variance=torch.zeros(C.CHECK_T))
             model = lambda x, steps: C.eps_model(x, steps - shift)  # noqa: E731 - a one-line stand-in
-            with H.Float64():
+            with Float64():
                 return literal(sampling.p_sample(model, silent, x_t, t + shift, 1, clip))
 
         def std(sched: Schedule, index: int = t_index) -> Any:
@@ -63,7 +64,7 @@ def sampling_values(s: CheckSchedule) -> tuple[Values, Values]:
         values[case] = cases
         ci = {f"sched.{name}": getattr(base, name).numpy() for name in C.SCHEDULE_FIELDS}
         eps = C.eps_model(x_t, t)
-        scales[case] = error_scale(H.p_sample_scale(ci, x_t, t, t_index, eps, eps_model_scale(x_t, t), clip, z))
+        scales[case] = error_scale(p_sample_scale(ci, x_t, t, t_index, eps, eps_model_scale(x_t, t), clip, z))
     return {"P_SAMPLE": values}, {"P_SAMPLE": scales}
 
 
@@ -109,13 +110,13 @@ def likelihood_values(s: CheckSchedule) -> tuple[Values, Values]:
         return 0.5 * (x.abs().numpy() + x_scale) + 0.2 + 0.05 * (steps.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
 
     for variance in ("posterior", "beta"):
-        with H.Float64():
+        with Float64():
             cases = {"correct": literal(likelihood.vlb_term(C.eps_model, s.sched64, f64(x_0), t, f64(noise), variance))}
             mistakes = _vlb_mistakes(s.sched64, f64(x_0), t, f64(noise), variance)
             cases.update({key: literal(value) for key, value in mistakes.items()})
         values[variance] = cases
         scales[variance] = error_scale(
-            H.vlb_term_scale(s.inputs, x_0.numpy(), t.numpy(), noise.numpy(), C.eps_model, variance, vlb_eps_scale)
+            vlb_term_scale(s.inputs, x_0.numpy(), t.numpy(), noise.numpy(), C.eps_model, variance, vlb_eps_scale)
         )
     return {"VLB_TERM": values}, {"VLB_TERM": scales}
 
@@ -138,7 +139,7 @@ def ddim_values(s: CheckSchedule) -> tuple[Values, Values]:
             runs = []
             for seed in (C.SEED, C.SEED + 1):
                 torch.manual_seed(seed)
-                with H.Float64():
+                with Float64():
                     step = ddim.ddim_step(C.eps_model, sched, x_t, t, t_prev, eta=eta, clip_denoised=clip)
                 runs.append((step, C.seeded_noise(x_t32, seed).double()))
             (out_a, z_a), (out_b, z_b) = runs
@@ -155,7 +156,7 @@ def ddim_values(s: CheckSchedule) -> tuple[Values, Values]:
         values[case] = cases
         eps = C.eps_model(x_t, t)
         ddim_z = z if eta > 0 else torch.zeros_like(z)
-        scales[case] = error_scale(H.ddim_scale(s.inputs, x_t, t, t_prev, eta, clip, eps, eps_model_scale(x_t, t), ddim_z))
+        scales[case] = error_scale(ddim_scale(s.inputs, x_t, t, t_prev, eta, clip, eps, eps_model_scale(x_t, t), ddim_z))
     return {"DDIM": values}, {"DDIM": scales}
 
 
@@ -173,11 +174,11 @@ def guidance_values(s: CheckSchedule) -> tuple[Values, Values]:
     null = torch.full_like(labels, C.CFG_CLASSES)
 
     def loss(used: torch.Tensor, target: torch.Tensor = noise, model_input: torch.Tensor | None = None) -> Any:
-        with torch.no_grad(), H.Float64():
+        with torch.no_grad(), Float64():
             x_t = forward.q_sample(sched64, x_0, t, noise) if model_input is None else model_input
             return literal(F.mse_loss(model(x_t, t, used), target))
 
-    with torch.no_grad(), H.Float64():
+    with torch.no_grad(), Float64():
         correct = guidance.p_losses_cfg(model, sched64, x_0, t, labels, C.CFG_P_UNCOND, noise, mask)
         used = torch.where(mask, null, labels)
         x_t = forward.q_sample(sched64, x_0, t, noise)
@@ -192,10 +193,10 @@ def guidance_values(s: CheckSchedule) -> tuple[Values, Values]:
             "model_on_x0": loss(used, model_input=x_0),
         }
     }
-    x_scale = H.q_sample_scale(s.inputs, C.pattern(**C.X0), t, C.pattern(**C.NOISE))
+    x_scale = q_sample_scale(s.inputs, C.pattern(**C.X0), t, C.pattern(**C.NOISE))
     offset = np.abs(np.array(C.CFG_OFFSETS))[used.numpy()].reshape(-1, 1, 1, 1)
     pred_scale = 2.0 * (0.5 * (x_t.abs().numpy() + x_scale) + eps_model_scale(x_t, t) + offset) + pred.abs().numpy()
-    scales: Values = {"P_LOSSES_CFG": error_scale(H.loss_scale("l2", pred, noise, pred_scale, float(correct)))}
+    scales: Values = {"P_LOSSES_CFG": error_scale(loss_scale("l2", pred, noise, pred_scale, float(correct)))}
     out["GUIDED"], scales["GUIDED"] = _guided_values(s, model, guidance)
     return out, scales
 
@@ -210,16 +211,16 @@ def _guided_values(s: CheckSchedule, model: torch.nn.Module, guidance: Any) -> t
     values, scales = {}, {}
     for case, (t_index, w, clip) in C.GUIDED_CASES.items():
         t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
-        with torch.no_grad(), H.Float64():
+        with torch.no_grad(), Float64():
             eps_c, eps_u = model(x_t, t, labels), model(x_t, t, null)
 
         def step(eps: torch.Tensor, t: torch.Tensor = t, t_index: int = t_index, clip: bool = clip) -> Any:
             torch.manual_seed(C.SEED)
-            with torch.no_grad(), H.Float64():
+            with torch.no_grad(), Float64():
                 return literal(sampling.p_sample(lambda _x, _t: eps, sched64, x_t, t, t_index, clip))
 
         torch.manual_seed(C.SEED)
-        with torch.no_grad(), H.Float64():
+        with torch.no_grad(), Float64():
             correct = guidance.p_sample_guided(model, sched64, x_t, t, t_index, labels, w, clip_denoised=clip)
         # the s-convention with w plugged in as s: at w = 0 that is the unconditional estimate alone
         cases = {"correct": literal(correct), "scale_convention": step(eps_u + w * (eps_c - eps_u))}
@@ -237,5 +238,5 @@ def _guided_values(s: CheckSchedule, model: torch.nn.Module, guidance: Any) -> t
         guided_err = guided_err + w * (model_err + offsets[-1] + 2 * eps_u.abs().numpy())
         ci = {f"sched.{name}": getattr(sched64, name).numpy() for name in C.SCHEDULE_FIELDS}
         z = C.seeded_noise(x_t32, C.SEED)
-        scales[case] = error_scale(H.p_sample_scale(ci, x_t, t, t_index, eps, guided_err, clip, z))
+        scales[case] = error_scale(p_sample_scale(ci, x_t, t, t_index, eps, guided_err, clip, z))
     return values, scales

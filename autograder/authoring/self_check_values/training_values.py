@@ -7,7 +7,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.assignment import hidden_tests as H
+# the hidden tests' float64 mode and error scales: the self-checks' tolerances are the grader's
+from autograder.assignment.hidden_tests import (
+    Float64,
+    block_scale,
+    cosine_scale,
+    derive_alphas,
+    derive_posterior,
+    derive_prev,
+    derive_sqrt,
+    embedding_scale,
+    loss_scale,
+    q_posterior_scales,
+    q_sample_scale,
+    resnet_scale,
+)
 from autograder.authoring.self_check_values.inputs import CheckSchedule, Schedule, Values, error_scale, f64, literal
 from solutions import checks as C
 from solutions import forward, losses, posterior, schedules, unet
@@ -24,9 +38,9 @@ def schedules_values(s: CheckSchedule) -> tuple[Values, Values]:
     def upstream(key: str) -> np.ndarray:
         return s.frozen64[key].numpy()
 
-    for derive in (H.derive_alphas, H.derive_prev, H.derive_sqrt, H.derive_posterior):
+    for derive in (derive_alphas, derive_prev, derive_sqrt, derive_posterior):
         schedule_scales.update({name: error_scale(value) for name, value in derive(upstream, betas)[1].items()})
-    with H.Float64():
+    with Float64():
         cosine = schedules.cosine_beta_schedule(C.CHECK_T)
         long = schedules.cosine_beta_schedule(1000)
     picked = (0, 1, 2, 100, 499, 900, 990, 998, 999)
@@ -34,8 +48,8 @@ def schedules_values(s: CheckSchedule) -> tuple[Values, Values]:
     out["COSINE_1000"] = {index: literal(long[index]) for index in picked}
     scales = {
         "SCHEDULE": schedule_scales,
-        "COSINE_10": error_scale(H.cosine_scale(C.CHECK_T, 0.008, 0.999, cosine.numpy())),
-        "COSINE_1000": error_scale(H.cosine_scale(1000, 0.008, 0.999, long.numpy())[list(picked)]),
+        "COSINE_10": error_scale(cosine_scale(C.CHECK_T, 0.008, 0.999, cosine.numpy())),
+        "COSINE_1000": error_scale(cosine_scale(1000, 0.008, 0.999, long.numpy())[list(picked)]),
     }
     return out, scales
 
@@ -51,7 +65,7 @@ def forward_values(s: CheckSchedule) -> tuple[Values, Values]:
     x_0_64, noise_64 = f64(x_0), f64(noise)
 
     def q(sched: Schedule, x_0: torch.Tensor = x_0_64, t: torch.Tensor = t, noise: torch.Tensor = noise_64) -> Any:
-        with H.Float64():
+        with Float64():
             return literal(forward.q_sample(sched, x_0, t, noise))
 
     values = {
@@ -63,7 +77,7 @@ def forward_values(s: CheckSchedule) -> tuple[Values, Values]:
         "t_plus_1": q(sched64, t=t + 1),
         "swapped": q(sched64, x_0=noise_64, noise=x_0_64),
     }
-    return {"Q_SAMPLE": values}, {"Q_SAMPLE": error_scale(H.q_sample_scale(s.inputs, x_0, t, noise))}
+    return {"Q_SAMPLE": values}, {"Q_SAMPLE": error_scale(q_sample_scale(s.inputs, x_0, t, noise))}
 
 
 # ----------------------------------------------------------------------------- 03 losses and the posterior
@@ -74,17 +88,17 @@ def losses_values(s: CheckSchedule) -> tuple[Values, Values]:
     x_0, noise, t = C.pattern(**C.X0), C.pattern(**C.NOISE), torch.tensor(C.LOSS_T)
     sched64 = s.sched64
     model = C.EpsNet().double()
-    with H.Float64():
+    with Float64():
         x_t = forward.q_sample(sched64, f64(x_0), t, f64(noise))
         pred = model(x_t, t)
-    x_scale = H.q_sample_scale(s.inputs, x_0, t, noise)
+    x_scale = q_sample_scale(s.inputs, x_0, t, noise)
     # the error scale of 0.5 x - 0.2 + 0.05 (t + 1): its terms, and x's own
     pred_scale = 0.5 * (x_t.abs().numpy() + x_scale) + 0.2 + 0.05 * (t.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
     pred_scale = 2.0 * pred_scale + pred.detach().abs().numpy()
     loss_fns = {"l2": F.mse_loss, "l1": F.l1_loss, "huber": F.smooth_l1_loss}
     values, scales = {}, {}
     for loss_type, loss_fn in loss_fns.items():
-        with torch.no_grad(), H.Float64():
+        with torch.no_grad(), Float64():
             loss = losses.p_losses(model, sched64, f64(x_0), t, noise=f64(noise), loss_type=loss_type)
             values[loss_type] = {
                 "loss": literal(loss),
@@ -92,7 +106,7 @@ def losses_values(s: CheckSchedule) -> tuple[Values, Values]:
                 "target_x0": literal(loss_fn(model(x_t, t), f64(x_0))),
                 "other_noise": literal(loss_fn(model(forward.q_sample(sched64, f64(x_0), t, -f64(noise)), t), f64(noise))),
             }
-        scales[loss_type] = error_scale(H.loss_scale(loss_type, pred.detach(), noise, pred_scale, float(loss)))
+        scales[loss_type] = error_scale(loss_scale(loss_type, pred.detach(), noise, pred_scale, float(loss)))
     return {"P_LOSSES": values}, {"P_LOSSES": scales}
 
 
@@ -101,7 +115,7 @@ def posterior_values(s: CheckSchedule) -> tuple[Values, Values]:
     sched64 = s.sched64
     x_0, x_t, t = C.pattern(**C.POST_X0), C.pattern(**C.POST_XT), torch.tensor(C.POST_T)
     x0, xt = x_0.double(), x_t.double()
-    with H.Float64():
+    with Float64():
         mean, variance = posterior.q_posterior(sched64, x0, xt, t)
 
     def at(name: str) -> torch.Tensor:
@@ -127,7 +141,7 @@ def posterior_values(s: CheckSchedule) -> tuple[Values, Values]:
         "no_alpha": beta * (1 - prev) / (beta + 1 - prev),
         "marginal": 1 - abar,
     }
-    mean_scale, variance_scale = H.q_posterior_scales(s.schedule, x_0, x_t, t)
+    mean_scale, variance_scale = q_posterior_scales(s.schedule, x_0, x_t, t)
     values = {"mean": {k: literal(v) for k, v in means.items()}, "variance": {k: literal(v) for k, v in variances.items()}}
     return {"Q_POSTERIOR": values}, {"Q_POSTERIOR": {"mean": error_scale(mean_scale), "variance": error_scale(variance_scale)}}
 
@@ -152,15 +166,15 @@ def _film_in_block2(block: Any, x: torch.Tensor, time_emb: torch.Tensor) -> torc
 
 def unet_values() -> tuple[Values, Values]:
     """The embeddings, ``Block`` and ``ResnetBlock`` with the checks' filled parameters, and their named mistakes."""
-    with H.Float64():
+    with Float64():
         out: Values = {"EMBEDDINGS": literal(unet.SinusoidalPositionEmbeddings(C.EMB_DIM)(f64(torch.tensor(C.EMB_T))))}
-    scales: Values = {"EMBEDDINGS": error_scale(H.embedding_scale(torch.tensor(C.EMB_T).numpy(), C.EMB_DIM))}
+    scales: Values = {"EMBEDDINGS": error_scale(embedding_scale(torch.tensor(C.EMB_T).numpy(), C.EMB_DIM))}
 
     block = C.fill_parameters(unet.Block(C.BLOCK["dim"], C.BLOCK["dim_out"], groups=C.BLOCK["groups"])).double()
     x = f64(C.pattern(**C.BLOCK_X))
     scale, shift = f64(C.pattern(**C.BLOCK_SCALE)), f64(C.pattern(**C.BLOCK_SHIFT))
     with torch.no_grad():
-        with H.Float64():
+        with Float64():
             normed = block.norm(block.proj(x))
             out["BLOCK"] = {
                 "plain": literal(block(x)),
@@ -171,15 +185,15 @@ def unet_values() -> tuple[Values, Values]:
                 "ss_after_act": literal(F.silu(normed) * (scale + 1) + shift),
             }
         scales["BLOCK"] = {
-            "plain": error_scale(H.block_scale(block, x)),
-            "scale_shift": error_scale(H.block_scale(block, x, scale_shift=(scale, shift))),
+            "plain": error_scale(block_scale(block, x)),
+            "scale_shift": error_scale(block_scale(block, x, scale_shift=(scale, shift))),
         }
 
     resnet = C.fill_parameters(unet.ResnetBlock(**C.RESNET)).double()
     same = C.fill_parameters(unet.ResnetBlock(**C.RESNET_SAME)).double()
     x8, time_emb = f64(C.pattern(**C.RESNET_SAME_X)), f64(C.pattern(**C.RESNET_TIME))
     with torch.no_grad():
-        with H.Float64():
+        with Float64():
             out["RESNET"] = {
                 "with_time": literal(resnet(x, time_emb)),
                 "without_time": literal(resnet(x, None)),
@@ -188,8 +202,8 @@ def unet_values() -> tuple[Values, Values]:
                 "in_block2": literal(_film_in_block2(resnet, x, time_emb)),
             }
         scales["RESNET"] = {
-            "with_time": error_scale(H.resnet_scale(resnet, x, time_emb)),
-            "without_time": error_scale(H.resnet_scale(resnet, x, None)),
-            "same": error_scale(H.resnet_scale(same, x8, None)),
+            "with_time": error_scale(resnet_scale(resnet, x, time_emb)),
+            "without_time": error_scale(resnet_scale(resnet, x, None)),
+            "same": error_scale(resnet_scale(same, x8, None)),
         }
     return out, scales
