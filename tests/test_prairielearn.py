@@ -15,8 +15,7 @@ import zipfile
 
 import pytest
 
-from autograder.assignment import check_cells, exercises, mutants
-from autograder.authoring import stubs
+from autograder.assignment import check_cells, exercises, mutants, regions
 from autograder.harnesses import common, prairielearn
 from autograder.sandbox import bubblewrap, container
 
@@ -156,7 +155,7 @@ def test_correct_files_score_1(question, tmp_path):
 @pytest.mark.slow
 def test_a_wrong_zip_scores_below_1(question, tmp_path):
     mutant = mutants.MUTANTS[0]
-    bonus = {module for exercise, module in stubs.exercises().items() if exercise in check_cells.bonus_exercises()}
+    bonus = {module for exercise, module in regions.module_by_exercise().items() if exercise in check_cells.bonus_exercises()}
 
     def fill(folder):  # the required modules, one with a known mistake; no extra credit to make up for it
         with zipfile.ZipFile(folder / "my-work.zip", "w") as archive:

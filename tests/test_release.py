@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from autograder.assignment import check_cells, hidden_tests
+from autograder.assignment import check_cells, hidden_tests, regions
 from autograder.authoring import release, stubs
 
 from .test_hygiene import ROOT
@@ -48,7 +48,7 @@ def test_leak_check_catches_a_mention_of_solutions(tmp_path):
 
 def test_released_headers_say_what_to_edit_and_how_to_check(built):
     bundle, _ = built
-    exercise_modules = set(stubs.exercises().values())
+    exercise_modules = set(regions.module_by_exercise().values())
     for path in sorted((bundle / "helpers").glob("*.py")):
         first = path.read_text().splitlines()[0]
         assert "Do not edit" not in first and "regenerate" not in first, first
@@ -71,7 +71,7 @@ def test_renamed_released_helper_is_still_found():
 def test_readme_lists_every_exercise_file_with_the_bonus_marked(built):
     bundle, _ = built
     readme = (bundle / "README.md").read_text()
-    modules = stubs.exercises()
+    modules = regions.module_by_exercise()
     for exercise in hidden_tests.EXERCISES:
         line = next((x for x in readme.splitlines() if x.startswith(f"- `helpers/{modules[exercise]}.py`")), None)
         assert line is not None and f"`{exercise}`" in line, exercise

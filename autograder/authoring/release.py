@@ -26,7 +26,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder.assignment import check_cells
+from autograder.assignment import check_cells, regions
 from autograder.authoring import stubs
 from autograder.paths import AUTOGRADER, ROOT
 
@@ -86,7 +86,7 @@ def exercise_files():
     """The README's list of exercise files, from the one exercise table (bonus exercises marked)."""
     from autograder.assignment import hidden_tests
 
-    modules = stubs.exercises()
+    modules = regions.module_by_exercise()
     bonus = set(check_cells.bonus_exercises())
     by_file = {}
     for exercise in hidden_tests.EXERCISES:
@@ -240,7 +240,7 @@ def build(out=DEFAULT_OUT, repo_url=None, make_zip=True):
 def solution_lines(solutions=stubs.SOLUTIONS):
     """Distinctive code lines of every solution region (comments and short lines excluded)."""
     lines = set()
-    for region in stubs.regions(solutions):
+    for region in regions.regions(solutions):
         text = (Path(solutions) / f"{region.module}.py").read_text().splitlines()
         for line in text[region.start : region.end - 1]:
             code = line.strip()

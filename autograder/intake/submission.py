@@ -19,10 +19,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from autograder.assignment import regions
 from autograder.authoring import stubs
 from autograder.untrusted import visible
 
-MODULES = tuple(dict.fromkeys(stubs.exercises().values()))
+MODULES = tuple(dict.fromkeys(regions.module_by_exercise().values()))
 JUNK_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", "__MACOSX", ".venv", "venv", "node_modules", ".idea", ".vscode"}
 READ_SUFFIXES = (".py", ".ipynb")
 MAX_PY_BYTES = 2 << 20
