@@ -64,7 +64,7 @@ def test_renamed_released_helper_is_still_found():
     files = {"sub/helpers/my_forward_v2.py": stubs.generate(release=True)["forward.py"].encode()}
     from autograder.intake import submission
 
-    path, flag = submission._find_module("forward", "sub/", files)
+    path, flag = submission.find_module("forward", "sub/", files)
     assert path == "sub/helpers/my_forward_v2.py" and "not found" in flag
 
 
