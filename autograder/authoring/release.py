@@ -29,10 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from autograder.assignment import check_cells, exercises
+from autograder.assignment import check_cells
 from autograder.authoring import stubs
 from autograder.paths import AUTOGRADER, ROOT
-from autograder.reporting.gradebook import LAUNCH
 
 DEFAULT_OUT = ROOT / "release"
 ASSIGNMENT = "ddpm"
@@ -88,10 +87,13 @@ Zip your course folder (`helpers/` and `notebooks/`) as `<your student id>.zip`:
 
 def exercise_files() -> str:
     """The README's list of exercise files, from the one exercise table (bonus exercises marked)."""
+    from autograder.assignment import hidden_tests
+
+    modules = stubs.exercises()
     bonus = set(check_cells.bonus_exercises())
     by_file: dict[str, list[str]] = {}
-    for entry in exercises.TABLE:
-        by_file.setdefault(entry.module, []).append(entry.id)
+    for exercise in hidden_tests.EXERCISES:
+        by_file.setdefault(modules[exercise], []).append(exercise)
     lines = []
     for module, names in by_file.items():
         tag = " (bonus, extra credit)" if all(name in bonus for name in names) else ""
@@ -169,7 +171,9 @@ def _prepare_notebook(path: Path, repo_url: str | None) -> dict[str, Any]:
     return nb
 
 
-def _nbgrader(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _nbgrader(args, cwd, env=None):
+    from autograder.reporting.gradebook import LAUNCH
+
     cmd = [sys.executable, "-c", LAUNCH, *args]
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
     if done.returncode != 0:

@@ -45,7 +45,7 @@ class Collector:
             names = sorted(os.listdir(root))
         except OSError as error:
             raise ValueError(f"cannot list {root}: {error.strerror}") from error
-        gradescope = self.gradescope(root) if METADATA in names else None
+        gradescope = self.gradescope_layout(root) if METADATA in names else None
         candidates: list[Candidate] = []
         lms_files: list[tuple[str, str, int, list[LmsName]]] = []
         for name in names:
@@ -64,7 +64,7 @@ class Collector:
             odd = not stat.S_ISDIR(mode) and not stat.S_ISREG(mode) and not is_junk_name(name)
             found = readings(name, stat.S_ISDIR(mode))
             if odd and not found:
-                candidates.append(self.plain_one(name, path, mode))  # its row says so; ``submission.read`` never opens it
+                candidates.append(self.plain_candidate(name, path, mode))  # its row says so; ``submission.read`` never opens it
             elif reason:
                 self.files.skip(name, reason)
             elif gradescope is not None and gradescope.claims(name, mode):
@@ -73,15 +73,16 @@ class Collector:
             elif found:
                 lms_files.append((name, path, mode, found))
             else:
-                candidates.append(self.plain_one(name, path, mode))
+                candidates.append(self.plain_candidate(name, path, mode))
         return candidates + self.lms_candidates(lms_files)
 
-    def gradescope(self, root: str) -> GradescopeLayout | None:
+    def gradescope_layout(self, root: str) -> GradescopeLayout | None:
         """The Gradescope layout when its metadata file can be read (None: a link, too large...)."""
         metadata = gradescope_metadata.read(os.path.join(root, METADATA), self.files.zone)
         return None if metadata is None else GradescopeLayout(self.files, self.ids, metadata)
 
-    def plain_one(self, name: str, path: str, mode: int) -> Candidate:
+    def plain_candidate(self, name: str, path: str, mode: int) -> Candidate:
+        """A name no LMS layout claims: the plain layout's (its name is the id, cleaned later and said)."""
         self.layouts.add(self.plain.name)
         return self.plain.candidate(name, path, mode)
 

@@ -45,6 +45,9 @@ NO_HELPERS_NOTEBOOKS = (
 
 @dataclass
 class Submission:
+    """One student's hand-in in memory: its gradeable files, the exercise modules found among them, its notebooks,
+    and every flag about how it was read (nothing skipped without a word)."""
+
     student_id: str
     files: dict[str, bytes] = field(default_factory=dict)  # relative posix path -> bytes (.py and .ipynb only)
     helpers: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes: what goes into the sandbox's helpers/
@@ -55,6 +58,7 @@ class Submission:
     no_helpers: str = ""  # said once, in the flags and every exercise's feedback, when no exercise module was found
 
     def skip(self, why: str) -> None:
+        """Counts one more entry left out for ``why`` (said once, with the count, in the flags)."""
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
 
