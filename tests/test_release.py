@@ -11,6 +11,7 @@ import pytest
 
 from autograder.assignment import check_cells, hidden_tests, regions
 from autograder.authoring import release, stubs
+from autograder.commands import release as release_command
 
 from .test_hygiene import ROOT
 
@@ -64,7 +65,7 @@ def test_renamed_released_helper_is_still_found():
     files = {"sub/helpers/my_forward_v2.py": stubs.generate(release=True)["forward.py"].encode()}
     from autograder.intake import submission
 
-    path, flag = submission._find_module("forward", "sub/", files)
+    path, flag = submission.find_module("forward", "sub/", files)
     assert path == "sub/helpers/my_forward_v2.py" and "not found" in flag
 
 
@@ -92,10 +93,10 @@ def test_release_without_repo_url_warns_once_naming_the_notebooks(built):
 def test_release_with_repo_url_does_not_warn(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(release, "build", lambda out, repo_url: tmp_path)
     args = type("Args", (), {"out": str(tmp_path), "repo_url": "https://github.com/o/n"})()
-    assert release.run(args) == 0
+    assert release_command.run(args) == 0
     assert "WARNING" not in capsys.readouterr().err
     args.repo_url = None
-    release.run(args)
+    release_command.run(args)
     assert re.search(r"WARNING: release without --repo-url", capsys.readouterr().err)
 
 
