@@ -84,12 +84,12 @@ Zip your course folder (`helpers/` and `notebooks/`) as `<your student id>.zip`:
 
 def exercise_files():
     """The README's list of exercise files, from the one exercise table (bonus exercises marked)."""
-    from autograder.assignment import hidden_tests
+    from autograder.assignment import exercises
 
     modules = stubs.exercises()
     bonus = set(check_cells.bonus_exercises())
     by_file = {}
-    for exercise in hidden_tests.EXERCISES:
+    for exercise in exercises.EXERCISES:
         by_file.setdefault(modules[exercise], []).append(exercise)
     lines = []
     for module, names in by_file.items():

@@ -13,7 +13,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from autograder.assignment import hidden_tests as H
+from autograder.assignment.hidden_tests.common import Float64, loss_scale
+from autograder.assignment.hidden_tests.ddim import ddim_scale
+from autograder.assignment.hidden_tests.forward import q_sample_scale
+from autograder.assignment.hidden_tests.likelihood import vlb_term_scale
+from autograder.assignment.hidden_tests.posterior import q_posterior_scales
+from autograder.assignment.hidden_tests.sampling import p_sample_scale
+from autograder.assignment.hidden_tests.schedules import cosine_scale, derive_alphas, derive_posterior, derive_prev, derive_sqrt
+from autograder.assignment.hidden_tests.unet import block_scale, embedding_scale, resnet_scale
 from autograder.authoring.stubs import regions
 from solutions import checks as C
 from solutions import ddim, forward, likelihood, losses, posterior, sampling, schedules, unet
@@ -53,12 +60,12 @@ def build_expected():
     def d(tensor):  # a float64 copy of a float32 input
         return tensor.detach().to(torch.float64)
 
-    with H.Float64():
+    with Float64():
         reference = schedules.DiffusionSchedule(d(C._check_betas()))
     frozen64 = {name: getattr(reference, name) for name in C.SCHEDULE_FIELDS}
     schedule = C.FrozenSchedule(**frozen64)  # float32, as the checks pass it
     sched_inputs = {f"sched.{name}": getattr(schedule, name).numpy() for name in C.SCHEDULE_FIELDS}
-    with H.Float64():
+    with Float64():
         sched64 = C.FrozenSchedule(**{name: getattr(schedule, name) for name in C.SCHEDULE_FIELDS})
     out = {"SCHEDULE": {name: _values(value) for name, value in frozen64.items()}}
     scales = {}
@@ -68,24 +75,24 @@ def build_expected():
 
     betas = frozen64["betas"].numpy()
     scales["SCHEDULE"] = {"betas": _scale(np.abs(betas))}
-    for derive in (H._derive_alphas, H._derive_prev, H._derive_sqrt, H._derive_posterior):
+    for derive in (derive_alphas, derive_prev, derive_sqrt, derive_posterior):
         scales["SCHEDULE"].update({name: _scale(value) for name, value in derive(up, betas)[1].items()})
 
-    with H.Float64():
+    with Float64():
         cosine = schedules.cosine_beta_schedule(C.CHECK_T)
         long = schedules.cosine_beta_schedule(1000)
     picked = (0, 1, 2, 100, 499, 900, 990, 998, 999)
     out["COSINE_10"] = _values(cosine)
     out["COSINE_1000"] = {index: _values(long[index]) for index in picked}
-    scales["COSINE_10"] = _scale(H.cosine_scale(C.CHECK_T, 0.008, 0.999, cosine.numpy()))
-    scales["COSINE_1000"] = _scale(H.cosine_scale(1000, 0.008, 0.999, long.numpy())[list(picked)])
+    scales["COSINE_10"] = _scale(cosine_scale(C.CHECK_T, 0.008, 0.999, cosine.numpy()))
+    scales["COSINE_1000"] = _scale(cosine_scale(1000, 0.008, 0.999, long.numpy())[list(picked)])
 
     x_0, noise, t = C._pattern(**C.X0), C._pattern(**C.NOISE), torch.tensor(C.Q_T)
     alphas, abar = sched64.alphas, sched64.alphas_cumprod
     x_0_64, noise_64 = d(x_0), d(noise)
 
     def q(sched, x_0=x_0_64, t=t, noise=noise_64):
-        with H.Float64():
+        with Float64():
             return _values(forward.q_sample(sched, x_0, t, noise))
 
     out["Q_SAMPLE"] = {
@@ -97,21 +104,21 @@ def build_expected():
         "t_plus_1": q(sched64, t=t + 1),
         "swapped": q(sched64, x_0=noise_64, noise=x_0_64),
     }
-    scales["Q_SAMPLE"] = _scale(H.q_sample_scale(sched_inputs, x_0, t, noise))
+    scales["Q_SAMPLE"] = _scale(q_sample_scale(sched_inputs, x_0, t, noise))
 
     model = C._EpsNet().double()
     t = torch.tensor(C.LOSS_T)
-    with H.Float64():
+    with Float64():
         x_t = forward.q_sample(sched64, d(x_0), t, d(noise))
         pred = model(x_t, t)
-    x_scale = H.q_sample_scale(sched_inputs, x_0, t, noise)
+    x_scale = q_sample_scale(sched_inputs, x_0, t, noise)
     # the error scale of 0.5 x - 0.2 + 0.05 (t + 1): its terms, and x's own
     pred_scale = 0.5 * (x_t.abs().numpy() + x_scale) + 0.2 + 0.05 * (t.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
     pred_scale = 2.0 * pred_scale + pred.detach().abs().numpy()
     loss_fns = {"l2": F.mse_loss, "l1": F.l1_loss, "huber": F.smooth_l1_loss}
     out["P_LOSSES"], scales["P_LOSSES"] = {}, {}
     for loss_type, loss_fn in loss_fns.items():
-        with torch.no_grad(), H.Float64():
+        with torch.no_grad(), Float64():
             loss = losses.p_losses(model, sched64, d(x_0), t, noise=d(noise), loss_type=loss_type)
             out["P_LOSSES"][loss_type] = {
                 "loss": _values(loss),
@@ -119,20 +126,20 @@ def build_expected():
                 "target_x0": _values(loss_fn(model(x_t, t), d(x_0))),
                 "other_noise": _values(loss_fn(model(forward.q_sample(sched64, d(x_0), t, -d(noise)), t), d(noise))),
             }
-        scales["P_LOSSES"][loss_type] = _scale(H._loss_scale(loss_type, pred.detach(), noise, pred_scale, float(loss)))
+        scales["P_LOSSES"][loss_type] = _scale(loss_scale(loss_type, pred.detach(), noise, pred_scale, float(loss)))
 
     out["Q_POSTERIOR"], scales["Q_POSTERIOR"] = _q_posterior_expected(sched64, schedule)
 
-    with H.Float64():
+    with Float64():
         out["EMBEDDINGS"] = _values(unet.SinusoidalPositionEmbeddings(C.EMB_DIM)(d(torch.tensor(C.EMB_T))))
-    scales["EMBEDDINGS"] = _scale(H.embedding_scale(torch.tensor(C.EMB_T).numpy(), C.EMB_DIM))
+    scales["EMBEDDINGS"] = _scale(embedding_scale(torch.tensor(C.EMB_T).numpy(), C.EMB_DIM))
 
     block = C._fill_parameters(unet.Block(C.BLOCK["dim"], C.BLOCK["dim_out"], groups=C.BLOCK["groups"])).double()
     x = d(C._pattern(**C.BLOCK_X))
     scale = d(C._pattern((2, C.BLOCK["dim_out"], 1, 1), phase=0.2, scale=0.5))
     shift = d(C._pattern((2, C.BLOCK["dim_out"], 1, 1), phase=0.9, scale=0.5))
     with torch.no_grad():
-        with H.Float64():
+        with Float64():
             normed = block.norm(block.proj(x))
             out["BLOCK"] = {
                 "plain": _values(block(x)),
@@ -143,8 +150,8 @@ def build_expected():
                 "ss_after_act": _values(F.silu(normed) * (scale + 1) + shift),
             }
         scales["BLOCK"] = {
-            "plain": _scale(H.block_scale(block, x)),
-            "scale_shift": _scale(H.block_scale(block, x, scale_shift=(scale, shift))),
+            "plain": _scale(block_scale(block, x)),
+            "scale_shift": _scale(block_scale(block, x, scale_shift=(scale, shift))),
         }
 
     resnet = C._fill_parameters(
@@ -154,7 +161,7 @@ def build_expected():
     resnet, same = resnet.double(), same.double()
     x8, time_emb = d(C._pattern((2, 8, 5, 5), phase=0.25)), d(C._pattern(**C.RESNET_TIME))
     with torch.no_grad():
-        with H.Float64():
+        with Float64():
             out["RESNET"] = {
                 "with_time": _values(resnet(x, time_emb)),
                 "without_time": _values(resnet(x, None)),
@@ -163,9 +170,9 @@ def build_expected():
                 "in_block2": _values(_film_in_block2(resnet, x, time_emb)),
             }
         scales["RESNET"] = {
-            "with_time": _scale(H.resnet_scale(resnet, x, time_emb)),
-            "without_time": _scale(H.resnet_scale(resnet, x, None)),
-            "same": _scale(H.resnet_scale(same, x8, None)),
+            "with_time": _scale(resnet_scale(resnet, x, time_emb)),
+            "without_time": _scale(resnet_scale(resnet, x, None)),
+            "same": _scale(resnet_scale(same, x8, None)),
         }
 
     def eps_scale(x, t):  # the error scale of checks._eps_model's output
@@ -184,7 +191,7 @@ def build_expected():
             # schedule lookups (not the model's input) one index away, as an off-by-one slip does
             silent = sched.replace(posterior_variance=torch.zeros(C.CHECK_T))
             model = lambda x, steps: C._eps_model(x, steps - shift)
-            with H.Float64():
+            with Float64():
                 return _values(sampling.p_sample(model, silent, x_t, t + shift, 1, clip))
 
         def std(sched, index=t_index):
@@ -207,12 +214,12 @@ def build_expected():
         out["P_SAMPLE"][case] = cases
         ci = {f"sched.{name}": getattr(base, name).numpy() for name in C.SCHEDULE_FIELDS}
         eps = C._eps_model(x_t, t)
-        scales["P_SAMPLE"][case] = _scale(H.p_sample_scale(ci, x_t, t, t_index, eps, eps_scale(x_t, t), clip, z))
+        scales["P_SAMPLE"][case] = _scale(p_sample_scale(ci, x_t, t, t_index, eps, eps_scale(x_t, t), clip, z))
 
     out["VLB_TERM"], scales["VLB_TERM"] = {}, {}
     t = torch.tensor(C.VLB_T)
     for variance in ("posterior", "beta"):
-        with H.Float64():
+        with Float64():
             cases = {"correct": _values(likelihood.vlb_term(C._eps_model, sched64, d(x_0), t, d(noise), variance))}
             cases.update({key: _values(value) for key, value in _vlb_mistakes(sched64, d(x_0), t, d(noise), variance).items()})
         out["VLB_TERM"][variance] = cases
@@ -221,7 +228,7 @@ def build_expected():
             return 0.5 * (x.abs().numpy() + x_scale) + 0.2 + 0.05 * (steps.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
 
         scales["VLB_TERM"][variance] = _scale(
-            H.vlb_term_scale(sched_inputs, x_0.numpy(), t.numpy(), noise.numpy(), C._eps_model, variance, vlb_eps_scale)
+            vlb_term_scale(sched_inputs, x_0.numpy(), t.numpy(), noise.numpy(), C._eps_model, variance, vlb_eps_scale)
         )
 
     out["DDIM"], scales["DDIM"] = {}, {}
@@ -233,7 +240,7 @@ def build_expected():
             runs = []
             for seed in (C.SEED, C.SEED + 1):
                 torch.manual_seed(seed)
-                with H.Float64():
+                with Float64():
                     step = ddim.ddim_step(C._eps_model, sched, x_t, t, t_prev, eta=eta, clip_denoised=clip)
                 runs.append((step, C._seeded_noise(x_t32, seed).double()))
             (out_a, z_a), (out_b, z_b) = runs
@@ -250,7 +257,7 @@ def build_expected():
         out["DDIM"][case] = cases
         eps = C._eps_model(x_t, t)
         ddim_z = z if eta > 0 else torch.zeros_like(z)
-        scales["DDIM"][case] = _scale(H.ddim_scale(sched_inputs, x_t, t, t_prev, eta, clip, eps, eps_scale(x_t, t), ddim_z))
+        scales["DDIM"][case] = _scale(ddim_scale(sched_inputs, x_t, t, t_prev, eta, clip, eps, eps_scale(x_t, t), ddim_z))
 
     _guidance_expected(out, scales, sched64, sched_inputs, eps_scale)
 
@@ -266,7 +273,7 @@ def _q_posterior_expected(sched64, schedule):
     """The posterior's mean and variance on the check's inputs, and the named mistakes (float64)."""
     x_0, x_t, t = C._pattern(**C.POST_X0), C._pattern(**C.POST_XT), torch.tensor(C.POST_T)
     x0, xt = x_0.double(), x_t.double()
-    with H.Float64():
+    with Float64():
         mean, variance = posterior.q_posterior(sched64, x0, xt, t)
 
     def at(name):
@@ -292,7 +299,7 @@ def _q_posterior_expected(sched64, schedule):
         "no_alpha": beta * (1 - prev) / (beta + 1 - prev),
         "marginal": 1 - abar,
     }
-    mean_scale, variance_scale = H.q_posterior_scales(schedule, x_0, x_t, t)
+    mean_scale, variance_scale = q_posterior_scales(schedule, x_0, x_t, t)
     values = {"mean": {k: _values(v) for k, v in means.items()}, "variance": {k: _values(v) for k, v in variances.items()}}
     return values, {"mean": _scale(mean_scale), "variance": _scale(variance_scale)}
 
@@ -342,11 +349,11 @@ def _guidance_expected(out, scales, sched64, sched_inputs, eps_scale):
     null = torch.full_like(labels, C.CFG_CLASSES)
 
     def loss(used, target=noise, model_input=None):
-        with torch.no_grad(), H.Float64():
+        with torch.no_grad(), Float64():
             x_t = forward.q_sample(sched64, x_0, t, noise) if model_input is None else model_input
             return _values(F.mse_loss(model(x_t, t, used), target))
 
-    with torch.no_grad(), H.Float64():
+    with torch.no_grad(), Float64():
         correct = guidance.p_losses_cfg(model, sched64, x_0, t, labels, C.CFG_P_UNCOND, noise, mask)
         used = torch.where(mask, null, labels)
         x_t = forward.q_sample(sched64, x_0, t, noise)
@@ -359,10 +366,10 @@ def _guidance_expected(out, scales, sched64, sched_inputs, eps_scale):
         "target_x0": loss(used, target=x_0),
         "model_on_x0": loss(used, model_input=x_0),
     }
-    x_scale = H.q_sample_scale(sched_inputs, C._pattern(**C.X0), t, C._pattern(**C.NOISE))
+    x_scale = q_sample_scale(sched_inputs, C._pattern(**C.X0), t, C._pattern(**C.NOISE))
     offset = np.abs(np.array(C.CFG_OFFSETS))[used.numpy()].reshape(-1, 1, 1, 1)
     pred_scale = 2.0 * (0.5 * (x_t.abs().numpy() + x_scale) + eps_scale(x_t, t) + offset) + pred.abs().numpy()
-    scales["P_LOSSES_CFG"] = _scale(H._loss_scale("l2", pred, noise, pred_scale, float(correct)))
+    scales["P_LOSSES_CFG"] = _scale(loss_scale("l2", pred, noise, pred_scale, float(correct)))
 
     x_t32 = C._pattern(**C.SAMPLE_X)
     x_t = d(x_t32)
@@ -371,16 +378,16 @@ def _guidance_expected(out, scales, sched64, sched_inputs, eps_scale):
     out["GUIDED"], scales["GUIDED"] = {}, {}
     for case, (t_index, w, clip) in C.GUIDED_CASES.items():
         t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
-        with torch.no_grad(), H.Float64():
+        with torch.no_grad(), Float64():
             eps_c, eps_u = model(x_t, t, labels), model(x_t, t, null)
 
         def step(eps, t=t, t_index=t_index, clip=clip):
             torch.manual_seed(C.SEED)
-            with torch.no_grad(), H.Float64():
+            with torch.no_grad(), Float64():
                 return _values(sampling.p_sample(guidance._Estimate(eps), sched64, x_t, t, t_index, clip))
 
         torch.manual_seed(C.SEED)
-        with torch.no_grad(), H.Float64():
+        with torch.no_grad(), Float64():
             correct = guidance.p_sample_guided(model, sched64, x_t, t, t_index, labels, w, clip_denoised=clip)
         # the s-convention with w plugged in as s: at w = 0 that is the unconditional estimate alone
         cases = {"correct": _values(correct), "scale_convention": step(eps_u + w * (eps_c - eps_u))}
@@ -398,7 +405,7 @@ def _guidance_expected(out, scales, sched64, sched_inputs, eps_scale):
         guided_err = guided_err + w * (model_err + offsets[-1] + 2 * eps_u.abs().numpy())
         ci = {f"sched.{name}": getattr(sched64, name).numpy() for name in C.SCHEDULE_FIELDS}
         z = C._seeded_noise(x_t32, C.SEED)
-        scales["GUIDED"][case] = _scale(H.p_sample_scale(ci, x_t, t, t_index, eps, guided_err, clip, z))
+        scales["GUIDED"][case] = _scale(p_sample_scale(ci, x_t, t, t_index, eps, guided_err, clip, z))
 
 
 def _function_examples(out, scales):
@@ -407,9 +414,9 @@ def _function_examples(out, scales):
 
     examples = {}
     for exercise in exercises.TABLE:
-        calls = [task.call for task in exercise.tasks if isinstance(task.call, dict)]
-        if exercise.example and calls:
-            value, scale = H.function_reference(exercise.module, exercise.id, dict(exercise.example), calls[0]["roundings"])
+        scaffolded = [task.example_reference for task in exercise.tasks if task.example_reference is not None]
+        if exercise.example and scaffolded:
+            value, scale = scaffolded[0](dict(exercise.example))
             examples[exercise.id] = dict(exercise.example)
             out.setdefault("OUTPUTS", {})[exercise.id] = _values(value)
             scales[exercise.id] = _scale(scale)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from autograder.assignment import check_cells, exercises, mutants
 from autograder.authoring import stubs
-from autograder.grading.grading_run import EXERCISE_MODULES, GradingRun
+from autograder.grading.grading_run import GradingRun
 
 
 def add_arguments(parser):
@@ -36,7 +36,7 @@ def _solution_files(tmp, name, mutant=None):
     folder = Path(tmp) / name
     folder.mkdir()
     files = {}
-    for module in EXERCISE_MODULES:
+    for module in exercises.MODULES:
         text = (stubs.SOLUTIONS / f"{module}.py").read_text()
         if mutant is not None and mutant.module == module:
             text = mutants.apply(mutant, text)
@@ -81,7 +81,7 @@ def check_reference():
 
 
 def _summary(verdicts):
-    return ", ".join(f"{e} {v['points']:g}/{v['max']:g}" for e, v in verdicts.items())
+    return ", ".join(f"{e} {v.points:g}/{v.max:g}" for e, v in verdicts.items())
 
 
 def run(args):
@@ -94,15 +94,16 @@ def run(args):
         with GradingRun(seed=args.seed, self_checks=False) as run_:
             print(f"validate: seed {run_.seed}; {run_.isolation.describe()}")
             # 1-2: solutions and stubs
-            full, _, events = run_.grade(_solution_files(tmp, "solutions"), points)
-            bad = {e: v for e, v in full.items() if v["points"] != v["max"]}
+            graded = run_.grade(_solution_files(tmp, "solutions"), points)
+            full, events = graded.verdicts, graded.events
+            bad = {e: v for e, v in full.items() if v.points != v.max}
             print(f"  solutions: {_summary(full)}")
             if bad or events:
                 problems.append(f"the reference solutions lose points: {bad} {events}")
-            stub_files = {m: stubs.HELPERS / f"{m}.py" for m in EXERCISE_MODULES}
-            zero, _, _ = run_.grade(stub_files, points)
+            stub_files = {m: stubs.HELPERS / f"{m}.py" for m in exercises.MODULES}
+            zero = run_.grade(stub_files, points).verdicts
             print(f"  stubs:     {_summary(zero)}")
-            if any(v["points"] for v in zero.values()):
+            if any(v.points for v in zero.values()):
                 problems.append(f"the stubs score points: {_summary(zero)}")
             # 3: mutants
             selected = [m for m in exercises.MUTANTS if args.only is None or m.id in args.only]
@@ -112,8 +113,8 @@ def run(args):
                     files = _solution_files(tmp, mutant.id, mutant)
                 except ValueError as error:
                     return mutant, None, str(error)
-                verdicts, _, events = run_.grade(files, points)
-                return mutant, verdicts, "; ".join(events)
+                graded = run_.grade(files, points)
+                return mutant, graded.verdicts, "; ".join(graded.events)
 
             with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
                 outcomes = list(pool.map(grade_mutant, selected))
@@ -124,8 +125,8 @@ def run(args):
                     print(f"  STALE    {mutant.id}: {note}")
                     continue
                 own = verdicts[mutant.exercise]
-                lost = own["max"] - own["points"]
-                collateral = {e: v["points"] for e, v in verdicts.items() if e != mutant.exercise and v["points"] != v["max"]}
+                lost = own.max - own.points
+                collateral = {e: v.points for e, v in verdicts.items() if e != mutant.exercise and v.points != v.max}
                 is_killed = lost > 0
                 killed += is_killed
                 if mutant.pitfall:
@@ -134,9 +135,9 @@ def run(args):
                 status = "killed  " if is_killed else "SURVIVED"
                 extra_note = f"; other exercises lost points: {collateral}" if collateral else ""
                 tag = f" [§5: {mutant.pitfall}]" if mutant.pitfall else ""
-                print(f"  {status} {mutant.id:30s} {mutant.exercise} -{lost:g}/{own['max']:g}{tag}{extra_note}")
+                print(f"  {status} {mutant.id:30s} {mutant.exercise} -{lost:g}/{own.max:g}{tag}{extra_note}")
                 if not is_killed:
-                    problems.append(f"mutant {mutant.id} survived ({mutant.exercise} kept {own['points']:g}/{own['max']:g})")
+                    problems.append(f"mutant {mutant.id} survived ({mutant.exercise} kept {own.points:g}/{own.max:g})")
                 if collateral:
                     problems.append(f"mutant {mutant.id} of {mutant.exercise} also cost {collateral}: grading is not isolated")
             total = len([o for o in outcomes if o[1] is not None])

@@ -714,6 +714,7 @@ def _write_box(box, helpers, stubs, inputs, limits, stubbed):
         (box / "inputs" / f"{name}.npz").write_bytes(data)
     shutil.copyfile(BOX_FILES / "sandbox_runner.py", box / "sandbox_runner.py")
     shutil.copyfile(BOX_FILES / "standins.py", box / "standins.py")
+    shutil.copyfile(BOX_FILES / "calls.py", box / "calls.py")
     job = {
         "modules": list(MODULES),
         "stubbed": sorted(stubbed),
@@ -731,9 +732,8 @@ def _write_box(box, helpers, stubs, inputs, limits, stubbed):
 
 
 def _call(task):
-    """How the runner calls the student for ``task``: a function exercise's ``{"function", "module"}``, else None."""
-    call = getattr(task, "call", None)
-    return {"function": call["function"], "module": task.module} if isinstance(call, dict) else None
+    """How the runner calls the student for ``task``: its call spec (``autograder/sandbox/box/calls.py``), else None."""
+    return getattr(task, "call", None)
 
 
 def run_student(helpers, stubs, inputs, tasks, dep_sources, limits, isolation):
