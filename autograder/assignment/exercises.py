@@ -28,11 +28,9 @@ from typing import Any
 
 from autograder.assignment.hidden_tests import ddim, forward, guidance, likelihood, losses, posterior, sampling, schedules, unet
 from autograder.assignment.hidden_tests.common import Arrays, Part, PartCheck, Task, all_cases_check
-from autograder.assignment.hidden_tests.functions import class_task, function_task
+from autograder.assignment.hidden_tests.functions import class_task, function_task  # noqa: F401 - scaffolded entries use them
 from autograder.sandbox.box import calls as C
 from autograder.sandbox.box.standins import SCHEDULE_ATTRS
-
-SCAFFOLDED = (function_task, class_task)  # what new-exercise writes into the entries it adds
 
 
 @dataclass(frozen=True)

@@ -146,4 +146,6 @@ def _argument(value: Any, f64_floats: bool = True) -> Any:
     value = np.asarray(value)
     if value.ndim == 0:
         return value.item()
-    return f64(value) if value.dtype.kind == "f" and f64_floats else as_tensor(value)
+    if value.dtype.kind == "f":
+        return f64(value) if f64_floats else as_tensor(value.astype(np.float32))
+    return as_tensor(value)
