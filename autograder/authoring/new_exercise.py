@@ -213,18 +213,12 @@ def check_text(name: str, module: str, is_class: bool = False) -> str:
     else:
         what = f"``{module}.{name}``"
         example = tensors % f'EXPECTED.EXAMPLES["{name}"]'
-        body = (
-            f"    example = {example}\n"
-            f'    with _running("{name}", "{module}"):\n'
-            f"        got = {module}.{name}(**example)\n"
-        )
+        body = f'    example = {example}\n    with _running("{name}", "{module}"):\n        got = {module}.{name}(**example)\n'
     return (
         f"\n\ndef check_{name}():\n"
         f'    """{what} on the example inputs of its table entry (scaffolded by ``new-exercise``:\n'
         f'    name the likely mistakes with ``_compare(..., mistakes=[(mistaken value, hint)])``)."""\n'
-        "    __tracebackhide__ = True\n"
-        + body
-        + f'    want = _tensor(EXPECTED.OUTPUTS["{name}"])\n'
+        "    __tracebackhide__ = True\n" + body + f'    want = _tensor(EXPECTED.OUTPUTS["{name}"])\n'
         f'    _compare("{name}(...)", torch.as_tensor(got), want, scale=_tensor(SCALES["{name}"]))\n'
         f'    _passed("{name}")\n'
     )

@@ -16,6 +16,7 @@ import numpy as np
 
 from autograder.assignment import exercises as table
 from autograder.assignment.hidden_tests import per_run
+from autograder.assignment.hidden_tests.common import Task
 from autograder.authoring import stubs
 from autograder.grading import scoring
 from autograder.grading.records import GradedHandIn, ImportReport, SandboxRun, TaskResult
@@ -60,13 +61,13 @@ class GradingRun:
         self.input_bytes = {}
         for task, arrays in self.inputs.items():
             buffer = io.BytesIO()
-            np.savez(buffer, **arrays)
+            np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy types savez(file, *args, allow_pickle=...)
             self.input_bytes[task] = buffer.getvalue()
         generated = stubs.generate()
         self.stub_texts = {name[:-3]: text for name, text in generated.items() if name[:-3] in table.MODULES}
         # Everything in helpers/ that is not an exercise module is provided code: the grader's copy wins.
         self.provided = {name: text.encode() for name, text in generated.items() if name[:-3] not in table.MODULES}
-        self.tasks = [*(check_tasks() if self_checks else []), *table.TASKS]
+        self.tasks: list[Check | Task] = [*(check_tasks() if self_checks else []), *table.TASKS]
 
     def close(self) -> None:
         """Release the isolation this run set up (its seccomp program and cgroups), if it is this run's."""

@@ -188,7 +188,7 @@ def raised(err: Any) -> str:
     return f"raised {text[:200]}"
 
 
-def all_cases_check(key: str = "out", select: Callable[[Arrays], bool] | None = None) -> tuple[bool, str]:
+def all_cases_check(key: str = "out", select: Callable[[Arrays], bool] | None = None) -> PartCheck:
     """A part check: every case (optionally those ``select(case_inputs)`` keeps) matches the reference
     within the tolerance of its error scale ``reference[case/key.scale]``."""
 

@@ -29,7 +29,7 @@ from solutions import tolerance
 
 
 def make_ddim(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     i = 0
     for kind, T in (("linear", 1000), ("cosine", 1000), ("cosine", 50)):
         mid = int(rng.integers(2, T - 1))
@@ -80,7 +80,7 @@ def ddim_scale(ci: Arrays, x_t: Any, t: Any, t_prev: Any, eta: float, clip: bool
 def ref_ddim(inputs: Arrays) -> Arrays:
     from solutions.ddim import ddim_step
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         t = torch.full((ci["x_t"].shape[0],), int(ci["t_index"]), dtype=torch.long)

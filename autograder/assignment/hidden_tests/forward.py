@@ -37,7 +37,7 @@ def noising_case(out: Arrays, c: str, rng: np.random.Generator, kind: str, T: in
 
 
 def make_q_sample(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     for i, (kind, T) in enumerate(SCHEDULE_CHOICES[:4]):
         noising_case(out, f"c{i}", rng, kind, T)
     return out
@@ -56,7 +56,7 @@ def q_sample_scale(ci: Arrays, x_0: Any, t: Any, noise: Any) -> np.ndarray:
 def ref_q_sample(inputs: Arrays) -> Arrays:
     from solutions.forward import q_sample
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         with Float64():

@@ -36,7 +36,7 @@ def function_task(name: str, module: str, cases: Cases, roundings: float = 16.0)
         return out
 
     def reference(inputs: Arrays) -> Arrays:
-        out = {}
+        out: Arrays = {}
         for c in cases_of(inputs):
             ci = {k: v for k, v in case_inputs(inputs, c).items() if k != "label"}
             out[f"{c}/out"], out[f"{c}/out.scale"] = function_reference(module, name, ci, roundings)
@@ -76,7 +76,7 @@ def class_task(name: str, module: str, cases: Cases, roundings: float = 64.0) ->
         return out
 
     def reference(inputs: Arrays) -> Arrays:
-        out = {}
+        out: Arrays = {}
         for c in cases_of(inputs):
             ci = case_inputs(inputs, c)
             state = {k[3:]: torch.from_numpy(np.array(v)) for k, v in ci.items() if k.startswith("sd.")}

@@ -48,7 +48,7 @@ def _class_case(out: Arrays, c: str, rng: np.random.Generator, kind: str, T: int
 
 def make_p_losses_cfg_mask(rng: np.random.Generator) -> Arrays:
     """Cases with an explicit drop mask (both kept and dropped labels in each): the loss is exact."""
-    out = {}
+    out: Arrays = {}
     for i, (kind, T) in enumerate(SCHEDULE_CHOICES[:4] + SCHEDULE_CHOICES[:2]):
         shape = (int(rng.integers(3, 7)), int(rng.choice([1, 3])), int(rng.integers(3, 7)), int(rng.integers(3, 7)))
         K = _class_case(out, f"c{i}", rng, kind, T, shape)
@@ -73,7 +73,7 @@ def ref_p_losses_cfg_mask(inputs: Arrays) -> Arrays:
     from solutions.forward import q_sample
     from solutions.guidance import p_losses_cfg
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         model = standins.StandInClassModel(ci["x_0"].shape[1], int(ci["num_classes"]))
@@ -96,7 +96,7 @@ DROPOUT_BATCH = 4000
 def make_p_losses_cfg_random(rng: np.random.Generator) -> Arrays:
     """Cases without a drop mask: a large batch of tiny images, so that the share of dropped labels can be
     told from ``p_uncond`` whatever random draws the code makes."""
-    out = {}
+    out: Arrays = {}
     for i, p in enumerate((0.0, 1.0, 0.1, float(rng.uniform(0.15, 0.4)))):
         kind, T = SCHEDULE_CHOICES[i % 4]
         K = _class_case(out, f"c{i}", rng, kind, T, (DROPOUT_BATCH, 1, 2, 2))
@@ -133,7 +133,7 @@ def label_dropout_check(inputs: Arrays, reference: Arrays, student: Arrays) -> t
 
 
 def make_p_sample_guided(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     i = 0
     for kind, T in (("linear", 1000), ("cosine", 1000), ("cosine", 50), ("linear", 50)):
         mid = int(rng.integers(1, T - 1))
@@ -156,7 +156,7 @@ def make_p_sample_guided(rng: np.random.Generator) -> Arrays:
 def ref_p_sample_guided(inputs: Arrays) -> Arrays:
     from solutions.guidance import p_sample_guided
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         t_index, w, clip = int(ci["t_index"]), float(ci["w"]), bool(ci["clip"])

@@ -33,7 +33,7 @@ from solutions import tolerance
 
 
 def make_vlb_term(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     i = 0
     for kind, T in (("linear", 1000), ("cosine", 1000), ("cosine", 50), ("linear", 50)):
         for variance in ("posterior", "beta"):
@@ -93,7 +93,7 @@ def vlb_term_scale(
 def ref_vlb_term(inputs: Arrays) -> Arrays:
     from solutions.likelihood import vlb_term
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         model = standins.StandInModel(ci["x_0"].shape[1])

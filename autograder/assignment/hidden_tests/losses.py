@@ -22,7 +22,7 @@ from autograder.sandbox.box import standins
 
 
 def make_p_losses(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     configs = [(kind_T, "l2") for kind_T in SCHEDULE_CHOICES[:4]]
     configs += [(SCHEDULE_CHOICES[i], lt) for i, lt in enumerate(("l1", "huber", "l1", "huber"))]
     for i, ((kind, T), loss_type) in enumerate(configs):
@@ -36,7 +36,7 @@ def ref_p_losses(inputs: Arrays) -> Arrays:
     from solutions.forward import q_sample
     from solutions.losses import p_losses
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         model = standins.StandInModel(ci["x_0"].shape[1])

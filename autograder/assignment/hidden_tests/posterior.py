@@ -30,7 +30,7 @@ from solutions import tolerance
 
 
 def make_q_posterior(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     for i, (kind, T) in enumerate(SCHEDULE_CHOICES):
         c = f"c{i}"
         shape = image_shape(rng)
@@ -60,7 +60,7 @@ def q_posterior_scales(sched: Any, x_0: Any, x_t: Any, t: Any) -> tuple[np.ndarr
 def ref_q_posterior(inputs: Arrays) -> Arrays:
     from solutions.posterior import q_posterior
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         with Float64():

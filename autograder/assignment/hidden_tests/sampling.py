@@ -30,7 +30,7 @@ from autograder.sandbox.box import standins
 
 
 def make_p_sample(rng: np.random.Generator, zero_variance: bool) -> Arrays:
-    out = {}
+    out: Arrays = {}
     configs = [("linear", 1000), ("cosine", 1000), ("cosine", 50), ("linear", 50)]
     i = 0
     for kind, T in configs:
@@ -77,7 +77,7 @@ def p_sample_scale(
 def ref_p_sample(inputs: Arrays, clip_denoised: bool) -> Arrays:
     from solutions.sampling import p_sample
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         t_index = int(ci["t_index"])
@@ -95,7 +95,7 @@ def ref_p_sample(inputs: Arrays, clip_denoised: bool) -> Arrays:
 
 
 def make_p_sample_loop(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     i = 0
     for kind, T in (("linear", 7), ("cosine", 12)):
         for return_all in (False, True):
@@ -118,7 +118,7 @@ def _standin_p_sample64(model: Any, schedule: Any, x_t: Any, t: Any, t_index: in
 def ref_p_sample_loop(inputs: Arrays) -> Arrays:
     import solutions.sampling as sampling
 
-    out = {}
+    out: Arrays = {}
     saved = sampling.p_sample
     sampling.p_sample = _standin_p_sample64
     try:

@@ -28,7 +28,7 @@ from solutions import tolerance
 
 
 def make_cosine(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     configs = [(1000, 0.008, 0.999), (10, 0.008, 0.999), (int(rng.integers(20, 300)), float(rng.uniform(0.002, 0.02)), 0.999)]
     configs += [(int(rng.integers(5, 40)), 0.008, float(rng.uniform(0.2, 0.6))), (1, 0.008, 0.999)]
     for i, (T, s, mb) in enumerate(configs):
@@ -55,7 +55,7 @@ def cosine_scale(T: int, s: float, max_beta: float, betas: Any) -> np.ndarray:
 def ref_cosine(inputs: Arrays) -> Arrays:
     from solutions.schedules import cosine_beta_schedule
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         T, s, max_beta = int(ci["T"]), float(ci["s"]), float(ci["max_beta"])
@@ -71,7 +71,7 @@ def ref_cosine(inputs: Arrays) -> Arrays:
 def make_diffusion_schedule(rng: np.random.Generator) -> Arrays:
     from solutions.schedules import cosine_beta_schedule, linear_beta_schedule
 
-    out = {}
+    out: Arrays = {}
     betas = [
         ("linear T=1000", linear_beta_schedule(1000)),
         ("cosine T=1000", cosine_beta_schedule(1000)),
@@ -87,7 +87,7 @@ def make_diffusion_schedule(rng: np.random.Generator) -> Arrays:
 def ref_diffusion_schedule(inputs: Arrays) -> Arrays:
     from solutions.schedules import DiffusionSchedule
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         with Float64():
             sched = DiffusionSchedule(f64(case_inputs(inputs, c)["betas"]))
@@ -177,7 +177,7 @@ def derive_posterior(up: Callable[[str], np.ndarray], betas: Any) -> tuple[dict[
 
 
 def make_extract(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     for i, rank in enumerate([1, 2, 3, 4, 4, 5]):
         T = int(rng.integers(2, 1001))
         B = int(rng.integers(2, 7))
@@ -193,7 +193,7 @@ def make_extract(rng: np.random.Generator) -> Arrays:
 def ref_extract(inputs: Arrays) -> Arrays:
     from solutions.schedules import extract
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         out[f"{c}/out"] = as_numpy(extract(as_tensor(ci["a"]), as_tensor(ci["t"]), tuple(int(v) for v in ci["x_shape"])))

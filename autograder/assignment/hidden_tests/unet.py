@@ -25,7 +25,7 @@ from solutions import tolerance
 
 
 def make_embeddings(rng: np.random.Generator) -> Arrays:
-    out = {}
+    out: Arrays = {}
     dims = [4, 16, 32, 2 * int(rng.integers(3, 40))]
     for i, dim in enumerate(dims):
         B = int(rng.integers(2, 9))
@@ -50,7 +50,7 @@ def embedding_scale(time: Any, dim: int) -> np.ndarray:
 def ref_embeddings(inputs: Arrays) -> Arrays:
     from solutions.unet import SinusoidalPositionEmbeddings
 
-    out = {}
+    out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         with Float64():
@@ -66,7 +66,7 @@ BLOCK_CONFIGS = ((4, 8, 4), (8, 8, 8), (6, 16, 8), (16, 8, 2))
 def make_block(rng: np.random.Generator) -> Arrays:
     from solutions.unet import Block
 
-    out = {}
+    out: Arrays = {}
     for i, (dim, dim_out, groups) in enumerate(BLOCK_CONFIGS):
         torch.manual_seed(int(rng.integers(1 << 30)))
         block = Block(dim, dim_out, groups=groups)
@@ -121,7 +121,7 @@ def block_scale(block: Any, x: Any, x_scale: Any | None = None, scale_shift: Any
 def ref_block(inputs: Arrays) -> Arrays:
     from solutions.unet import Block
 
-    out = {}
+    out: Arrays = {}
     with torch.no_grad():
         for c in cases_of(inputs):
             ci = case_inputs(inputs, c)
@@ -143,7 +143,7 @@ RESNET_CONFIGS = ((8, 16, 12, 4, True), (8, 8, 20, 8, True), (4, 8, None, 4, Fal
 def make_resnet(rng: np.random.Generator) -> Arrays:
     from solutions.unet import ResnetBlock
 
-    out = {}
+    out: Arrays = {}
     for i, (dim, dim_out, temb, groups, pass_time) in enumerate(RESNET_CONFIGS):
         torch.manual_seed(int(rng.integers(1 << 30)))
         block = ResnetBlock(dim, dim_out, time_emb_dim=temb, groups=groups)
@@ -177,7 +177,8 @@ def resnet_scale(block: Any, x: Any, time_emb: Any) -> np.ndarray:
     out = block_scale(block.block2, h, h_scale)
     if isinstance(block.res_conv, torch.nn.Conv2d):
         conv = block.res_conv
-        res = torch.nn.functional.conv2d(x.abs(), conv.weight.abs(), conv.bias.abs()) * (math.sqrt(conv.in_channels) + 1.0)
+        bias = conv.bias.abs() if conv.bias is not None else None
+        res = torch.nn.functional.conv2d(x.abs(), conv.weight.abs(), bias) * (math.sqrt(conv.in_channels) + 1.0)
         return out + as_numpy(res)
     return out + as_numpy(x.abs())
 
@@ -185,7 +186,7 @@ def resnet_scale(block: Any, x: Any, time_emb: Any) -> np.ndarray:
 def ref_resnet(inputs: Arrays) -> Arrays:
     from solutions.unet import ResnetBlock
 
-    out = {}
+    out: Arrays = {}
     with torch.no_grad():
         for c in cases_of(inputs):
             ci = case_inputs(inputs, c)

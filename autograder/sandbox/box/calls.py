@@ -277,7 +277,7 @@ class Case:
         if kind == "generator":
             return torch.Generator().manual_seed(int(self.value(expr["generator"], depth + 1)))
         if kind == "student":
-            return self.lookup(self.modules[expr.get("module") or self.module], str(expr["student"]))
+            return self.lookup(self.modules[str(expr.get("module") or self.module)], str(expr["student"]))
         if kind == "standin":
             return self.lookup(self.standins, str(expr["standin"]))
         if kind == "ref":

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import types
+from typing import Any
 
 BOX = os.path.dirname(os.path.abspath(__file__))
 STARTED = time.monotonic()
@@ -52,7 +53,7 @@ def library_values() -> dict[str, object]:
     return found
 
 
-def _describe(obj: object) -> list[str]:
+def _describe(obj: Any) -> list[str]:
     """One layer of a fingerprint: the object's type, ``__module__``, ``__qualname__`` and the file and line
     of its code, as text. Reading them may run code (a student's object); a failure is a value too."""
     parts = []
@@ -112,7 +113,7 @@ def clean_import_main() -> int:
     for name in request["names"]:
         if name in before and after.get(name) is not before[name]:
             changed[name] = fingerprint(after.get(name), before[name])
-    sys.__stdout__.write("CLEAN " + json.dumps(changed) + "\n")
+    (sys.__stdout__ or sys.stdout).write("CLEAN " + json.dumps(changed) + "\n")
     return 0
 
 
@@ -149,6 +150,7 @@ def say(line: str, data: bytes = b"") -> None:
 
 def load_stub(name: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(f"helpers.{name}", os.path.join(BOX, "stubs", f"{name}.py"))
+    assert spec is not None and spec.loader is not None, name
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "helpers"
     sys.modules[f"helpers.{name}"] = module
@@ -217,7 +219,7 @@ def import_all(modules: list[str], stubbed: set[str]) -> tuple[dict[str, str], d
     what the library modules that import brought in also do when a clean interpreter imports them."""
     errors, replaced = {}, {}
     importlib.import_module("helpers")
-    earlier = []  # library modules that earlier student modules brought in: the clean child imports them first
+    earlier: list[str] = []  # library modules that earlier student modules brought in: the clean child imports them first
     for name in modules:
         say(f"IMPORT {name}")
         if name in stubbed:
@@ -244,7 +246,7 @@ def import_all(modules: list[str], stubbed: set[str]) -> tuple[dict[str, str], d
 
 
 def install(dep: str, source: str) -> None:
-    namespace = {"__name__": f"dep_{dep}"}
+    namespace: dict[str, Any] = {"__name__": f"dep_{dep}"}
     exec(compile(source, f"<dependency {dep}>", "exec"), namespace)
     for module, dotted, obj in namespace["__targets__"]:
         target = MODS[module]
@@ -293,7 +295,7 @@ def main() -> None:
                 print(f"dependency {dep} not installed: {error}", file=sys.stderr)
         buffer = io.BytesIO()
         try:
-            np.savez(buffer, **run_task(task, message.get("call")))
+            np.savez(buffer, **run_task(task, message.get("call")))  # type: ignore[arg-type]
         except BaseException as error:  # noqa: B036
             buffer = io.BytesIO()
             np.savez(buffer, error=np.array(f"{type(error).__name__}: {error}"[:300]))

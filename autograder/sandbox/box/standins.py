@@ -29,6 +29,15 @@ SCHEDULE_ATTRS = (
 class ScheduleData:
     """A ``DiffusionSchedule`` look-alike built from reference arrays (no student code inside)."""
 
+    betas: torch.Tensor
+    alphas: torch.Tensor
+    alphas_cumprod: torch.Tensor
+    alphas_cumprod_prev: torch.Tensor
+    sqrt_recip_alphas: torch.Tensor
+    sqrt_alphas_cumprod: torch.Tensor
+    sqrt_one_minus_alphas_cumprod: torch.Tensor
+    posterior_variance: torch.Tensor
+
     def __init__(self, arrays: dict[str, Any]) -> None:
         for name in SCHEDULE_ATTRS:
             setattr(self, name, torch.as_tensor(np.asarray(arrays[name]), dtype=torch.float32))
