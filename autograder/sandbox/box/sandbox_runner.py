@@ -8,7 +8,8 @@ call spec with each task) and this file. Reference code of a dependency arrives 
 stdin only with the task that needs it, after the dependency's own task was answered.
 
 Protocol on the original stdout (student prints go to stderr): ``IMPORT <module>`` ...
-``READY <json>``; then for each ``{"run": task, "deps": {...}}`` line on stdin,
+``READY <json>``; then for each ``{"run": task, "deps": {...}, "call": spec}`` line on stdin (``spec``:
+the task's call spec, interpreted by ``calls.py``; none for a self-check ``check:<exercise>``),
 ``RESULT <task> <n>`` followed by ``n`` bytes of ``.npz``. ``{"exit": true}`` ends it.
 
 Tampering evidence: a watched library function that a student module's import replaced is reported only
