@@ -67,11 +67,11 @@ def _spellings(line):
 def grader_fingerprints():
     """Every spelling (``_spellings``) of the distinctive lines of the reference solutions and of the dependency
     code sent to sandboxes; a line the released (public) code also holds, even inside a longer line, is no leak."""
-    from autograder.assignment import hidden_tests
+    from autograder.assignment.hidden_tests import per_run
     from autograder.authoring import release, stubs
 
     lines = set(release.solution_lines())
-    for source in hidden_tests.dep_sources().values():
+    for source in per_run.dep_sources().values():
         lines |= {line.strip() for line in source.splitlines()}
     public = {_squash(line) for text in stubs.generate().values() for line in text.splitlines()}
     public = "\n".join(public)  # one text: a secret line inside any public line is found by one search

@@ -27,7 +27,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from autograder import untrusted
-from autograder.assignment import check_cells, hidden_tests, regions
+from autograder.assignment import check_cells, regions
+from autograder.assignment.hidden_tests import per_run
 from autograder.authoring import release, stubs
 from autograder.intake import submission
 
@@ -86,7 +87,7 @@ def _atk_frames():
 # Every directory the sandbox might be able to write to, and the names of what the grader writes.
 PLANT = '''
 GRADER_NAMES = ["grades.csv", "report.json", "feedback", "gradebook.db", "nbgrader_config.py", "grading.ipynb",
-                "grading.html", ".grading.lock", "sandbox_runner.py", "standins.py", "job.json", "inputs", "helpers",
+                "grading.html", ".grading.lock", "sandbox_runner.py", "standins.py", "calls.py", "job.json", "inputs", "helpers",
                 "box0", "box1", "box2", "ddpm-sbx-x", "ddpm-grade-x", "RESULT", "READY", "good_a.html"]
 
 
@@ -800,7 +801,7 @@ def secret_lines():
     """Lines of the reference solutions and of the dependency code sent to sandboxes, minus public ones."""
     public = {line.strip() for text in stubs.generate().values() for line in text.splitlines()}
     lines = set(release.solution_lines())
-    for source in hidden_tests.dep_sources().values():
+    for source in per_run.dep_sources().values():
         for line in source.splitlines():
             line = line.strip()
             if len(line.replace(" ", "")) >= 14 and not line.startswith(("#", "import ", "from ", "def ", "class ")):

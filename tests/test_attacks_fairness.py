@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.assignment import hidden_tests
 from autograder.assignment.exercises import PARTS, POINTS
+from autograder.assignment.hidden_tests import common, schedules
 from autograder.authoring import stubs
+from autograder.grading import scoring
+from autograder.grading.records import TaskResult
 from autograder.sandbox.box import standins
 
 SCHEDULE_EXERCISES = ("cosine_beta_schedule", "DiffusionSchedule", "extract")
@@ -33,10 +35,10 @@ def _graded(run, appended):
     """A correct ``schedules.py`` with ``appended`` at its end, run in the sandbox:
     ``(replaced names of schedules, {exercise: (points, max)})``."""
     files = {"schedules.py": (SOLUTION + "\n\n" + appended.strip("\n") + "\n").encode()}
-    results, info, events, stderr = run.run(run.helpers_files(files), set(SCHEDULE_EXERCISES))
-    verdicts = hidden_tests.score({}, run.inputs, run.references, results)
-    assert not info["errors"], (info, events, stderr)
-    return info["replaced"].get("schedules", []), {e: (verdicts[e]["points"], verdicts[e]["max"]) for e in SCHEDULE_EXERCISES}
+    sandbox = run.run(run.helpers_files(files), set(SCHEDULE_EXERCISES))
+    verdicts = scoring.score({}, run.inputs, run.references, sandbox.results)
+    assert not sandbox.imports.errors, (sandbox.imports, sandbox.events, sandbox.stderr)
+    return sandbox.imports.replaced.get("schedules", []), {e: (verdicts[e].points, verdicts[e].max) for e in SCHEDULE_EXERCISES}
 
 
 HONEST = {
@@ -91,16 +93,16 @@ def test_no_clean_import_means_flagged_with_a_note(grading_run):
 
 
 def _schedule_inputs(seed=9):
-    inputs = hidden_tests.make_diffusion_schedule(np.random.default_rng(seed))
-    return inputs, hidden_tests.ref_diffusion_schedule(inputs)
+    inputs = schedules.make_diffusion_schedule(np.random.default_rng(seed))
+    return inputs, schedules.ref_diffusion_schedule(inputs)
 
 
 def _schedule_points(inputs, reference, outputs):
     """``(points, max, {part: ok})`` of DiffusionSchedule for these student outputs."""
-    results = {"DiffusionSchedule": {"status": "ok", "detail": "", "outputs": outputs}}
-    verdict = hidden_tests.score({}, {"DiffusionSchedule": inputs}, {"DiffusionSchedule": reference}, results)
+    results = {"DiffusionSchedule": TaskResult("ok", "", outputs)}
+    verdict = scoring.score({}, {"DiffusionSchedule": inputs}, {"DiffusionSchedule": reference}, results)
     verdict = verdict["DiffusionSchedule"]
-    return verdict["points"], verdict["max"], {p["part"]: p["ok"] for p in verdict["parts"]}
+    return verdict.points, verdict.max, {p.part: p.ok for p in verdict.parts}
 
 
 def _student_schedule(inputs, dtype, **wrong):
@@ -109,7 +111,7 @@ def _student_schedule(inputs, dtype, **wrong):
     from solutions.schedules import DiffusionSchedule
 
     outputs = {}
-    for case in hidden_tests.cases_of(inputs):
+    for case in common.cases_of(inputs):
         sched = DiffusionSchedule(torch.from_numpy(inputs[f"{case}/betas"]).to(dtype))
         for name in standins.SCHEDULE_ATTRS:
             value = wrong[name](sched) if name in wrong else getattr(sched, name)
@@ -121,7 +123,7 @@ def test_all_ones_schedule_earns_nothing():
     inputs, reference = _schedule_inputs()
     outputs = {
         f"{case}/{name}": np.ones(len(inputs[f"{case}/betas"]))
-        for case in hidden_tests.cases_of(inputs)
+        for case in common.cases_of(inputs)
         for name in standins.SCHEDULE_ATTRS
     }
     points, _, parts = _schedule_points(inputs, reference, outputs)

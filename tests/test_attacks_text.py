@@ -7,6 +7,7 @@ Row 10: an odd notebook (wrong JSON types, deep nesting) is flagged and its help
 """
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -21,8 +22,8 @@ from types import SimpleNamespace
 import pytest
 
 from autograder import untrusted
-from autograder.assignment import check_cells, exercises, hidden_tests
-from autograder.grading import class_grader
+from autograder.assignment import check_cells, exercises
+from autograder.grading import class_grader, scoring
 from autograder.intake import submission
 from tests import attacks
 
@@ -127,7 +128,7 @@ def _grader(tmp_path):
 def _row(grader, sid, text):
     """A row as the writers get it, with ``text`` everywhere a student's text can be (as an earlier
     report.json can hold it, uncleaned)."""
-    verdicts = hidden_tests.score(grader.points, {}, {}, {})
+    verdicts = {e: dataclasses.asdict(v) for e, v in scoring.score(grader.points, {}, {}, {}).items()}
     for verdict in verdicts.values():
         for part in verdict["parts"]:
             part["message"] = text
@@ -237,7 +238,7 @@ def test_a_grading_error_with_student_text_still_gives_a_writable_row(tmp_path, 
     assert row["student_id"] == "dave" and "grading error" in row["flags"][0]
     assert _encodable(json.dumps(row, ensure_ascii=False)) and "\ufffd" in row["flags"][0] + row["source"]
     # even when the zero row cannot be scored, the hand-in keeps a row (and the class its outputs)
-    monkeypatch.setattr(hidden_tests, "score", lambda *args: 1 / 0)
+    monkeypatch.setattr(scoring, "score", lambda *args: 1 / 0)
     row = grader.safe_grade_one(entry)
     assert row["student_id"] == "dave" and "grading error (ZeroDivisionError)" in row["flags"][0]
     class_grader.finalize(row, grader.required, grader.bonus, {}, {}, None)

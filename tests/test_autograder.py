@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import check_cells, hidden_tests, mutants, regions
+from autograder.assignment import check_cells, exercises, mutants, regions
 from autograder.authoring import release, stubs
-from autograder.grading.grading_run import EXERCISE_MODULES, GradingRun
+from autograder.grading.grading_run import GradingRun
 from autograder.intake import submission
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +31,9 @@ def _config():
 
 
 def test_every_exercise_has_hidden_tests_and_points():
-    assert set(regions.module_by_exercise()) == set(hidden_tests.EXERCISES)
+    assert set(regions.module_by_exercise()) == set(exercises.EXERCISES)
     points = check_cells.exercise_points()
-    assert set(points) == set(hidden_tests.EXERCISES) and all(p > 0 for p in points.values())
+    assert set(points) == set(exercises.EXERCISES) and all(p > 0 for p in points.values())
 
 
 def test_nbgrader_config_keeps_student_helpers_and_ignores_stderr():
@@ -81,7 +81,7 @@ def test_leak_check_is_clean_on_stubs_and_catches_every_kind_of_leak(tmp_path):
     shutil.copytree(stubs.SOLUTIONS, bundle2 / "solutions")
     assert any("solutions/ file" in leak for leak in release.leak_check(bundle2))
     bundle3, _ = _fake_bundle(tmp_path / "b3")
-    shutil.copyfile(ROOT / "autograder" / "assignment" / "hidden_tests" / "__init__.py", bundle3 / "notes.py")
+    shutil.copyfile(ROOT / "autograder" / "assignment" / "hidden_tests" / "per_run.py", bundle3 / "notes.py")
     assert any("hidden-test code" in leak for leak in release.leak_check(bundle3))
     zip_path = tmp_path / "b4.zip"
     with zipfile.ZipFile(zip_path, "w") as archive:
@@ -122,26 +122,26 @@ def grading_run():
 
 def test_reference_full_marks_and_stubs_zero(grading_run, tmp_path):
     points = check_cells.exercise_points()
-    full, errors, events = grading_run.grade({m: stubs.SOLUTIONS / f"{m}.py" for m in EXERCISE_MODULES}, points)
-    assert (errors, events) == ({}, [])
-    assert {e: v["points"] for e, v in full.items()} == points
-    zero, _, _ = grading_run.grade({m: stubs.HELPERS / f"{m}.py" for m in EXERCISE_MODULES}, points)
-    assert all(v["points"] == 0 for v in zero.values())
+    full = grading_run.grade({m: stubs.SOLUTIONS / f"{m}.py" for m in exercises.MODULES}, points)
+    assert (full.import_errors, full.events) == ({}, [])
+    assert {e: v.points for e, v in full.verdicts.items()} == points
+    zero = grading_run.grade({m: stubs.HELPERS / f"{m}.py" for m in exercises.MODULES}, points)
+    assert all(v.points == 0 for v in zero.verdicts.values())
 
 
 def test_a_broken_dependency_costs_only_its_own_exercise(grading_run, tmp_path):
     files = {}
-    for m in EXERCISE_MODULES:
+    for m in exercises.MODULES:
         files[m] = tmp_path / f"{m}.py"
         text = (stubs.SOLUTIONS / f"{m}.py").read_text()
         if m == "schedules":  # a broken extract and DiffusionSchedule: q_sample, p_losses, p_sample stay full
             text = text.replace("    out = a[t.to(a.device)]", "    out = a[t.to(a.device)] * 2")
             text = text.replace("self.alphas = 1.0 - betas", "self.alphas = 1.0 - 2 * betas")
         files[m].write_text(text)
-    verdicts, _, _ = grading_run.grade(files)
-    assert verdicts["extract"]["points"] == 0
+    verdicts = grading_run.grade(files).verdicts
+    assert verdicts["extract"].points == 0
     for exercise in ("q_sample", "p_losses", "p_sample", "p_sample_loop"):
-        assert verdicts[exercise]["points"] == verdicts[exercise]["max"], exercise
+        assert verdicts[exercise].points == verdicts[exercise].max, exercise
 
 
 # ----------------------------------------------------------------------------- end to end (slow)
@@ -198,7 +198,7 @@ def test_corpus_end_to_end(bundle, tmp_path):
     assert re.search(r"bubblewrap [0-9.]+ allow-list sandbox", report["isolation"])
     rows = {row["student_id"]: row for row in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
     bonus = check_cells.bonus_exercises()
-    required = [e for e in hidden_tests.EXERCISES if e not in bonus]
+    required = [e for e in exercises.EXERCISES if e not in bonus]
     assert bonus == ["ddim_step", "p_losses_cfg", "p_sample_guided"]
     header = ["student_id", *required, "points", "late_minutes", "late_penalty", "total", "max_total", *bonus]
     assert list(next(iter(rows.values()))) == [*header, "adjustments", "flags"]
@@ -208,7 +208,7 @@ def test_corpus_end_to_end(bundle, tmp_path):
     for sid, case in cases.items():
         row = rows[sid]
         expected = corpus.expected_points(case)
-        got = {e: float(row[e]) for e in hidden_tests.EXERCISES}
+        got = {e: float(row[e]) for e in exercises.EXERCISES}
         if got != expected:
             failures.append(f"{sid}: expected {expected}, got {got}")
         # the bonus is extra credit: in the total, not in max_total

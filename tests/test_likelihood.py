@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.assignment import hidden_tests as H
+from autograder.assignment.hidden_tests import common
+from autograder.assignment.hidden_tests import likelihood as likelihood_tests
 from autograder.sandbox.box import standins
 from solutions import checks, forward, likelihood, posterior, schedules
 
@@ -96,19 +97,19 @@ def test_check_vlb_term_passes_an_independent_correct_version(monkeypatch, capsy
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_hidden_test_accepts_other_float32_arrangements_and_rejects_the_mistakes(seed):
-    inputs = H.make_vlb_term(np.random.default_rng(seed))
-    reference = H.ref_vlb_term(inputs)
+    inputs = likelihood_tests.make_vlb_term(np.random.default_rng(seed))
+    reference = likelihood_tests.ref_vlb_term(inputs)
 
     def outputs(function):
         out = {}
-        for case in H.cases_of(inputs):
-            ci = H.case_inputs(inputs, case)
+        for case in common.cases_of(inputs):
+            ci = common.case_inputs(inputs, case)
             model = standins.StandInModel(ci["x_0"].shape[1])
-            args = (model, H.schedule_from(ci), torch.tensor(ci["x_0"]), torch.tensor(ci["t"]))
-            out[f"{case}/out"] = H._np(function(*args, noise=torch.tensor(ci["noise"]), variance=str(ci["variance"])))
+            args = (model, common.schedule_from(ci), torch.tensor(ci["x_0"]), torch.tensor(ci["t"]))
+            out[f"{case}/out"] = common.as_numpy(function(*args, noise=torch.tensor(ci["noise"]), variance=str(ci["variance"])))
         return out
 
-    check = H.all_cases_check()
+    check = common.all_cases_check()
     assert check(inputs, reference, outputs(likelihood.vlb_term)) == (True, "")
     assert check(inputs, reference, outputs(_vlb_with(None)))[0]  # eq. 11 through alphas.sqrt(), means subtracted last
     for mistake in ("nats", "sum_dims", "swapped", "variance_as_std", "model_on_x0", "posterior_for_beta"):

@@ -9,7 +9,8 @@ import zipfile
 
 import pytest
 
-from autograder.assignment import check_cells, hidden_tests, regions
+from autograder.assignment import check_cells, exercises, regions
+from autograder.assignment.hidden_tests import common
 from autograder.authoring import release, stubs
 from autograder.commands import release as release_command
 
@@ -73,7 +74,7 @@ def test_readme_lists_every_exercise_file_with_the_bonus_marked(built):
     bundle, _ = built
     readme = (bundle / "README.md").read_text()
     modules = regions.module_by_exercise()
-    for exercise in hidden_tests.EXERCISES:
+    for exercise in exercises.EXERCISES:
         line = next((x for x in readme.splitlines() if x.startswith(f"- `helpers/{modules[exercise]}.py`")), None)
         assert line is not None and f"`{exercise}`" in line, exercise
         if exercise in check_cells.bonus_exercises():
@@ -106,10 +107,10 @@ def test_a_stub_left_as_it_is_gets_the_one_line_not_implemented_message():
 
     what, (exercise, module) = next(iter(REGIONS.items()))
     error = f"NotImplementedError: COMPLETE THIS: {what}"
-    assert hidden_tests._raised(error) == f"not implemented yet (COMPLETE THIS in helpers/{module}.py)"
-    assert hidden_tests._raised("ValueError: bad").startswith("raised ValueError")
+    assert common.raised(error) == f"not implemented yet (COMPLETE THIS in helpers/{module}.py)"
+    assert common.raised("ValueError: bad").startswith("raised ValueError")
     inputs = {"c0/label": "first case", "c1/label": "second case"}
-    check = hidden_tests.all_cases_check()
+    check = common.all_cases_check()
     ok, message = check(inputs, {}, {"c0/error": error, "c1/error": error})
     assert not ok and message == f"not implemented yet (COMPLETE THIS in helpers/{module}.py)"
     assert "\n" not in message and "/tmp" not in message and "Traceback" not in message

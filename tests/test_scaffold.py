@@ -72,7 +72,7 @@ def test_new_exercise_on_a_tensor_function_in_a_copy_of_the_course(tmp_path):
         "import numpy as np; from autograder.assignment import exercises; from solutions import checks\n"
         "task = exercises.BY_ID['blend_noise'].tasks[0]\n"
         "inputs = task.make(np.random.default_rng(1))\n"
-        "out = task.reference(inputs, 'forward')\n"
+        "out = task.reference(inputs)\n"
         "print(sorted(k for k in out if k.endswith('/out')))\n"
         "checks.check_blend_noise()\n"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from autograder.assignment import check_cells
-from autograder.assignment.hidden_tests import EXERCISES
+from autograder.assignment.exercises import EXERCISES
 from tests.student_styles import VARIANTS, build
 
 # Runs in a fresh interpreter (-I: no PYTHONPATH, no cwd on sys.path) that sees only the built package.
@@ -73,8 +73,8 @@ def test_every_style_gets_full_marks_from_the_hidden_tests(seed, tmp_path):
         with ThreadPoolExecutor(2) as pool:
             graded = dict(zip(VARIANTS, pool.map(lambda v: run.grade(_files(build(v, tmp_path / v)), points), VARIANTS)))
     lost = {
-        variant: {e: [p["message"] for p in v["parts"] if not p["ok"]] for e, v in verdicts.items() if v["points"] < v["max"]}
-        for variant, (verdicts, _errors, _events) in graded.items()
+        variant: {e: [p.message for p in v.parts if not p.ok] for e, v in hand_in.verdicts.items() if v.points < v.max}
+        for variant, hand_in in graded.items()
     }
     assert not any(lost.values()), {variant: parts for variant, parts in lost.items() if parts}
 
@@ -93,13 +93,12 @@ def test_every_style_loses_points_on_its_own_pitfalls(tmp_path):
     def grade(index_case):
         index, (variant, pitfall) = index_case
         helpers = apply(variant, pitfall, tmp_path / str(index))
-        verdicts, _, _ = run.grade(_files(helpers), check_cells.exercise_points(), exercises={pitfall.exercise})
-        return verdicts[pitfall.exercise]
+        return run.grade(_files(helpers), check_cells.exercise_points(), exercises={pitfall.exercise}).verdicts[pitfall.exercise]
 
     with GradingRun(seed=5, self_checks=False) as run:
         with ThreadPoolExecutor(2) as pool:
             verdicts = list(pool.map(grade, enumerate(cases)))
-    survived = [f"{v}: {p.pitfall} ({p.exercise})" for (v, p), got in zip(cases, verdicts) if got["points"] >= got["max"]]
+    survived = [f"{v}: {p.pitfall} ({p.exercise})" for (v, p), got in zip(cases, verdicts) if got.points >= got.max]
     assert not survived, survived
 
 

@@ -7,11 +7,10 @@
 (c) The self-checks and the hidden tests compare with the same function.
 
 The student side runs in this process: solution text (varied or mutated) is imported as a
-throw-away package and driven by ``run_case`` taken from autograder/sandbox/box/sandbox_runner.py, with the
-reference dependencies patched in as the sandbox does.
+throw-away package and driven by the sandbox's own interpreter of the table's call specs
+(autograder/sandbox/box/calls.py), with the reference dependencies patched in as the sandbox does.
 """
 
-import ast
 import importlib
 import sys
 from pathlib import Path
@@ -20,27 +19,18 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.assignment import hidden_tests, mutants
-from autograder.sandbox.box import standins
+from autograder.assignment import exercises, mutants
+from autograder.assignment.hidden_tests import common, per_run
+from autograder.sandbox.box import calls, standins
 from solutions import tolerance
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ("schedules", "forward", "losses", "posterior", "unet", "sampling", "likelihood", "ddim", "guidance")
+MODULES = tuple(exercises.MODULES)
 PROVIDED = ("checks", "checks_expected", "tolerance")
 SEEDS = (0, 1, 2)
 
 
 # --------------------------------------------------------------------------- the in-process student side
-
-
-def _runner_namespace():
-    """``run_case`` and its helpers from sandbox_runner.py, without its protocol set-up."""
-    tree = ast.parse((ROOT / "autograder" / "sandbox" / "box" / "sandbox_runner.py").read_text())
-    wanted = {"run_case", "T", "schedule_from", "load", "as_array"}
-    body = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in wanted]
-    namespace = {"np": np, "torch": torch, "standins": standins, "MODS": {}, "MAX_ELEMENTS": 5_000_000}
-    exec(compile(ast.Module(body=body, type_ignores=[]), "sandbox_runner.py", "exec"), namespace)
-    return namespace
 
 
 def load_package(tmp_path, name, changes=()):
@@ -75,26 +65,14 @@ def _install(mods, source):
 
 def student_outputs(mods, inputs):
     """``{task: {"status", "outputs"}}`` as the sandbox returns them, computed in this process."""
-    runner = _runner_namespace()
-    runner["MODS"].update(mods)
-    deps = hidden_tests.dep_sources()
+    deps = per_run.dep_sources()
     results = {}
-    for task in hidden_tests.TASKS:
+    for task in exercises.TASKS:
         saved = {m: dict(vars(mod)) for m, mod in mods.items()}
         saved_block = dict(vars(mods["unet"].Block))
         for dep in task.deps:
             _install(mods, deps[dep])
-        out = {}
-        for case in hidden_tests.cases_of(inputs[task.name]):
-            ci = hidden_tests.case_inputs(inputs[task.name], case)
-            torch.set_default_dtype(torch.float32)
-            try:
-                with torch.no_grad():
-                    values = runner["run_case"](task.name, ci)
-                for key, value in values.items():
-                    out[f"{case}/{key}"] = np.array(str(value)) if key.endswith(".error") else runner["as_array"](value)
-            except Exception as error:
-                out[f"{case}/error"] = np.array(f"{type(error).__name__}: {error}")
+        out = calls.run_cases(task.call, inputs[task.name], mods, standins)
         results[task.name] = {"status": "ok", "outputs": out, "detail": ""}
         for m, mod in mods.items():  # undo the patched dependencies
             for key, value in saved[m].items():
@@ -109,7 +87,7 @@ def worst_ratios(inputs, references, results):
     """``{part name: (ok, worst error / tolerance over its comparisons)}``."""
     ratios = {}
     original = tolerance.check
-    for part in hidden_tests.PARTS:
+    for part in exercises.PARTS:
         seen = []
 
         def recording(got, want, scale=None, seen=seen):
@@ -130,8 +108,8 @@ def worst_ratios(inputs, references, results):
 def runs():
     out = {}
     for seed in SEEDS:
-        inputs = hidden_tests.make_inputs(seed)
-        out[seed] = (inputs, hidden_tests.make_references(inputs))
+        inputs = per_run.make_inputs(seed, exercises.TASKS)
+        out[seed] = (inputs, per_run.make_references(inputs, exercises.TASKS))
     return out
 
 
@@ -511,9 +489,9 @@ def test_self_checks_and_hidden_tests_share_the_rule(monkeypatch):
 
     monkeypatch.setattr(tolerance, "check", spy)
     assert checks._close(torch.ones(3), torch.ones(3))
-    assert hidden_tests.compare(np.ones(3), np.ones(3))[0]
+    assert common.compare(np.ones(3), np.ones(3))[0]
     assert len(calls) == 2
-    assert checks.tolerance is tolerance and hidden_tests.tolerance is tolerance
+    assert checks.tolerance is tolerance and common.tolerance is tolerance
 
 
 def test_rule_units():

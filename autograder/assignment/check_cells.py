@@ -5,8 +5,11 @@ on their ``checks.check_<id>()`` cells. ``sync_points`` writes the table's point
 ``python -m autograder helpers``), ``drift`` says where they disagree (``helpers --check``, validate).
 """
 
+from __future__ import annotations
+
 import json
 from pathlib import Path
+from typing import Any
 
 from autograder.assignment import exercises
 from autograder.paths import ROOT
@@ -14,17 +17,17 @@ from autograder.paths import ROOT
 NOTEBOOKS = ROOT / "notebooks"
 
 
-def notebook_paths(notebooks=NOTEBOOKS):
+def notebook_paths(notebooks: Path | str = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in Path(notebooks).glob("[0-9][0-9]_*.ipynb"))
 
 
-def _notebook_of(exercise, notebooks=NOTEBOOKS):
+def _notebook_of(exercise: str, notebooks: Path | str = NOTEBOOKS) -> Path | None:
     prefix = exercises.BY_ID[exercise].notebook
     found = [p for p in notebook_paths(notebooks) if p.name.startswith(f"{prefix}_")]
     return found[0] if found else None
 
 
-def _grade_cells(path):
+def _grade_cells(path: Path) -> dict[str, Any]:
     """``{grade_id: cell}`` of the nbgrader grade cells of one notebook."""
     cells = {}
     for cell in json.loads(Path(path).read_text())["cells"]:
@@ -34,16 +37,16 @@ def _grade_cells(path):
     return cells
 
 
-def _source(cell):
+def _source(cell: dict[str, Any]) -> str:
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
-def course_cells(notebooks=NOTEBOOKS):
+def course_cells(notebooks: Path | str = NOTEBOOKS) -> dict[str, tuple[str, str, float]]:
     """``{grade_id: (notebook file name, source, points)}`` per exercise, in table order; points from the table.
 
     An exercise whose notebook has no check cell (yet) gets ``checks.check_<id>()``, so grading never
     depends on the notebooks being finished."""
-    found = {}
+    found: dict[str, tuple[str, str]] = {}
     for path in notebook_paths(notebooks):
         for grade_id, cell in _grade_cells(path).items():
             found.setdefault(grade_id, (path.name, _source(cell)))
@@ -55,17 +58,17 @@ def course_cells(notebooks=NOTEBOOKS):
     return cells
 
 
-def exercise_points():
+def exercise_points() -> dict[str, float]:
     """``{exercise id: points}`` (the table's)."""
     return dict(exercises.POINTS)
 
 
-def bonus_exercises():
+def bonus_exercises() -> list[str]:
     """Extra-credit exercises: they count in ``total``, not in ``max_total``."""
     return list(exercises.BONUS)
 
 
-def drift(notebooks=NOTEBOOKS):
+def drift(notebooks: Path | str = NOTEBOOKS) -> list[str]:
     """Where the notebooks disagree with the table: a missing check cell, a cell in another notebook,
     points that differ, a grade cell of no exercise."""
     problems, seen = [], set()
@@ -96,7 +99,7 @@ def drift(notebooks=NOTEBOOKS):
     return problems
 
 
-def sync_points(notebooks=NOTEBOOKS):
+def sync_points(notebooks: Path | str = NOTEBOOKS) -> list[Path]:
     """Write the table's points into the notebooks' check cells; the notebooks changed."""
     import nbformat
 

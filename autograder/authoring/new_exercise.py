@@ -1,24 +1,27 @@
-"""``python -m autograder new-exercise NAME --module M --notebook NN``: scaffold a new exercise.
+"""``new-exercise NAME --module M --notebook NN``: scaffold a new exercise, a function or a class.
 
-Write the exercise's solution region in ``solutions/M.py`` first (a top-level function). This command
-then adds, each in its one place:
-- an entry to the exercise table (``autograder/assignment/exercises.py``): graded as a function on random cases
-  built from its signature (edit ``cases`` and ``points``, and list the mistakes you expect as mutants).
-  Every parameter a case can pass (positional and keyword-only) gets a value from its literal default,
-  its annotation (``int``, ``float``, ``bool``, ``Tensor``) or its name: image-like names (``x_t``,
-  ``noise``...) and tensors a batch of shape (4, 1, 8, 8), ``t`` integer timesteps of shape (4,), a
-  schedule (``betas``) shape (10,); a ``# TODO`` line above each guessed shape. A parameter whose
-  default is ``None`` or not a literal keeps the function's default. What is written must compile,
-  or nothing is written;
+Write the exercise's solution region in ``solutions/M.py`` first: in a top-level function, or in the
+``__init__``/``forward`` of a top-level class (an ``nn.Module``). ``scaffold`` then adds, each in its one place:
+- an entry to the exercise table (``autograder/assignment/exercises.py``) graded on random cases built
+  from the signature (edit ``cases`` and ``points``, and list the mistakes you expect as mutants): a
+  function is called with each case's values; a class is built from the case's ``init`` values (its
+  parameters, drawn by the reference, are loaded into the student's module) and called with its
+  ``forward`` values. Every parameter a case can pass (positional and keyword-only) gets a value from
+  its literal default, its annotation (``int``, ``float``, ``bool``, ``Tensor``) or its name:
+  image-like names (``x_t``, ``noise``...) and tensors a batch of shape (4, 1, 8, 8), ``t`` integer
+  timesteps of shape (4,), a schedule (``betas``) shape (10,); a ``# TODO`` line above each guessed
+  shape. A parameter whose default is ``None`` or not a literal keeps its default. What is written
+  must compile, or nothing is written;
 - ``check_NAME()`` to ``solutions/checks.py``: the visible self-check, on the entry's ``example``;
 - a check cell (nbgrader metadata from the table) at the end of notebook ``NN``.
 Then run ``python -m autograder helpers`` and ``python -m autograder validate``.
+The command line is ``autograder/commands/new_exercise.py``.
 """
 
 import ast
 import re
-import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from autograder.assignment import exercises
 from autograder.assignment.check_cells import notebook_paths
@@ -36,27 +39,29 @@ class ScaffoldError(ValueError):
     """Why the exercise cannot be scaffolded, and what to do."""
 
 
-def add_arguments(parser):
-    parser.add_argument("name", help="the exercise id: the top-level function around its solution region")
-    parser.add_argument("--module", required=True, help="the solutions/ module that holds it, e.g. schedules")
-    parser.add_argument("--notebook", required=True, help="two-digit prefix of the notebook for its check cell, e.g. 01")
-    parser.add_argument("--points", type=float, default=1.0, help="its points (default 1; change later in the table)")
-
-
-def _function(name, module):
+def exercise_node(name: str, module: str) -> ast.FunctionDef | ast.ClassDef:
+    """The top-level function or class ``name`` of ``solutions/<module>.py`` around a solution region."""
     path = stubs.SOLUTIONS / f"{module}.py"
     if not path.is_file():
         raise ScaffoldError(f"solutions/{module}.py does not exist")
     regions = module_by_exercise()
     if regions.get(name) != module:
         raise ScaffoldError(
-            f"no solution region for {name} in solutions/{module}.py: write the function with a "
-            "`# BEGIN SOLUTION: <what to write>` ... `# END SOLUTION` region inside it first"
+            f"no solution region for {name} in solutions/{module}.py: write the function (or the class's __init__ "
+            "and forward) with a `# BEGIN SOLUTION: <what to write>` ... `# END SOLUTION` region inside it first"
         )
     for node in ast.parse(path.read_text(), filename=str(path)).body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             return node
-    raise ScaffoldError(f"{name} is not a top-level function of solutions/{module}.py: new-exercise scaffolds functions only")
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            if _method(node, "forward") is None:
+                raise ScaffoldError(f"class {name} of solutions/{module}.py has no forward method: it is graded by calling it")
+            return node
+    raise ScaffoldError(f"{name} is not a top-level function or class of solutions/{module}.py")
+
+
+def _method(node: ast.ClassDef, name: str) -> ast.FunctionDef | None:
+    return next((item for item in node.body if isinstance(item, ast.FunctionDef) and item.name == name), None)
 
 
 # Inputs for parameters that take tensors, by name when they carry no annotation. The shapes are the
@@ -134,57 +139,93 @@ def _argument_code(arg: ast.arg, default: ast.expr | None) -> ArgumentCode | Non
     return ArgumentCode(f"rng.standard_normal({shape})", _grid((EXAMPLE_BATCH, *IMAGE)), todo)
 
 
-def _parameters(node: ast.FunctionDef) -> list[tuple[ast.arg, ast.expr | None]]:
-    """Every parameter a case can pass by keyword (positional ones and keyword-only), with its default."""
+def _parameters(node: ast.FunctionDef | None, method: bool = False) -> list[tuple[ast.arg, ast.expr | None]]:
+    """Every parameter a case can pass by keyword (positional ones and keyword-only), with its default
+    (``method``: without ``self``)."""
+    if node is None:
+        return []
     args = [*node.args.posonlyargs, *node.args.args]
     defaults = [None] * (len(args) - len(node.args.defaults)) + list(node.args.defaults)
-    return [*zip(args, defaults), *zip(node.args.kwonlyargs, node.args.kw_defaults)]
+    found = [*zip(args, defaults), *zip(node.args.kwonlyargs, node.args.kw_defaults)]
+    return found[1:] if method and found else found
 
 
-def entry_text(node, module, notebook, points):
-    """The table entry, one argument a line (a TODO is a comment line of its own: it never swallows code)."""
+def _arguments(node: ast.FunctionDef | None, indent: str, method: bool = False) -> tuple[list[str], dict[str, object]]:
+    """The lines ``name=<code>,`` of a ``dict(...)`` of random arguments (a TODO is a comment line of its own:
+    it never swallows code), and the self-check's example values."""
     lines, example = [], {}
-    for arg, default in _parameters(node):
+    for arg, default in _parameters(node, method):
         made = _argument_code(arg, default)
         if made is None:
             continue
         if made.todo:
-            lines.append(f"                # TODO {made.todo}\n")
-        lines.append(f"                {arg.arg}={made.code},\n")
+            lines.append(f"{indent}# TODO {made.todo}\n")
+        lines.append(f"{indent}{arg.arg}={made.code},\n")
         example[arg.arg] = made.example
+    return lines, example
+
+
+def entry_text(node: ast.FunctionDef | ast.ClassDef, module: str, notebook: str, points: float) -> str:
+    """The table entry: a function called on each case's values, or a class built from each case's ``init``
+    values and called with its ``forward`` values."""
     name = node.name
     points = int(points) if float(points).is_integer() else points
+    if isinstance(node, ast.ClassDef):
+        init, init_example = _arguments(_method(node, "__init__"), " " * 20, method=True)
+        forward, forward_example = _arguments(_method(node, "forward"), " " * 20, method=True)
+        example: dict[str, object] = {"init": init_example, "forward": forward_example}
+        case = (
+            "            dict(\n"
+            "                init=dict(\n" + "".join(init) + "                ),\n"
+            "                forward=dict(\n" + "".join(forward) + "                ),\n"
+            "            )\n"
+        )
+        task, part = "class_task", "forward"
+    else:
+        lines, example = _arguments(node, " " * 16)
+        case = "            dict(\n" + "".join(lines) + "            )\n"
+        task, part = "function_task", "values"
     return (
         f"    Exercise(\n"
         f'        "{name}", "{module}", "{notebook}", points={points},\n'
-        f'        tasks=(H.function_task("{name}", lambda rng: [\n'
-        f"            dict(\n" + "".join(lines) + f"            )\n"
-        f"            for _ in range(4)\n"
-        f"        ]),),\n"
-        f'        parts=(P("values", "{name}"),),\n'
+        f'        tasks=({task}("{name}", "{module}", lambda rng: [\n' + case + "            for _ in range(4)\n"
+        "        ]),),\n"
+        f'        parts=(P("{part}", "{name}"),),\n'
         f'        mutants=(),  # known mistakes: M("id", "text in the solution region", "the mistaken text", "pitfall")\n'
         f"        example={example!r},\n"
         f"    ),\n"
     )
 
 
-def check_text(name, module):
-    return f'''
+def check_text(name: str, module: str, is_class: bool = False) -> str:
+    """The self-check ``check_<name>()`` of ``solutions/checks.py``, on the example of the table entry."""
+    tensors = "{k: torch.tensor(v) if isinstance(v, list) else v for k, v in %s.items()}"
+    if is_class:
+        what = f"``{module}.{name}(**init)(**forward)``"
+        init, forward = tensors % 'example["init"]', tensors % 'example["forward"]'
+        body = (
+            f'    example = EXPECTED.EXAMPLES["{name}"]\n'
+            f"    init = {init}\n"
+            f"    forward = {forward}\n"
+            f'    with _running("{name}", "{module}"), torch.no_grad():\n'
+            "        torch.manual_seed(0)  # the parameters the expected values were computed with\n"
+            f"        got = {module}.{name}(**init)(**forward)\n"
+        )
+    else:
+        what = f"``{module}.{name}``"
+        example = tensors % f'EXPECTED.EXAMPLES["{name}"]'
+        body = f'    example = {example}\n    with _running("{name}", "{module}"):\n        got = {module}.{name}(**example)\n'
+    return (
+        f"\n\ndef check_{name}():\n"
+        f'    """{what} on the example inputs of its table entry (scaffolded by ``new-exercise``:\n'
+        f'    name the likely mistakes with ``_compare(..., mistakes=[(mistaken value, hint)])``)."""\n'
+        "    __tracebackhide__ = True\n" + body + f'    want = _tensor(EXPECTED.OUTPUTS["{name}"])\n'
+        f'    _compare("{name}(...)", torch.as_tensor(got), want, scale=_tensor(SCALES["{name}"]))\n'
+        f'    _passed("{name}")\n'
+    )
 
-def check_{name}():
-    """``{module}.{name}`` on the example inputs of its table entry (scaffolded by ``new-exercise``:
-    name the likely mistakes with ``_compare(..., mistakes=[(mistaken value, hint)])``)."""
-    __tracebackhide__ = True
-    example = {{k: torch.tensor(v) if isinstance(v, list) else v for k, v in EXPECTED.EXAMPLES["{name}"].items()}}
-    with _running("{name}", "{module}"):
-        got = {module}.{name}(**example)
-    want = _tensor(EXPECTED.OUTPUTS["{name}"])
-    _compare("{name}(...)", torch.as_tensor(got), want, scale=_tensor(SCALES["{name}"]))
-    _passed("{name}")
-'''
 
-
-def _add_check(name, module):
+def _add_check(name: str, module: str, is_class: bool) -> bool:
     text = CHECKS_FILE.read_text()
     if f"def check_{name}(" in text:
         return False
@@ -194,13 +235,13 @@ def _add_check(name, module):
         text = text.replace(imports[0], f"from . import {', '.join(sorted([*names, module]))}")
     end = text.index("]\n", text.index("__all__ = ["))
     text = text[:end] + f'    "check_{name}",\n' + text[end:]
-    text = text.rstrip("\n") + "\n" + check_text(name, module)
+    text = text.rstrip("\n") + "\n" + check_text(name, module, is_class)
     _compiles(text, "solutions/checks.py")
     CHECKS_FILE.write_text(text)
     return True
 
 
-def _add_cell(name, notebook, points):
+def _add_cell(name: str, notebook: str, points: float) -> tuple[Path, bool]:
     import nbformat
 
     found = [p for p in notebook_paths() if p.name.startswith(f"{notebook}_")]
@@ -248,7 +289,7 @@ def _compiles(text: str, where: str) -> None:
         ) from None
 
 
-def scaffold(name, module, notebook, points=1.0):
+def scaffold(name: str, module: str, notebook: str, points: float = 1.0) -> list[str]:
     """Add the table entry, the self-check and the notebook cell; returns what was written."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ScaffoldError(f"{name!r} is not a Python identifier")
@@ -256,7 +297,7 @@ def scaffold(name, module, notebook, points=1.0):
         raise ScaffoldError(f"--notebook takes the two-digit prefix of a notebook (e.g. 01), not {notebook!r}")
     if name in exercises.BY_ID:
         raise ScaffoldError(f"{name} is already in autograder/assignment/exercises.py")
-    node = _function(name, module)
+    node = exercise_node(name, module)
     table = TABLE_FILE.read_text()
     if ANCHOR not in table:
         raise ScaffoldError(f"autograder/assignment/exercises.py lost its line {ANCHOR.strip()!r}: add the entry by hand")
@@ -264,21 +305,9 @@ def scaffold(name, module, notebook, points=1.0):
     _compiles(new_table, "autograder/assignment/exercises.py")
     TABLE_FILE.write_text(new_table)
     written = ["autograder/assignment/exercises.py"]
-    if _add_check(name, module):
+    if _add_check(name, module, isinstance(node, ast.ClassDef)):
         written.append("solutions/checks.py")
     path, added = _add_cell(name, notebook, points)
     if added:
         written.append(f"notebooks/{path.name}")
     return written
-
-
-def run(args):
-    try:
-        written = scaffold(args.name, args.module, args.notebook, args.points)
-    except ScaffoldError as error:
-        print(f"new-exercise: {error}", file=sys.stderr)
-        return 2
-    print(f"new-exercise {args.name}: wrote {', '.join(written)}")
-    print("next: edit its entry in autograder/assignment/exercises.py (cases, points, mutants), then run")
-    print("  python -m autograder helpers && python -m autograder validate")
-    return 0

@@ -87,12 +87,12 @@ Zip your course folder (`helpers/` and `notebooks/`) as `<your student id>.zip`:
 
 def exercise_files() -> str:
     """The README's list of exercise files, from the one exercise table (bonus exercises marked)."""
-    from autograder.assignment import hidden_tests
+    from autograder.assignment import exercises
 
     modules = regions.module_by_exercise()
     bonus = set(check_cells.bonus_exercises())
     by_file: dict[str, list[str]] = {}
-    for exercise in hidden_tests.EXERCISES:
+    for exercise in exercises.EXERCISES:
         by_file.setdefault(modules[exercise], []).append(exercise)
     lines = []
     for module, names in by_file.items():
@@ -236,6 +236,7 @@ def build(out: str | Path = DEFAULT_OUT, repo_url: str | None = None, make_zip: 
 
 def solution_lines(solutions: str | Path = stubs.SOLUTIONS) -> set[str]:
     """Distinctive code lines of every solution region (comments and short lines excluded)."""
+    solutions = Path(solutions)
     lines = set()
     for region in regions.regions(solutions):
         text = (Path(solutions) / f"{region.module}.py").read_text().splitlines()

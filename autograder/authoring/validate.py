@@ -21,7 +21,6 @@ from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from autograder.assignment import check_cells, exercises, mutants, regions
@@ -84,19 +83,6 @@ def check_reference() -> list[str]:
 # ----------------------------------------------------------------------------- 1-3: grading
 
 
-def graded_hand_in(answer: Any) -> Any:  # until h-table merges
-    """``GradingRun.grade``'s answer read by attribute, as ``GradedHandIn`` (grading/records.py) has it:
-    ``.verdicts`` (exercise -> ``.points``, ``.max``) and ``.events``; today it is a tuple of dicts."""
-    if not isinstance(answer, tuple):
-        return answer
-    verdicts, import_errors, events = answer
-    return SimpleNamespace(
-        verdicts={e: SimpleNamespace(points=v["points"], max=v["max"]) for e, v in verdicts.items()},
-        import_errors=import_errors,
-        events=events,
-    )
-
-
 def solution_files(tmp: Path, name: str, mutant: Mutant | None = None) -> dict[str, Path]:
     """``{module: path}`` of a copy of the reference's exercise modules in ``tmp/name``, ``mutant`` applied."""
     folder = Path(tmp) / name
@@ -118,13 +104,13 @@ def _summary(verdicts: Mapping[str, Any]) -> str:
 def grade_reference_and_stubs(grading: GradingRun, tmp: Path, points: Mapping[str, float]) -> list[str]:
     """Steps 1-2: the reference solutions score full marks, the untouched stubs zero."""
     problems = []
-    graded = graded_hand_in(grading.grade(solution_files(tmp, "solutions"), points))
+    graded = grading.grade(solution_files(tmp, "solutions"), points)
     bad = {e: v for e, v in graded.verdicts.items() if v.points != v.max}
     print(f"  solutions: {_summary(graded.verdicts)}")
     if bad or graded.events:
         problems.append(f"the reference solutions lose points: {_summary(bad)} {graded.events}")
     stub_files = {m: HELPERS / f"{m}.py" for m in exercises.MODULES}
-    zero = graded_hand_in(grading.grade(stub_files, points)).verdicts
+    zero = grading.grade(stub_files, points).verdicts
     print(f"  stubs:     {_summary(zero)}")
     if any(v.points for v in zero.values()):
         problems.append(f"the stubs score points: {_summary(zero)}")
@@ -162,7 +148,7 @@ def grade_mutant(grading: GradingRun, tmp: Path, points: Mapping[str, float], mu
         files = solution_files(tmp, mutant.id, mutant)
     except ValueError as error:
         return MutantOutcome(mutant, None, str(error))
-    graded = graded_hand_in(grading.grade(files, points))
+    graded = grading.grade(files, points)
     return MutantOutcome(mutant, graded.verdicts, "; ".join(graded.events))
 
 

@@ -29,6 +29,7 @@ Exit code 0 whenever grading ran, whatever the scores; 2 when it could not (no s
 """
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -41,14 +42,15 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder.reporting import feedback, overrides
-from autograder.assignment import check_cells, exercises, hidden_tests
+from autograder import untrusted
+from autograder.assignment import check_cells, exercises
+from autograder.grading import scoring
+from autograder.grading.grading_run import GradingRun
 from autograder.intake import lms, roster, submission
+from autograder.paths import ROOT
+from autograder.reporting import feedback, overrides
 from autograder.sandbox import bubblewrap, container
 from autograder.sandbox.limits import Limits
-from autograder import untrusted
-from autograder.grading.grading_run import GradingRun
-from autograder.paths import ROOT
 
 COURSE_FOLDER = "nbgrader"  # the class folder's own nbgrader course: its gradebook lists this class only
 DEFAULT_CONFIG = ROOT / "autograder" / "course.ini"
@@ -124,6 +126,10 @@ def _failure(what, error):
     return f"{what} ({type(error).__name__}): this student's other outputs and every other row are complete"
 
 
+def _as_dicts(verdicts):  # until h-rows merges: the rows still hold verdicts as dicts
+    return {exercise: dataclasses.asdict(verdict) for exercise, verdict in verdicts.items()}
+
+
 class GradeError(Exception):
     """Grading cannot start; the message says what to do."""
 
@@ -155,8 +161,9 @@ class ClassGrader:
         sub = submission.read(str(entry.path), entry.student_id)
         course_cells = {g: (nb, src) for g, (nb, src, _) in self.cells.items()}
         student_cells = submission.compare_check_cells(sub, course_cells)
-        results, info, events, _stderr = self.run.run(sub.helpers)
-        verdicts = hidden_tests.score(self.points, self.run.inputs, self.run.references, results)
+        sandbox = self.run.run(sub.helpers)
+        results, info, events = sandbox.results, sandbox.imports, sandbox.events
+        verdicts = _as_dicts(scoring.score(self.points, self.run.inputs, self.run.references, results))
         for verdict in verdicts.values():
             for part in verdict["parts"]:
                 # a hand-in without helpers/ ran the stubs: what failed is the missing folder, not "COMPLETE THIS"
@@ -164,20 +171,20 @@ class ClassGrader:
                 part["message"] = untrusted.clean(said)
         checks = {}
         for exercise in exercises.EXERCISES:
-            result = results.get(f"check:{exercise}", {})
-            outputs = result.get("outputs", {})
+            result = results.get(f"check:{exercise}", scoring.NOT_RUN)
+            outputs = result.outputs
             # the self-check's words are the student's code's: made printable and leak-free here, once
             if "ok" in outputs:
                 checks[exercise] = (bool(outputs["ok"]), untrusted.clean(outputs.get("message", ""), 600, lines=6))
             else:
-                said = f"{result.get('status', 'not run')}: {result.get('detail', '')}"
+                said = f"{result.status}: {result.detail}"
                 checks[exercise] = (False, untrusted.clean(said, 600, lines=6))
             if sub.no_helpers and not checks[exercise][0]:
                 checks[exercise] = (False, NO_HELPERS_PART)
         flags = [*entry.notes, *sub.flags, *self.run.isolation.row_flags()]
-        for module, message in info["errors"].items():
+        for module, message in info.errors.items():
             flags.append(f"helpers/{module}.py does not import ({message}): graded as the stub")
-        for module, names in info["replaced"].items():
+        for module, names in info.replaced.items():
             flags.append(f"tampering: importing helpers/{module}.py replaced {', '.join(names[:5])} (seen in the sandbox)")
         flags.extend(f"self-check {e[len('check:') :]}" if e.startswith("check:") else e for e in events)
         for grade_id, cell in student_cells.items():
@@ -214,7 +221,7 @@ class ClassGrader:
             traceback.print_exc()
             flag = f"grading error ({type(error).__name__}: {error}): scored 0, grade again"
         try:
-            verdicts = hidden_tests.score(self.points, self.run.inputs, self.run.references, {})
+            verdicts = _as_dicts(scoring.score(self.points, self.run.inputs, self.run.references, {}))
             return self._row(entry, verdicts, {}, [flag])
         except Exception as error:  # nothing of the hand-in's text in this row: only its id, which the grader chose
             traceback.print_exc()

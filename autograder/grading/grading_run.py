@@ -3,17 +3,25 @@
 This process imports ``solutions/`` and the hidden tests but never student code.
 """
 
+from __future__ import annotations
+
 import io
 import secrets
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from autograder.assignment import hidden_tests
-from autograder.assignment.exercises import MODULES as EXERCISE_MODULES
+from autograder.assignment import exercises as table
+from autograder.assignment.hidden_tests import per_run
+from autograder.assignment.hidden_tests.common import Task
+from autograder.authoring import stubs
+from autograder.grading import scoring
+from autograder.grading.records import GradedHandIn, SandboxRun
 from autograder.sandbox import detection, student_run
 from autograder.sandbox.limits import Limits
-from autograder.authoring import stubs
 
 
 @dataclass
@@ -22,59 +30,69 @@ class Check:
 
     name: str
     exercise: str
-    deps: tuple = ()
+    deps: tuple[str, ...] = ()
 
 
-def check_tasks():
-    return [Check(f"check:{exercise}", exercise) for exercise in hidden_tests.EXERCISES]
+def check_tasks() -> list[Check]:
+    """One self-check task (``check:<exercise>``) per exercise of the table."""
+    return [Check(f"check:{exercise}", exercise) for exercise in table.EXERCISES]
 
 
 class GradingRun:
     """Everything shared by the students of one run: seed, inputs, references, stubs, isolation."""
 
     def __init__(
-        self, seed=None, limits=None, isolation=None, hidden=(), user="nobody", unsafe=False, self_checks=True, mode="bubblewrap"
-    ):
+        self,
+        seed: int | None = None,
+        limits: Limits | None = None,
+        isolation: Any = None,
+        hidden: Sequence[Path] = (),
+        user: str = "nobody",
+        unsafe: bool = False,
+        self_checks: bool = True,
+        mode: str = "bubblewrap",
+    ) -> None:
         self.seed = int(seed) if seed is not None else secrets.randbits(31)
         self.limits = limits or Limits()
         self.owns_isolation = isolation is None  # then its seccomp program and cgroups are this run's to release
         self.isolation = isolation or detection.detect(hidden, user, unsafe, self.limits, mode)
-        self.inputs = hidden_tests.make_inputs(self.seed)
-        self.references = hidden_tests.make_references(self.inputs)
-        self.dep_sources = hidden_tests.dep_sources()
+        self.inputs = per_run.make_inputs(self.seed, table.TASKS)
+        self.references = per_run.make_references(self.inputs, table.TASKS)
+        self.dep_sources = per_run.dep_sources()
         self.input_bytes = {}
         for task, arrays in self.inputs.items():
             buffer = io.BytesIO()
-            np.savez(buffer, **arrays)
+            np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy types savez(file, *args, allow_pickle=...)
             self.input_bytes[task] = buffer.getvalue()
         generated = stubs.generate()
-        self.stub_texts = {name[:-3]: text for name, text in generated.items() if name[:-3] in EXERCISE_MODULES}
+        self.stub_texts = {name[:-3]: text for name, text in generated.items() if name[:-3] in table.MODULES}
         # Everything in helpers/ that is not an exercise module is provided code: the grader's copy wins.
-        self.provided = {name: text.encode() for name, text in generated.items() if name[:-3] not in EXERCISE_MODULES}
-        self.tasks = [*(check_tasks() if self_checks else []), *hidden_tests.TASKS]
+        self.provided = {name: text.encode() for name, text in generated.items() if name[:-3] not in table.MODULES}
+        self.tasks: list[Check | Task] = [*(check_tasks() if self_checks else []), *table.TASKS]
 
-    def close(self):
+    def close(self) -> None:
+        """Release the isolation this run set up (its seccomp program and cgroups), if it is this run's."""
         if self.owns_isolation:
             self.isolation.close()
 
-    def __enter__(self):
+    def __enter__(self) -> GradingRun:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def helpers_files(self, student_files):
+    def helpers_files(self, student_files: Mapping[str, bytes]) -> dict[str, bytes]:
         """The sandbox's ``helpers/``: ``{file name: bytes}``. The student's exercise modules and own
         extra modules, the stub for a missing exercise module, the grader's copy of provided modules."""
         files = {name: data for name, data in student_files.items() if name not in self.provided}
-        for module in EXERCISE_MODULES:
+        for module in table.MODULES:
             files.setdefault(f"{module}.py", self.stub_texts[module].encode())
         files.update(self.provided)
         return files
 
-    def run(self, student_files, exercises=None):
-        """Sandbox results for one student (``exercises``: only these): ``(results, import_info, events, stderr)``."""
-        sandbox = student_run.run_student(
+    def run(self, student_files: Mapping[str, bytes], exercises: Collection[str] | None = None) -> SandboxRun:
+        """What the sandbox gives back for one student (``exercises``: only these exercises' tasks)."""
+        return student_run.run_student(
             self.helpers_files(student_files),
             self.stub_texts,
             self.input_bytes,
@@ -82,20 +100,22 @@ class GradingRun:
             self.dep_sources,
             self.limits,
             self.isolation,
-            modules=EXERCISE_MODULES,
+            modules=table.MODULES,
         )
-        # the 4-tuple of dicts its callers read until they take the SandboxRun itself
-        results = {name: {"status": r.status, "detail": r.detail, "outputs": r.outputs} for name, r in sandbox.results.items()}
-        return results, {"errors": sandbox.imports.errors, "replaced": sandbox.imports.replaced}, sandbox.events, sandbox.stderr
 
-    def grade(self, student_files, exercise_points=None, exercises=None):
+    def grade(
+        self,
+        student_files: Mapping[str, bytes | str | Path],
+        exercise_points: Mapping[str, float] | None = None,
+        exercises: Collection[str] | None = None,
+    ) -> GradedHandIn:
         """Trusted verdicts for one student. ``student_files``: ``{file name: bytes}`` of their ``helpers/``
-        (or ``{module: path}``, read here); ``exercises``: grade only these (the others score 0).
-        Returns ``(verdicts, import_errors, events)``."""
-        student_files = {
-            (name if name.endswith(".py") else f"{name}.py"): (data if isinstance(data, bytes) else open(data, "rb").read())
+        (or ``{module: path}``, read here); ``exercises``: grade only these (the others score 0)."""
+        files = {
+            (name if name.endswith(".py") else f"{name}.py"): (data if isinstance(data, bytes) else Path(data).read_bytes())
             for name, data in student_files.items()
         }
-        results, import_info, events, _ = self.run(student_files, exercises)
-        verdicts = hidden_tests.score(exercise_points or {}, self.inputs, self.references, results)
-        return verdicts, import_info["errors"], events
+        sandbox = self.run(files, exercises)
+        verdicts = scoring.score(exercise_points or {}, self.inputs, self.references, sandbox.results)
+        return GradedHandIn(verdicts, dict(sandbox.imports.errors), list(sandbox.events))
+

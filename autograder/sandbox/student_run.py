@@ -60,6 +60,7 @@ def _write_box(
         (box / "inputs" / f"{name}.npz").write_bytes(data)
     shutil.copyfile(BOX_FILES / "sandbox_runner.py", box / "sandbox_runner.py")
     shutil.copyfile(BOX_FILES / "standins.py", box / "standins.py")
+    shutil.copyfile(BOX_FILES / "calls.py", box / "calls.py")
     job = {
         "modules": list(modules),
         "stubbed": sorted(stubbed),
@@ -77,9 +78,9 @@ def _write_box(
 
 
 def _call(task: SandboxTask) -> dict[str, Any] | None:
-    """How the runner calls the student for ``task``: a function exercise's ``{"function", "module"}``, else None."""
+    """How the runner calls the student for ``task``: its call spec (``autograder/sandbox/box/calls.py``), else None."""
     call = getattr(task, "call", None)
-    return {"function": call["function"], "module": getattr(task, "module", None)} if isinstance(call, dict) else None
+    return call if isinstance(call, dict) else None
 
 
 def run_student(

@@ -16,9 +16,6 @@ import sys
 from typing import Any
 
 from autograder.assignment import exercises
-
-# the hidden tests' reference of a scaffolded function exercise
-from autograder.assignment.hidden_tests import function_reference
 from autograder.assignment.regions import regions
 from autograder.authoring.self_check_values.inputs import CheckSchedule, Values, error_scale, literal
 from autograder.authoring.self_check_values.sampling_values import (
@@ -44,9 +41,9 @@ def function_examples() -> tuple[Values, Values]:
     ``({"OUTPUTS": {id: output}, "EXAMPLES": {id: inputs}}, {id: error scale})``, empty when there are none."""
     examples, outputs, scales = {}, {}, {}
     for exercise in exercises.TABLE:
-        calls = [task.call for task in exercise.tasks if isinstance(task.call, dict)]
-        if exercise.example and calls:
-            value, scale = function_reference(exercise.module, exercise.id, dict(exercise.example), calls[0]["roundings"])
+        scaffolded = [task.example_reference for task in exercise.tasks if task.example_reference is not None]
+        if exercise.example and scaffolded:
+            value, scale = scaffolded[0](dict(exercise.example))
             examples[exercise.id] = dict(exercise.example)
             outputs[exercise.id] = literal(value)
             scales[exercise.id] = error_scale(scale)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 # the hidden tests' float64 mode and error scales: the self-checks' tolerances are the grader's
-from autograder.assignment.hidden_tests import Float64
+from autograder.assignment.hidden_tests.common import Float64
 from solutions import checks as C
 from solutions import schedules
 

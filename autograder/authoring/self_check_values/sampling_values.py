@@ -9,7 +9,11 @@ import torch
 import torch.nn.functional as F
 
 # the hidden tests' float64 mode and error scales: the self-checks' tolerances are the grader's
-from autograder.assignment.hidden_tests import Float64, ddim_scale, loss_scale, p_sample_scale, q_sample_scale, vlb_term_scale
+from autograder.assignment.hidden_tests.common import Float64, loss_scale
+from autograder.assignment.hidden_tests.ddim import ddim_scale
+from autograder.assignment.hidden_tests.forward import q_sample_scale
+from autograder.assignment.hidden_tests.likelihood import vlb_term_scale
+from autograder.assignment.hidden_tests.sampling import p_sample_scale
 from autograder.authoring.self_check_values.inputs import (
     CheckSchedule,
     Schedule,

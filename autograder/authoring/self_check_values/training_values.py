@@ -8,20 +8,11 @@ import torch
 import torch.nn.functional as F
 
 # the hidden tests' float64 mode and error scales: the self-checks' tolerances are the grader's
-from autograder.assignment.hidden_tests import (
-    Float64,
-    block_scale,
-    cosine_scale,
-    derive_alphas,
-    derive_posterior,
-    derive_prev,
-    derive_sqrt,
-    embedding_scale,
-    loss_scale,
-    q_posterior_scales,
-    q_sample_scale,
-    resnet_scale,
-)
+from autograder.assignment.hidden_tests.common import Float64, loss_scale
+from autograder.assignment.hidden_tests.forward import q_sample_scale
+from autograder.assignment.hidden_tests.posterior import q_posterior_scales
+from autograder.assignment.hidden_tests.schedules import cosine_scale, derive_alphas, derive_posterior, derive_prev, derive_sqrt
+from autograder.assignment.hidden_tests.unet import block_scale, embedding_scale, resnet_scale
 from autograder.authoring.self_check_values.inputs import CheckSchedule, Schedule, Values, error_scale, f64, literal
 from solutions import checks as C
 from solutions import forward, losses, posterior, schedules, unet

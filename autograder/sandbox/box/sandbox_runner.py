@@ -3,11 +3,13 @@
 Started by ``autograder.sandbox.bubblewrap`` as ``python -I /box/sandbox_runner.py`` with a read-only ``/box``
 that holds only: ``helpers/`` (the student's files and the grader's provided modules),
 ``stubs/`` (public stubs, used when a student module cannot be imported), ``inputs/*.npz``,
-``job.json``, ``standins.py`` and this file. Reference code of a dependency arrives over
+``job.json``, ``standins.py``, ``calls.py`` (how each task calls the student: the grader sends a
+call spec with each task) and this file. Reference code of a dependency arrives over
 stdin only with the task that needs it, after the dependency's own task was answered.
 
 Protocol on the original stdout (student prints go to stderr): ``IMPORT <module>`` ...
-``READY <json>``; then for each ``{"run": task, "deps": {...}}`` line on stdin,
+``READY <json>``; then for each ``{"run": task, "deps": {...}, "call": spec}`` line on stdin (``spec``:
+the task's call spec, interpreted by ``calls.py``; none for a self-check ``check:<exercise>``),
 ``RESULT <task> <n>`` followed by ``n`` bytes of ``.npz``. ``{"exit": true}`` ends it.
 
 Tampering evidence: a watched library function that a student module's import replaced is reported only
@@ -26,6 +28,8 @@ import resource
 import subprocess
 import sys
 import time
+import types
+from typing import Any
 
 BOX = os.path.dirname(os.path.abspath(__file__))
 STARTED = time.monotonic()
@@ -39,7 +43,7 @@ WRAP_DEPTH = 4
 MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 
-def library_values():
+def library_values() -> dict[str, object]:
     """``{"torch.allclose": object, ...}``: every callable in the libraries that checks rely on."""
     found = {}
     for name in WATCHED:
@@ -50,7 +54,7 @@ def library_values():
     return found
 
 
-def _describe(obj):
+def _describe(obj: Any) -> list[str]:
     """One layer of a fingerprint: the object's type, ``__module__``, ``__qualname__`` and the file and line
     of its code, as text. Reading them may run code (a student's object); a failure is a value too."""
     parts = []
@@ -67,7 +71,7 @@ def _describe(obj):
     return parts
 
 
-def fingerprint(value, before):
+def fingerprint(value: object, before: object) -> list[list[str]]:
     """What replaced ``before``: ``value`` and what it wraps (``__wrapped__``), layer by layer, down to
     ``before`` itself (the marker ``<before>``). A library that wraps the original and a student who wraps
     their own function first, or replaces it outright, leave different layers."""
@@ -86,7 +90,7 @@ def fingerprint(value, before):
     return layers
 
 
-def clean_import_main():
+def clean_import_main() -> int:
     """The clean child (``python -I sandbox_runner.py --clean-import``, no ``/box`` on its path, no student
     code): import what the runner imports, then ``pre`` (library modules earlier student modules brought
     in), then ``modules``; print the fingerprint of each of ``names`` that the imports of ``modules`` changed."""
@@ -110,7 +114,7 @@ def clean_import_main():
     for name in request["names"]:
         if name in before and after.get(name) is not before[name]:
             changed[name] = fingerprint(after.get(name), before[name])
-    sys.__stdout__.write("CLEAN " + json.dumps(changed) + "\n")
+    (sys.__stdout__ or sys.stdout).write("CLEAN " + json.dumps(changed) + "\n")
     return 0
 
 
@@ -134,19 +138,20 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+import calls  # noqa: E402
 import standins  # noqa: E402
 
-MAX_ELEMENTS = 5_000_000
-MODS = {}
+MODS: dict = {}
 IMPORT_SECONDS = float(JOB["limits"].get("import_seconds", 40.0))  # the grader's deadline for READY
 
 
-def say(line, data=b""):
+def say(line: str, data: bytes = b"") -> None:
     PROTO.write(line.encode() + b"\n" + data)
 
 
-def load_stub(name):
+def load_stub(name: str) -> types.ModuleType:
     spec = importlib.util.spec_from_file_location(f"helpers.{name}", os.path.join(BOX, "stubs", f"{name}.py"))
+    assert spec is not None and spec.loader is not None, name
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "helpers"
     sys.modules[f"helpers.{name}"] = module
@@ -155,7 +160,7 @@ def load_stub(name):
     return module
 
 
-def library_modules(names):
+def library_modules(names: list[str]) -> list[str]:
     """Of the modules ``names`` (keys of ``sys.modules``), those a clean interpreter could import: not the
     runner, not ``helpers``, not a file in ``/box``; capped."""
     found = []
@@ -170,7 +175,7 @@ def library_modules(names):
     return found[:CLEAN_MAX_MODULES]
 
 
-def clean_import(pre, modules, names):
+def clean_import(pre: list[str], modules: list[str], names: list[str]) -> dict | str:
     """``{name: fingerprint}`` of the watched ``names`` that importing ``modules`` (after ``pre``) changes
     in a clean interpreter in this same sandbox, or a string that says why there is no answer."""
     seconds = min(CLEAN_SECONDS, IMPORT_SECONDS - (time.monotonic() - STARTED) - 5.0)
@@ -194,7 +199,9 @@ def clean_import(pre, modules, names):
         return f"it failed (exit status {done.returncode})"
 
 
-def unexplained(changed, before, after, pre, modules):
+def unexplained(
+    changed: list[str], before: dict[str, object], after: dict[str, object], pre: list[str], modules: list[str]
+) -> list[str]:
     """The names of ``changed`` that the library imports of this student module (``modules``) do not explain:
     a name is explained when a clean import of the same modules replaces it with an object of the same
     fingerprint. Without such an import the name stays, with a note when the comparison could not run."""
@@ -207,13 +214,13 @@ def unexplained(changed, before, after, pre, modules):
     return [name for name in changed if clean.get(name) != seen[name]]
 
 
-def import_all(modules, stubbed):
+def import_all(modules: list[str], stubbed: set[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Import the student's modules; ``(errors, replaced)``: import failures, and library functions
     or ``helpers.checks`` that a module replaced while it was imported (observed, not guessed), less
     what the library modules that import brought in also do when a clean interpreter imports them."""
     errors, replaced = {}, {}
     importlib.import_module("helpers")
-    earlier = []  # library modules that earlier student modules brought in: the clean child imports them first
+    earlier: list[str] = []  # library modules that earlier student modules brought in: the clean child imports them first
     for name in modules:
         say(f"IMPORT {name}")
         if name in stubbed:
@@ -239,8 +246,8 @@ def import_all(modules, stubbed):
     return errors, replaced
 
 
-def install(dep, source):
-    namespace = {"__name__": f"dep_{dep}"}
+def install(dep: str, source: str) -> None:
+    namespace: dict[str, Any] = {"__name__": f"dep_{dep}"}
     exec(compile(source, f"<dependency {dep}>", "exec"), namespace)
     for module, dotted, obj in namespace["__targets__"]:
         target = MODS[module]
@@ -250,149 +257,7 @@ def install(dep, source):
         setattr(target, attr, namespace[obj])
 
 
-def as_array(value):
-    if isinstance(value, (list, tuple)):
-        value = torch.stack([torch.as_tensor(v) for v in value])
-    if torch.is_tensor(value):
-        value = torch.Tensor.detach(value).cpu()
-        if value.numel() > MAX_ELEMENTS:
-            raise ValueError(f"output too large ({value.numel()} elements)")
-        if value.is_complex():
-            raise TypeError("complex output")
-        return value.to(torch.float64).numpy().copy() if value.dtype != torch.bool else value.numpy().copy()
-    array = np.asarray(value, dtype=np.float64)
-    if array.size > MAX_ELEMENTS:
-        raise ValueError("output too large")
-    return array
-
-
-def T(a, dtype=None):
-    t = torch.from_numpy(np.array(a))
-    return t.to(dtype) if dtype is not None else t
-
-
-def schedule_from(ci):
-    return standins.ScheduleData({n: ci[f"sched.{n}"] for n in standins.SCHEDULE_ATTRS})
-
-
-def load(module, ci):
-    sd = {k[3:]: torch.from_numpy(np.array(v)) for k, v in ci.items() if k.startswith("sd.")}
-    module.load_state_dict(sd, strict=True)
-    return module.eval()
-
-
-def argument(value):
-    """A case's input as a function exercise receives it: a Python scalar, or a tensor."""
-    return value.item() if value.ndim == 0 else T(value)
-
-
-def run_case(task, ci, call=None):
-    """{key: value} of one case's outputs. ``call``: ``{"function": name}`` for a function exercise of
-    ``module`` (called with every input of the case as a keyword argument), else the task's own runner."""
-    m = MODS
-    if isinstance(call, dict):
-        function = getattr(m[call["module"]], call["function"])
-        return {"out": function(**{k: argument(v) for k, v in ci.items() if k != "label"})}
-    if task == "cosine_beta_schedule":
-        return {"out": m["schedules"].cosine_beta_schedule(int(ci["T"]), s=float(ci["s"]), max_beta=float(ci["max_beta"]))}
-    if task == "DiffusionSchedule":
-        sched = m["schedules"].DiffusionSchedule(T(ci["betas"]))
-        out = {}
-        for name in standins.SCHEDULE_ATTRS:
-            try:
-                out[name] = getattr(sched, name)
-            except BaseException as error:  # noqa: B036
-                out[f"{name}.error"] = f"{type(error).__name__}: {error}"
-        return out
-    if task == "extract":
-        return {"out": m["schedules"].extract(T(ci["a"]), T(ci["t"]), tuple(int(v) for v in ci["x_shape"]))}
-    if task == "q_sample":
-        return {"out": m["forward"].q_sample(schedule_from(ci), T(ci["x_0"]), T(ci["t"]), noise=T(ci["noise"]))}
-    if task == "q_posterior":
-        mean, variance = m["posterior"].q_posterior(schedule_from(ci), T(ci["x_0"]), T(ci["x_t"]), T(ci["t"]))
-        return {"mean": mean, "variance": variance}
-    if task == "p_losses":
-        model = standins.StandInModel(ci["x_0"].shape[1])
-        loss = m["losses"].p_losses(
-            model, schedule_from(ci), T(ci["x_0"]), T(ci["t"]), noise=T(ci["noise"]), loss_type=str(ci["loss_type"])
-        )
-        return {"out": loss}
-    if task == "SinusoidalPositionEmbeddings":
-        return {"out": m["unet"].SinusoidalPositionEmbeddings(int(ci["dim"]))(T(ci["time"]))}
-    if task in ("Block.init", "Block.forward"):
-        dim, dim_out, groups = (int(v) for v in ci["config"])
-        block = load(m["unet"].Block(dim, dim_out, groups=groups), ci)
-        x = T(ci["x"])
-        if task == "Block.init":  # the layers alone, chained in the documented order
-            return {"out": block.act(block.norm(block.proj(x)))}
-        return {"out": block(x), "out_scale_shift": block(x, scale_shift=(T(ci["scale"]), T(ci["shift"])))}
-    if task == "ResnetBlock":
-        dim, dim_out, temb, groups, pass_time = (int(v) for v in ci["config"])
-        block = load(m["unet"].ResnetBlock(dim, dim_out, time_emb_dim=temb or None, groups=groups), ci)
-        return {"out": block(T(ci["x"]), T(ci["time_emb"]) if pass_time else None)}
-    if task in ("p_sample.mean", "p_sample.noise"):
-        x_t = T(ci["x_t"])
-        t_index = int(ci["t_index"])
-        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
-        model = standins.StandInModel(x_t.shape[1])
-        torch.manual_seed(int(ci["seed"]))
-        return {"out": m["sampling"].p_sample(model, schedule_from(ci), x_t, t, t_index, clip_denoised=task == "p_sample.noise")}
-    if task == "p_sample_loop":
-        shape = tuple(int(v) for v in ci["shape"])
-        result = m["sampling"].p_sample_loop(
-            standins.StandInModel(shape[1]),
-            schedule_from(ci),
-            shape,
-            clip_denoised=bool(ci["clip"]),
-            return_all=bool(ci["return_all"]),
-            progress=False,
-            generator=torch.Generator().manual_seed(int(ci["seed"])),
-        )
-        return {"out": result}
-    if task == "vlb_term":
-        x_0 = T(ci["x_0"])
-        result = m["likelihood"].vlb_term(
-            standins.StandInModel(x_0.shape[1]),
-            schedule_from(ci),
-            x_0,
-            T(ci["t"]),
-            noise=T(ci["noise"]),
-            variance=str(ci["variance"]),
-        )
-        return {"out": result}
-    if task == "ddim_step":
-        x_t = T(ci["x_t"])
-        t = torch.full((x_t.shape[0],), int(ci["t_index"]), dtype=torch.long)
-        model = standins.StandInModel(x_t.shape[1])
-        torch.manual_seed(int(ci["seed"]))
-        result = m["ddim"].ddim_step(
-            model, schedule_from(ci), x_t, t, int(ci["t_prev"]), eta=float(ci["eta"]), clip_denoised=bool(ci["clip"])
-        )
-        return {"out": result}
-    if task in ("p_losses_cfg.mask", "p_losses_cfg.random"):
-        model = standins.StandInClassModel(ci["x_0"].shape[1], int(ci["num_classes"]))
-        mask = T(ci["drop_mask"]).bool() if "drop_mask" in ci else None
-        torch.manual_seed(int(ci["seed"]))
-        loss = m["guidance"].p_losses_cfg(
-            model, schedule_from(ci), T(ci["x_0"]), T(ci["t"]), T(ci["labels"]), p_uncond=float(ci["p_uncond"]),
-            noise=T(ci["noise"]), drop_mask=mask,
-        )  # fmt: skip
-        seen = model.calls[-1] if model.calls else torch.full((0,), -1)
-        return {"out": loss, "labels_seen": seen, "calls": torch.tensor(len(model.calls))}
-    if task == "p_sample_guided":
-        x_t = T(ci["x_t"])
-        t_index = int(ci["t_index"])
-        t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
-        model = standins.StandInClassModel(x_t.shape[1], int(ci["num_classes"]))
-        torch.manual_seed(int(ci["seed"]))
-        result = m["guidance"].p_sample_guided(
-            model, schedule_from(ci), x_t, t, t_index, T(ci["labels"]), float(ci["w"]), clip_denoised=bool(ci["clip"])
-        )
-        return {"out": result}
-    raise KeyError(task)
-
-
-def run_check(exercise):
+def run_check(exercise: str) -> dict[str, np.ndarray]:
     """The notebook's self-check ``checks.check_<exercise>()`` on the student's own modules."""
     checks = importlib.import_module("helpers.checks")
     printed = io.StringIO()
@@ -404,30 +269,19 @@ def run_check(exercise):
         return {"ok": np.array(False), "message": np.array(f"{type(error).__name__}: {error}"[:300])}
 
 
-def run_task(task, call=None):
+def run_task(task: str, call: dict | None) -> dict[str, np.ndarray]:
+    """``{case/key: array}`` of one task: the notebook self-check (``check:<exercise>``), or the task's call
+    spec (sent by the grader) run on every case of ``inputs/<task>.npz`` by the box's ``calls.py``."""
     if task.startswith("check:"):
         return run_check(task.split(":", 1)[1])
+    if not isinstance(call, dict):
+        raise ValueError(f"no call spec for task {task}")
     with np.load(os.path.join(BOX, "inputs", f"{task}.npz"), allow_pickle=False) as data:
         inputs = {k: data[k] for k in data.files}
-    cases = sorted({k.split("/")[0] for k in inputs}, key=lambda c: int(c[1:]))
-    out = {}
-    for case in cases:
-        ci = {k[len(case) + 1 :]: v for k, v in inputs.items() if k.startswith(case + "/")}
-        torch.set_default_dtype(torch.float32)
-        try:
-            with torch.no_grad():
-                values = run_case(task, ci, call)
-            for key, value in values.items():
-                try:
-                    out[f"{case}/{key}"] = np.array(str(value)[:300]) if key.endswith(".error") else as_array(value)
-                except BaseException as error:  # noqa: B036
-                    out[f"{case}/{key}.error"] = np.array(f"{type(error).__name__}: {error}"[:300])
-        except BaseException as error:  # noqa: B036 - one failing case never stops the others
-            out[f"{case}/error"] = np.array(f"{type(error).__name__}: {error}"[:300])
-    return out
+    return calls.run_cases(call, inputs, MODS, standins)
 
 
-def main():
+def main() -> None:
     errors, replaced = import_all(JOB["modules"], set(JOB.get("stubbed", ())))
     say("READY " + json.dumps({"errors": errors, "replaced": replaced}))
     for line in sys.stdin:
@@ -442,7 +296,7 @@ def main():
                 print(f"dependency {dep} not installed: {error}", file=sys.stderr)
         buffer = io.BytesIO()
         try:
-            np.savez(buffer, **run_task(task, message.get("call")))
+            np.savez(buffer, **run_task(task, message.get("call")))  # type: ignore[arg-type]
         except BaseException as error:  # noqa: B036
             buffer = io.BytesIO()
             np.savez(buffer, error=np.array(f"{type(error).__name__}: {error}"[:300]))
