@@ -139,7 +139,7 @@ def test_a_wrong_reference_fails_validate_by_name(tmp_path, old, new, named):
     path = course / "solutions" / "schedules.py"
     assert old in path.read_text()
     path.write_text(path.read_text().replace(old, new))
-    code = "from autograder.validate import check_reference; print('\\n'.join(check_reference()))"
+    code = "from autograder.authoring.validate import check_reference; print('\\n'.join(check_reference()))"
     done = subprocess.run([sys.executable, "-c", code], cwd=course, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert any(named in line and "reference" in line for line in done.stdout.splitlines()), done.stdout

@@ -1,0 +1,1 @@
+"""Grading a class: one run's inputs and references, scoring, the class folder."""
