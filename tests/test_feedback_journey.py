@@ -66,9 +66,9 @@ def _notebooks(prefix="ddpm/"):
 
 
 def _nbgrader_export(course, home):
-    from autograder.reporting import gradebook
+    from autograder.reporting import nbgrader_cli
 
-    done = gradebook.nbgrader(["export", "--to", str(course / "export.csv")], course, home)
+    done = nbgrader_cli.nbgrader(["export", "--to", str(course / "export.csv")], course, home)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return {row["student_id"]: row for row in csv.DictReader(open(course / "export.csv"))}
 

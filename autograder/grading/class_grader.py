@@ -11,7 +11,8 @@ import argparse
 import dataclasses
 import time
 import traceback
-from typing import Any
+from pathlib import Path
+from typing import Any  # a hand-in is an autograder.intake.lms Entry (typed Any until intake's split settles)
 
 from autograder.assignment import check_cells, exercises, hidden_tests
 from autograder.grading import withheld
@@ -46,7 +47,7 @@ def sandbox_and_verdicts(
 class ClassGrader:
     """One grading run over a class's hand-ins: its sandbox, seed, inputs and references, shared by every student."""
 
-    def __init__(self, args: argparse.Namespace, seed: int | None, hidden: list[Any]) -> None:
+    def __init__(self, args: argparse.Namespace, seed: int | None, hidden: list[Path]) -> None:
         """``args``: the ``grade`` command's options; ``hidden``: folders the sandbox must never see."""
         self.cells = check_cells.course_cells()
         self.points = dict(exercises.POINTS)
