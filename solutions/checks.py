@@ -52,7 +52,8 @@ class CheckFailure(AssertionError):
 # ----------------------------------------------------------------------------
 
 
-def _pattern(shape, phase=0.0, scale=1.0):
+def pattern(shape, phase=0.0, scale=1.0):
+    """A fixed float32 input of ``shape``: ``scale * sin(1.37 i + phase)`` over its elements in order."""
     n = math.prod(shape)
     values = torch.sin(torch.arange(n, dtype=torch.float64) * 1.37 + phase) * scale
     return values.reshape(shape).to(torch.float32)
@@ -61,7 +62,7 @@ def _pattern(shape, phase=0.0, scale=1.0):
 CHECK_T = 10
 
 
-def _check_betas():
+def fixed_betas():
     """Large, evenly spaced betas: every constant of the schedule differs clearly from the others."""
     return torch.linspace(0.05, 0.5, CHECK_T, dtype=torch.float32)
 
@@ -99,34 +100,35 @@ class FrozenSchedule:
         return self
 
 
-def _frozen_schedule():
+def frozen_schedule():
+    """The reference schedule of ``fixed_betas()``, as stored in ``checks_expected.py``."""
     return FrozenSchedule(**EXPECTED.SCHEDULE)
 
 
-def _eps_model(x, t):
+def eps_model(x, t):
     """A fixed stand-in for the trained network eps_theta(x_t, t)."""
     return 0.5 * x - 0.2 + 0.05 * (t.to(x.dtype) + 1.0).reshape(-1, *([1] * (x.ndim - 1)))
 
 
-class _EpsNet(nn.Module):
-    """``_eps_model`` with a parameter, for code that needs ``model.parameters()`` or gradients."""
+class EpsNet(nn.Module):
+    """``eps_model`` with a parameter, for code that needs ``model.parameters()`` or gradients."""
 
     def __init__(self):
         super().__init__()
         self.gain = nn.Parameter(torch.tensor(1.0))
 
     def forward(self, x, t):
-        return self.gain * _eps_model(x, t)
+        return self.gain * eps_model(x, t)
 
 
-def _fill_parameters(module):
+def fill_parameters(module):
     """Give every parameter and buffer a fixed value, in name order, so two modules
     with the same structure compute the same function."""
     with torch.no_grad():
         for index, (name, tensor) in enumerate(sorted(module.state_dict().items())):
             if not torch.is_floating_point(tensor):
                 continue
-            values = _pattern(tuple(tensor.shape), phase=0.3 * index, scale=0.4)
+            values = pattern(tuple(tensor.shape), phase=0.3 * index, scale=0.4)
             if name.endswith("norm.weight"):
                 values = values + 1.0
             tensor.copy_(values)
@@ -141,8 +143,11 @@ EMB_DIM = 16
 EMB_T = [0.0, 1.0, 7.0, 250.0, 999.0]
 BLOCK = dict(dim=4, dim_out=8, groups=2)
 BLOCK_X = dict(shape=(2, 4, 5, 5), phase=0.5)
+BLOCK_SCALE = dict(shape=(2, BLOCK["dim_out"], 1, 1), phase=0.2, scale=0.5)
+BLOCK_SHIFT = dict(shape=(2, BLOCK["dim_out"], 1, 1), phase=0.9, scale=0.5)
 RESNET = dict(dim=4, dim_out=8, time_emb_dim=6, groups=2)
 RESNET_SAME = dict(dim=8, dim_out=8, time_emb_dim=None, groups=2)
+RESNET_SAME_X = dict(shape=(2, 8, 5, 5), phase=0.25)
 RESNET_TIME = dict(shape=(2, 6), phase=1.1)
 POST_X0 = dict(shape=(3, 1, 4, 4), phase=0.4, scale=0.9)
 POST_XT = dict(shape=(3, 1, 4, 4), phase=2.5, scale=1.5)
@@ -335,7 +340,7 @@ def check_DiffusionSchedule():
     """``schedules.DiffusionSchedule``: every constant, for betas = linspace(0.05, 0.5, 10)."""
     __tracebackhide__ = True
     with _running("DiffusionSchedule", "schedules"):
-        schedule = schedules.DiffusionSchedule(_check_betas())
+        schedule = schedules.DiffusionSchedule(fixed_betas())
     if getattr(schedule, "timesteps", None) != CHECK_T:
         _fail(f"schedule.timesteps should be {CHECK_T}, got {getattr(schedule, 'timesteps', None)!r}")
     want = {name: _tensor(values) for name, values in EXPECTED.SCHEDULE.items()}
@@ -431,8 +436,8 @@ def check_extract():
 def check_q_sample():
     """``forward.q_sample`` with a fixed schedule, images and noise."""
     __tracebackhide__ = True
-    schedule = _frozen_schedule()
-    x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(Q_T)
+    schedule = frozen_schedule()
+    x_0, noise, t = pattern(**X0), pattern(**NOISE), torch.tensor(Q_T)
     with _running("q_sample", "forward"):
         got = forward.q_sample(schedule, x_0, t, noise=noise)
         got_default = forward.q_sample(schedule, x_0, t)
@@ -472,9 +477,9 @@ def check_q_sample():
 def check_p_losses():
     """``losses.p_losses`` for l1, l2 and huber with a fixed stand-in model."""
     __tracebackhide__ = True
-    schedule = _frozen_schedule()
-    x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(LOSS_T)
-    model = _EpsNet()
+    schedule = frozen_schedule()
+    x_0, noise, t = pattern(**X0), pattern(**NOISE), torch.tensor(LOSS_T)
+    model = EpsNet()
     want = EXPECTED.P_LOSSES
     got = {}
     with _running("p_losses", "losses"):
@@ -548,8 +553,8 @@ def _compare_named(what, got, want, mistakes, scale):
 def check_q_posterior():
     """``posterior.q_posterior``: the mean and variance of q(x_{t-1} | x_t, x_0) at indices 0, 4 and 9."""
     __tracebackhide__ = True
-    schedule = _frozen_schedule()
-    x_0, x_t, t = _pattern(**POST_X0), _pattern(**POST_XT), torch.tensor(POST_T)
+    schedule = frozen_schedule()
+    x_0, x_t, t = pattern(**POST_X0), pattern(**POST_XT), torch.tensor(POST_T)
     with _running("q_posterior", "posterior"):
         got = posterior.q_posterior(schedule, x_0, x_t, t)
     if not isinstance(got, (tuple, list)) or len(got) != 2:
@@ -695,8 +700,8 @@ def check_SinusoidalPositionEmbeddings():
 
 def _is_pre_activation(block):
     """True when ``block(x)`` is conv(SiLU(GroupNorm(x))), the pre-activation order, with its own layers."""
-    _fill_parameters(block)
-    x = _pattern(**BLOCK_X)
+    fill_parameters(block)
+    x = pattern(**BLOCK_X)
     norm = block.norm
     try:
         with torch.no_grad():
@@ -748,10 +753,9 @@ def check_Block():
     with _running("Block", "unet"):
         block = unet.Block(BLOCK["dim"], BLOCK["dim_out"], groups=BLOCK["groups"])
     _block_structure(block, **BLOCK)
-    _fill_parameters(block)
-    x = _pattern(**BLOCK_X)
-    scale = _pattern((2, BLOCK["dim_out"], 1, 1), phase=0.2, scale=0.5)
-    shift = _pattern((2, BLOCK["dim_out"], 1, 1), phase=0.9, scale=0.5)
+    fill_parameters(block)
+    x = pattern(**BLOCK_X)
+    scale, shift = pattern(**BLOCK_SCALE), pattern(**BLOCK_SHIFT)
     with _running("Block", "unet"), torch.no_grad():
         got = block(x)
         got_ss = block(x, scale_shift=(scale, shift))
@@ -784,13 +788,11 @@ def check_ResnetBlock():
     """``unet.ResnetBlock``: with a time embedding and 4 -> 8 channels, and without one at 8 -> 8."""
     __tracebackhide__ = True
     with _running("ResnetBlock", "unet"):
-        block = _fill_parameters(
-            unet.ResnetBlock(RESNET["dim"], RESNET["dim_out"], time_emb_dim=RESNET["time_emb_dim"], groups=2)
-        )
-        same = _fill_parameters(unet.ResnetBlock(8, 8, time_emb_dim=None, groups=2))
-    x = _pattern(**BLOCK_X)
-    x8 = _pattern((2, 8, 5, 5), phase=0.25)
-    time_emb = _pattern(**RESNET_TIME)
+        block = fill_parameters(unet.ResnetBlock(**RESNET))
+        same = fill_parameters(unet.ResnetBlock(**RESNET_SAME))
+    x = pattern(**BLOCK_X)
+    x8 = pattern(**RESNET_SAME_X)
+    time_emb = pattern(**RESNET_TIME)
     with _running("ResnetBlock", "unet"), torch.no_grad():
         got = block(x, time_emb)
         got_none = block(x, None)
@@ -839,20 +841,21 @@ def check_ResnetBlock():
 # ----------------------------------------------------------------------------
 
 
-def _sample_schedule(schedule, use_betas_as_variance):
+def sample_schedule(schedule, use_betas_as_variance):
+    """The schedule a sampling case runs on: sigma_t^2 = beta_t instead of the posterior variance if asked."""
     return schedule.replace(posterior_variance=schedule.betas) if use_betas_as_variance else schedule
 
 
 def check_p_sample():
     """``sampling.p_sample``: one reverse step at t_index 6 (with and without clipping) and at t_index 0."""
     __tracebackhide__ = True
-    x_t = _pattern(**SAMPLE_X)
+    x_t = pattern(**SAMPLE_X)
     for case, (t_index, clip, betas_as_variance) in SAMPLE_CASES.items():
-        schedule = _sample_schedule(_frozen_schedule(), betas_as_variance)
+        schedule = sample_schedule(frozen_schedule(), betas_as_variance)
         t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
         torch.manual_seed(SEED)
         with _running("p_sample", "sampling"):
-            got = sampling.p_sample(_eps_model, schedule, x_t, t, t_index, clip_denoised=clip)
+            got = sampling.p_sample(eps_model, schedule, x_t, t, t_index, clip_denoised=clip)
         torch.manual_seed(SEED)
         z = torch.randn_like(x_t)
         want = EXPECTED.P_SAMPLE[case]
@@ -911,9 +914,9 @@ def _recording_p_sample():
 def check_p_sample_loop():
     """``sampling.p_sample_loop``: the order of the steps, what each step receives, and what is returned."""
     __tracebackhide__ = True
-    schedule = _frozen_schedule()
+    schedule = frozen_schedule()
     shape = (2, 1, 4, 4)
-    model = _EpsNet()
+    model = EpsNet()
     for keep_all, clip in ((False, True), (True, False)):
         generator = torch.Generator().manual_seed(SEED)
         x_T = torch.randn(shape, generator=torch.Generator().manual_seed(SEED))
@@ -977,7 +980,7 @@ def check_vlb_term():
     __tracebackhide__ = True
     from . import likelihood  # imported by its own check only: a broken module does not stop the others
 
-    x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(VLB_T)
+    x_0, noise, t = pattern(**X0), pattern(**NOISE), torch.tensor(VLB_T)
     hints = {
         "nats": "These are nats: divide by ln 2 (math.log(2)) for bits.",
         "sum_dims": "You summed over the dimensions: bits per dimension average over C, H and W (.mean over dims 1, 2, 3).",
@@ -992,7 +995,7 @@ def check_vlb_term():
     }
     for variance in likelihood.VARIANCES:
         with _running("vlb_term", "likelihood"), torch.no_grad():
-            got = likelihood.vlb_term(_eps_model, _frozen_schedule(), x_0, t, noise=noise, variance=variance)
+            got = likelihood.vlb_term(eps_model, frozen_schedule(), x_0, t, noise=noise, variance=variance)
         want = EXPECTED.VLB_TERM[variance]
         mistakes = [(_tensor(want[key]), hint) for key, hint in hints.items() if key in want]
         label = f"vlb_term(..., t={VLB_T}, variance={variance!r})"
@@ -1005,7 +1008,8 @@ def check_vlb_term():
 # ----------------------------------------------------------------------------
 
 
-def _seeded_noise(x, seed):
+def seeded_noise(x, seed):
+    """The z that ``torch.randn_like(x)`` draws right after ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
     return torch.randn_like(x)
 
@@ -1015,14 +1019,14 @@ def check_ddim_step():
     __tracebackhide__ = True
     from . import ddim  # the bonus module, imported only by its own check
 
-    x_t = _pattern(**SAMPLE_X)
-    schedule = _frozen_schedule()
+    x_t = pattern(**SAMPLE_X)
+    schedule = frozen_schedule()
     for case, (index, t_prev, eta, clip) in DDIM_CASES.items():
         t = torch.full((x_t.shape[0],), index, dtype=torch.long)
         torch.manual_seed(SEED)
         with _running("ddim_step", "ddim"):
-            got = ddim.ddim_step(_eps_model, schedule, x_t, t, t_prev, eta=eta, clip_denoised=clip)
-        z = _seeded_noise(x_t, SEED)
+            got = ddim.ddim_step(eps_model, schedule, x_t, t, t_prev, eta=eta, clip_denoised=clip)
+        z = seeded_noise(x_t, SEED)
         want = EXPECTED.DDIM[case]
         hints = {
             "alphas": "You used alphas where DDIM needs alphas_cumprod (abar_t and abar_{t_prev}).",
@@ -1055,8 +1059,8 @@ GUIDED_CASES = {
 }
 
 
-class _ClassEpsNet(nn.Module):
-    """A fixed stand-in for a class-conditional eps_theta(x_t, t, class_labels): ``_eps_model`` plus an
+class ClassEpsNet(nn.Module):
+    """A fixed stand-in for a class-conditional eps_theta(x_t, t, class_labels): ``eps_model`` plus an
     offset per label (None: the "no class" token for every image). It records the labels of every call."""
 
     def __init__(self):
@@ -1076,7 +1080,7 @@ class _ClassEpsNet(nn.Module):
                   f"and {self.num_classes} (= model.num_classes) is the 'no class' token")  # fmt: skip
         self.calls.append(labels.clone())
         offset = torch.tensor(CFG_OFFSETS, dtype=x.dtype)[labels].reshape(-1, *([1] * (x.ndim - 1)))
-        return self.gain * (_eps_model(x, t) + offset)
+        return self.gain * (eps_model(x, t) + offset)
 
 
 def check_p_losses_cfg():
@@ -1084,10 +1088,10 @@ def check_p_losses_cfg():
     __tracebackhide__ = True
     from . import guidance  # the bonus module, imported only by its own checks
 
-    schedule = _frozen_schedule()
-    x_0, noise, t = _pattern(**X0), _pattern(**NOISE), torch.tensor(LOSS_T)
+    schedule = frozen_schedule()
+    x_0, noise, t = pattern(**X0), pattern(**NOISE), torch.tensor(LOSS_T)
     labels, mask = torch.tensor(CFG_LABELS), torch.tensor(CFG_MASK)
-    model = _ClassEpsNet()
+    model = ClassEpsNet()
     want = EXPECTED.P_LOSSES_CFG
     with _running("p_losses_cfg", "guidance"):
         got = guidance.p_losses_cfg(model, schedule, x_0, t, labels, p_uncond=CFG_P_UNCOND, noise=noise, drop_mask=mask)
@@ -1112,7 +1116,7 @@ def check_p_losses_cfg():
     n = CFG_DROPOUT_BATCH
     big = torch.arange(n) % CFG_CLASSES
     for p in (CFG_P_UNCOND, 0.0, 1.0):
-        model = _ClassEpsNet()
+        model = ClassEpsNet()
         torch.manual_seed(SEED)
         with _running("p_losses_cfg", "guidance"):
             guidance.p_losses_cfg(model, schedule, torch.zeros(n, 1, 2, 2), torch.full((n,), 3), big, p_uncond=p)
@@ -1137,11 +1141,11 @@ def check_p_sample_guided():
     __tracebackhide__ = True
     from . import guidance
 
-    schedule = _frozen_schedule()
+    schedule = frozen_schedule()
     # 1. The two calls: one with the labels as given, one with "no class" for every image.
     n = 64
-    x_big, labels_big = _pattern((n, 1, 2, 2), phase=0.4), torch.arange(n) % CFG_CLASSES
-    model = _ClassEpsNet()
+    x_big, labels_big = pattern((n, 1, 2, 2), phase=0.4), torch.arange(n) % CFG_CLASSES
+    model = ClassEpsNet()
     torch.manual_seed(SEED)
     with _running("p_sample_guided", "guidance"):
         guidance.p_sample_guided(model, schedule, x_big, torch.full((n,), 5), 5, labels_big, 2.0)
@@ -1156,7 +1160,7 @@ def check_p_sample_guided():
         _fail("The unconditional pass was given the real labels: eps(x_t, t, no class) needs model(x_t, t, None), "
               "or the token model.num_classes for every image.")  # fmt: skip
     # 2. The values.
-    x_t = _pattern(**SAMPLE_X)
+    x_t = pattern(**SAMPLE_X)
     labels = torch.tensor(GUIDED_LABELS)
     hints = {
         "sign_flipped": "The guidance sign is flipped: (1 + w) goes with eps(c) and -w with eps(no class), so the step "
@@ -1171,7 +1175,7 @@ def check_p_sample_guided():
         t = torch.full((x_t.shape[0],), t_index, dtype=torch.long)
         torch.manual_seed(SEED)
         with _running("p_sample_guided", "guidance"):
-            got = guidance.p_sample_guided(_ClassEpsNet(), schedule, x_t, t, t_index, labels, w, clip_denoised=clip)
+            got = guidance.p_sample_guided(ClassEpsNet(), schedule, x_t, t, t_index, labels, w, clip_denoised=clip)
         want = EXPECTED.GUIDED[case]
         mistakes = [(_tensor(want[key]), hint) for key, hint in hints.items() if key in want]
         label = f"p_sample_guided(t_index={t_index}, w={w}{', clip_denoised=True' if clip else ''})"

@@ -27,13 +27,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from autograder import untrusted
-from autograder.assignment import check_cells, hidden_tests
+from autograder.assignment import check_cells, hidden_tests, regions
 from autograder.authoring import release, stubs
 from autograder.intake import submission
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = tuple(dict.fromkeys(stubs.exercises().values()))
-EXERCISE_MODULE = stubs.exercises()
+MODULES = tuple(dict.fromkeys(regions.module_by_exercise().values()))
+EXERCISE_MODULE = regions.module_by_exercise()
 HTML_MARK = "alert(81"  # every HTML payload calls alert(81xx)
 
 

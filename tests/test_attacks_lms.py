@@ -197,7 +197,7 @@ def test_no_file_name_reads_as_both_layouts():
         for parts in itertools.product(pieces, repeat=size):
             name = "_".join(parts)
             if lms_names.MOODLE_FILE.fullmatch(name):
-                assert lms_names._canvas_readings(name) == [], name
+                assert lms_names.canvas_readings(name) == [], name
             for reading in lms_names.readings(name, False):
                 assert reading.uid.isascii() and reading.uid.isdigit(), name
 

@@ -13,12 +13,17 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import bubblewrap, launcher, syscall_filter
+from autograder.sandbox import bubblewrap, detection, launcher, syscall_filter
+from autograder.sandbox.isolation import Isolation, work_base
+from autograder.sandbox.limits import Limits
+from autograder.sandbox.protocol import SandboxProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_BWRAP = os.environ.get("DDPM_OLD_BWRAP", "")
@@ -41,7 +46,7 @@ def isolation(request, monkeypatch):
         pytest.skip("bubblewrap is not installed")
     if request.param:
         monkeypatch.setenv(bubblewrap.BWRAP_ENV, request.param)
-    made = bubblewrap.detect()
+    made = detection.detect()
     yield made
     made.close()
 
@@ -50,9 +55,9 @@ def _run(isolation, code, filter_errno=None):
     """Run ``code`` in a sandbox of ``isolation``; the JSON it printed last. ``filter_errno``: the seccomp filter
     built to refuse with that errno instead of EPERM."""
     if filter_errno is not None:
-        isolation = bubblewrap.Isolation(**{**vars(isolation), "filter": syscall_filter.build(refusal=filter_errno)})
+        isolation = Isolation(**{**vars(isolation), "filter": syscall_filter.build(refusal=filter_errno)})
     try:
-        done = bubblewrap.run_script(isolation, bubblewrap.Limits(), textwrap.dedent(code), timeout=120)
+        done = detection.run_script(isolation, Limits(), textwrap.dedent(code), timeout=120)
     finally:
         if filter_errno is not None:
             isolation.filter.remove()
@@ -257,17 +262,17 @@ import json, os
 print(json.dumps({"pid_inside": os.getpid()}))
 import time; time.sleep(0.1)
 """
-    box = Path(bubblewrap.tempfile.mkdtemp(prefix="ddpm-test-"))
+    box = Path(tempfile.mkdtemp(prefix="ddpm-test-"))
     box.chmod(0o755)
     (box / "sandbox_runner.py").write_text(code + "\nimport sys; sys.stdin.read()\n")
     (box / "sandbox_runner.py").chmod(0o644)
-    proc = bubblewrap._Process(box, bubblewrap.Limits(), isolation, None, box)
+    proc = SandboxProcess(box, Limits(), isolation, None, box)
     try:
         for _ in range(200):
-            proc._read_init_pid()
+            proc.read_init_pid()
             if proc.init_pid:
                 break
-            bubblewrap.time.sleep(0.05)
+            time.sleep(0.05)
         assert proc.init_pid, "bwrap did not report its child"
         uids = {}
         for pid in [proc.proc.pid, proc.init_pid, *_children(proc.init_pid)]:
@@ -327,7 +332,7 @@ def test_root_never_falls_back_to_a_root_mapped_sandbox(monkeypatch):
     """Row 1 at the unit level: a sandbox user that is root, or missing, is refused before anything runs."""
     for name in ("root", "no-such-user-ddpm"):
         with pytest.raises(bubblewrap.SandboxUnavailable, match="unprivileged --sandbox-user"):
-            bubblewrap.detect(user_name=name)
+            detection.detect(user_name=name)
 
 
 def test_no_bwrap_or_a_bwrap_without_seccomp_refuses(tmp_path, monkeypatch):
@@ -335,27 +340,25 @@ def test_no_bwrap_or_a_bwrap_without_seccomp_refuses(tmp_path, monkeypatch):
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\ncase \"$1\" in --version) echo 'bubblewrap 0.1.7';; *) echo '    --unshare-all  x';; esac\n")
     fake.chmod(0o755)
-    bubblewrap._read_bubblewrap.cache_clear()
+    bubblewrap.read_bubblewrap.cache_clear()
     monkeypatch.setenv(bubblewrap.BWRAP_ENV, str(fake))
     with pytest.raises(bubblewrap.SandboxUnavailable, match=r"bubblewrap 0\.1\.7 .* lacks .*--seccomp.*0\.4\.1 or newer"):
-        bubblewrap.detect()
+        detection.detect()
     monkeypatch.setenv(bubblewrap.BWRAP_ENV, str(tmp_path / "missing"))
     with pytest.raises(bubblewrap.SandboxUnavailable, match="does not run"):
-        bubblewrap.detect()
+        detection.detect()
 
 
 def test_options_are_read_from_the_bubblewrap_in_use(monkeypatch):
     """Issue 25 item 1: the argv holds only options the binary listed in its --help."""
     fake = bubblewrap.Bubblewrap("/x/bwrap", "0.4.1", frozenset(OLD_OPTIONS))
-    made = bubblewrap.Isolation(fake, None, [], (), None, None)
-    argv = made.command(Path("/box"), bubblewrap.Limits(), status_fd=5, seccomp_fd=6, empty=Path("/e"))
+    made = Isolation(fake, None, [], (), None, None)
+    argv = made.command(Path("/box"), Limits(), status_fd=5, seccomp_fd=6, empty=Path("/e"))
     used = {a for a in argv[: argv.index("--")] if a.startswith("--")}
     assert used <= OLD_OPTIONS, used - OLD_OPTIONS
     assert "--seccomp" in used and "--disable-userns" not in used
-    new = bubblewrap.Isolation(
-        bubblewrap.Bubblewrap("/x/bwrap", "0.8.0", frozenset(OLD_OPTIONS | NEW_OPTIONS)), None, [], (), None, None
-    )
-    argv = new.command(Path("/box"), bubblewrap.Limits(), status_fd=5, seccomp_fd=6)
+    new = Isolation(bubblewrap.Bubblewrap("/x/bwrap", "0.8.0", frozenset(OLD_OPTIONS | NEW_OPTIONS)), None, [], (), None, None)
+    argv = new.command(Path("/box"), Limits(), status_fd=5, seccomp_fd=6)
     assert {"--disable-userns", "--clearenv", "--size"} <= set(argv)
 
 
@@ -374,8 +377,8 @@ def test_the_box_limits_hold_for_the_whole_fork_tree(monkeypatch):
     """Item 3: where cgroups are available, memory and tasks are capped for the box, not per process: four children
     of 320 MB each do not all fit in a 1 GiB box (each alone is far below its rlimit), and a fork bomb stops at
     the box's task count."""
-    limits = bubblewrap.Limits(box_memory_bytes=1 << 30, processes=24)
-    made = bubblewrap.detect(limits=limits)
+    limits = Limits(box_memory_bytes=1 << 30, processes=24)
+    made = detection.detect(limits=limits)
     try:
         if not (made.cgroup_plan and made.cgroup_plan.available):
             pytest.skip(f"no cgroups for this user here: {made.cgroup_plan.describe()}")
@@ -406,7 +409,7 @@ for _ in range(60):
     sleepers.append(pid)
 print(json.dumps({"killed": killed, "forked": len(sleepers), "refused": refused}))
 """
-        done = bubblewrap.run_script(made, limits, code, timeout=120)
+        done = detection.run_script(made, limits, code, timeout=120)
         seen = json.loads(done.stdout.decode().strip().splitlines()[-1])
         assert seen["killed"] >= 1 and seen["refused"] == 1 and seen["forked"] < limits.processes, seen
     finally:
@@ -419,11 +422,11 @@ def test_as_root_boxes_go_where_the_sandbox_user_can_reach_them(tmp_path, monkey
     sandbox user could not bind them otherwise), and a correct hand-in still runs."""
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
-    monkeypatch.setattr(bubblewrap.tempfile, "tempdir", str(private))
-    made = bubblewrap.detect()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    made = detection.detect()
     try:
-        assert bubblewrap.work_base(made) == "/tmp"
-        done = bubblewrap.run_script(made, bubblewrap.Limits(), "import torch; print(int(torch.ones(3).sum()))")
+        assert work_base(made) == "/tmp"
+        done = detection.run_script(made, Limits(), "import torch; print(int(torch.ones(3).sum()))")
         assert done.returncode == 0 and done.stdout.strip() == b"3", done.stderr[-2000:]
         assert list(private.iterdir()) == []
     finally:
@@ -441,5 +444,5 @@ libc.syscall.restype = ctypes.c_long
 libc.syscall(ctypes.c_long(0x40000000 + 248), 0, 0, 0, 0, 0)  # add_key, x32
 print("the call returned")
 """
-    done = bubblewrap.run_script(isolation, bubblewrap.Limits(), code, timeout=120)
+    done = detection.run_script(isolation, Limits(), code, timeout=120)
     assert b"returned" not in done.stdout and done.returncode != 0, (done.returncode, done.stdout)

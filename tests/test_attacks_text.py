@@ -32,7 +32,7 @@ from tests import attacks
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
-MODULES = submission.MODULES
+MODULES = exercises.MODULES
 SURROGATE = "\udcff"  # what os.listdir makes of the byte 0xff, and what json.loads makes of "\udcff"
 # two reference lines the sandbox sends to student code as dependency source (attacks.secret_lines holds both)
 REFERENCE_LINES = (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import check_cells, hidden_tests, mutants
+from autograder.assignment import check_cells, hidden_tests, mutants, regions
 from autograder.authoring import release, stubs
 from autograder.grading.grading_run import EXERCISE_MODULES, GradingRun
 from autograder.intake import submission
@@ -31,7 +31,7 @@ def _config():
 
 
 def test_every_exercise_has_hidden_tests_and_points():
-    assert set(stubs.exercises()) == set(hidden_tests.EXERCISES)
+    assert set(regions.module_by_exercise()) == set(hidden_tests.EXERCISES)
     points = check_cells.exercise_points()
     assert set(points) == set(hidden_tests.EXERCISES) and all(p > 0 for p in points.values())
 
@@ -39,7 +39,7 @@ def test_every_exercise_has_hidden_tests_and_points():
 def test_nbgrader_config_keeps_student_helpers_and_ignores_stderr():
     c = _config()
     kept = set(c.Autograde.exclude_overwriting["ddpm"])
-    assert kept == {f"helpers/{m}.py" for m in set(stubs.exercises().values())}
+    assert kept == {f"helpers/{m}.py" for m in set(regions.module_by_exercise().values())}
     assert c.OverwriteCells.add_missing_cells is True
     assert c.IgnorePattern.enabled is True and c.IgnorePattern.pattern
     assert c.Execute.timeout > 0
@@ -50,7 +50,7 @@ def test_mutants_apply_to_the_current_solutions():
     for mutant in mutants.MUTANTS:
         text = (stubs.SOLUTIONS / f"{mutant.module}.py").read_text()
         assert mutants.apply(mutant, text) != text
-        assert stubs.exercises()[mutant.exercise] == mutant.module
+        assert regions.module_by_exercise()[mutant.exercise] == mutant.module
     assert len({m.pitfall for m in mutants.MUTANTS if m.pitfall}) >= 12
 
 
@@ -285,11 +285,11 @@ def test_validate_passes_with_every_mutant_and_pitfall_killed(ci_outputs):
 
 
 def test_without_bubblewrap_no_student_code_runs(monkeypatch, tmp_path):
-    from autograder.sandbox import bubblewrap
+    from autograder.sandbox import bubblewrap, detection
 
     monkeypatch.setattr(bubblewrap.shutil, "which", lambda name: None)
     with pytest.raises(bubblewrap.SandboxUnavailable, match="apt-get install bubblewrap"):
-        bubblewrap.detect()
+        detection.detect()
     # bwrap present but user namespaces refused (AppArmor on Ubuntu 23.10+): the reason and the fix
     fake = Path(tempfile.mkdtemp(dir="/tmp")) / "bwrap"  # where the sandbox user, as root, can run it
     fake.parent.chmod(0o755)
@@ -305,7 +305,7 @@ def test_without_bubblewrap_no_student_code_runs(monkeypatch, tmp_path):
         with pytest.raises(
             bubblewrap.SandboxUnavailable, match="uid map: Permission denied.*apparmor_restrict_unprivileged_userns"
         ):
-            bubblewrap.detect()
+            detection.detect()
     finally:
         shutil.rmtree(fake.parent)
 

@@ -1,4 +1,4 @@
-"""autograder/sandbox/cgroups.py: whole-box limits through cgroup v2, cgroup v1 or systemd-run, or a reason why not.
+"""autograder/sandbox/cgroups.py, cgroup_box.py, cgroup_files.py: whole-box limits through cgroup v2, v1, systemd-run; or why not.
 
 Both cgroup code paths run against a fake tree under tmp_path with a small fake kernel (the
 rules that matter: interface files appear on mkdir, a group that enables controllers for its
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import cgroups
+from autograder.sandbox import cgroup_box, cgroup_files, cgroups
 
 MiB = 1 << 20
 
@@ -48,7 +48,7 @@ V1_FILES = {
 class FakeKernel:
     """Just enough of cgroupfs for the module's logic, on plain directories.
 
-    Replaces cgroups._mkdir/_rmdir/_write/_writable/_signal_pids. A group is read-only when
+    Replaces cgroup_files.mkdir/rmdir/write/writable/signal_pids. A group is read-only when
     its directory has no owner write bit (the tests run as root, where os.access says yes).
     """
 
@@ -56,11 +56,11 @@ class FakeKernel:
         self.root, self.version, self.kill_file = root, version, kill_file
         self.signalled = []
         self.writes = []
-        monkeypatch.setattr(cgroups, "_mkdir", self.mkdir)
-        monkeypatch.setattr(cgroups, "_rmdir", self.rmdir)
-        monkeypatch.setattr(cgroups, "_write", self.write)
-        monkeypatch.setattr(cgroups, "_writable", self.writable)
-        monkeypatch.setattr(cgroups, "_signal_pids", self.signal_pids)
+        monkeypatch.setattr(cgroup_files, "mkdir", self.mkdir)
+        monkeypatch.setattr(cgroup_files, "rmdir", self.rmdir)
+        monkeypatch.setattr(cgroup_files, "write", self.write)
+        monkeypatch.setattr(cgroup_files, "writable", self.writable)
+        monkeypatch.setattr(cgroup_files, "signal_pids", self.signal_pids)
 
     # -- layout
     def hierarchy(self, path) -> Path:
@@ -184,7 +184,7 @@ def self_cgroup(tmp_path: Path, text: str) -> str:
 
 
 def leftovers(root: Path) -> list:
-    return sorted(str(p.relative_to(root)) for p in root.rglob(f"{cgroups.PREFIX}-*"))
+    return sorted(str(p.relative_to(root)) for p in root.rglob(f"{cgroup_box.PREFIX}-*"))
 
 
 NO_SYSTEMD = {"systemd_run": None, "systemctl": None}
@@ -237,7 +237,7 @@ def test_v2_delegated_scope_moves_the_grader_into_a_leaf_first(v2):
     assert (Path(path) / "cpu.weight").read_text() == "100"
     assert plan.new_box("alice/../bob").paths[0].endswith("box-2-alice_.._bob")  # never the same group
 
-    cgroups.join(box.procs_files)  # the launcher: the grader's fake kernel moves this PID into the box
+    cgroup_files.join(box.procs_files)  # the launcher: the grader's fake kernel moves this PID into the box
     assert v2.procs(path) == [os.getpid()] and v2.procs(parent / "grader") == []
     (Path(path) / "memory.events").write_text("low 0\nhigh 3\nmax 9\noom 1\noom_kill 1\n")
     (Path(path) / "pids.events").write_text("max 2\n")
@@ -339,7 +339,7 @@ def test_v2_failure_to_enable_rolls_the_move_back(v2, monkeypatch):
             raise OSError(errno.EBUSY, "busy")
         return real(path, text)
 
-    monkeypatch.setattr(cgroups, "_write", refuse)
+    monkeypatch.setattr(cgroup_files, "write", refuse)
     for path in v2.root.rglob("cgroup.subtree_control"):  # and no ancestor to fall back on
         if path.parent != v2.own:
             path.write_text("cpu\n")
@@ -358,11 +358,11 @@ def test_v2_new_box_failure_raises_and_cleans(v2, monkeypatch):
             raise OSError(errno.EINVAL, "invalid")
         return real(path, text)
 
-    monkeypatch.setattr(cgroups, "_write", refuse)
-    with pytest.raises(cgroups.CgroupError):
+    monkeypatch.setattr(cgroup_files, "write", refuse)
+    with pytest.raises(cgroup_box.CgroupError):
         plan.new_box("a")
     assert [p.name for p in Path(plan.parents[""]).iterdir() if p.is_dir()] == ["grader"] and plan.boxes == []
-    monkeypatch.setattr(cgroups, "_write", real)
+    monkeypatch.setattr(cgroup_files, "write", real)
     plan.close()
     assert leftovers(v2.root) == []
 
@@ -400,7 +400,7 @@ def test_v1_as_root_parents_under_the_own_groups(v1):
     assert [w[0].rsplit("/", 1)[1] for w in v1.writes[:2]] == ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
     assert box.procs_files == [str(p / "cgroup.procs") for p in (memory, pids, cpu)]
 
-    cgroups.join(box.procs_files)
+    cgroup_files.join(box.procs_files)
     assert all(v1.procs(p) == [os.getpid()] for p in (memory, pids, cpu))
     assert v1.procs(v1.root / "memory/process_api/abc") == []
     assert not box.oom_killed()
@@ -457,7 +457,7 @@ def test_v1_mkdir_failure_removes_the_parents_made(v1, monkeypatch):
             raise OSError(errno.ENOSPC, "too many groups")
         return real(path, mode)
 
-    monkeypatch.setattr(cgroups, "_mkdir", refuse_pids)
+    monkeypatch.setattr(cgroup_files, "mkdir", refuse_pids)
     plan = cgroups.detect(MiB << 6, 8, 100, root=str(v1.root), self_cgroup=v1.cgroup_file, **NO_SYSTEMD)
     assert plan.kind == "none" and "cannot create" in plan.reason and "too many groups" in plan.reason
     assert leftovers(v1.root) == []
@@ -477,7 +477,7 @@ def fake_program(tmp_path: Path, name: str, script: str) -> str:
 def v2_not_delegated(v2, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(v2, "writable", lambda path: False)
-    monkeypatch.setattr(cgroups, "_writable", lambda path: False)
+    monkeypatch.setattr(cgroup_files, "writable", lambda path: False)
     return v2
 
 
@@ -524,7 +524,7 @@ def test_systemd_user_manager_without_memory_controller(v2_not_delegated, tmp_pa
 
 def test_systemd_run_is_not_used_on_cgroup_v1(v1, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(cgroups, "_writable", lambda path: False)
+    monkeypatch.setattr(cgroup_files, "writable", lambda path: False)
     run = fake_program(tmp_path, "systemd-run", "exit 0")
     plan = cgroups.detect(4 << 30, 64, 100, root=str(v1.root), self_cgroup=v1.cgroup_file, systemd_run=run, systemctl=None)
     assert plan.kind == "none" and plan.reason.endswith("; systemd-run --user needs cgroup v2")
@@ -560,7 +560,7 @@ def test_no_cgroup_filesystem(tmp_path):
 
 
 def test_detect_survives_an_unexpected_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(cgroups, "_own_groups", lambda path: 1 / 0)
+    monkeypatch.setattr(cgroups, "own_groups", lambda path: 1 / 0)
     plan = cgroups.detect(4 << 30, 64, 100, root=str(tmp_path), **NO_SYSTEMD)
     assert plan.kind == "none" and "ZeroDivisionError" in plan.reason
 
@@ -571,7 +571,7 @@ def test_signal_pids_kills_only_listed_processes(tmp_path):
     try:
         procs = tmp_path / "cgroup.procs"
         procs.write_text(f"{victim.pid}\n999999999\n")
-        cgroups._signal_pids(str(procs))
+        cgroup_files.signal_pids(str(procs))
         assert victim.wait(5) == -signal.SIGKILL
         assert bystander.poll() is None
     finally:
@@ -591,7 +591,7 @@ def test_signal_pids_without_pidfd(tmp_path, monkeypatch):
     try:
         procs = tmp_path / "cgroup.procs"
         procs.write_text(f"{victim.pid}\n")
-        cgroups._signal_pids(str(procs))
+        cgroup_files.signal_pids(str(procs))
         assert victim.wait(5) == -signal.SIGKILL
     finally:
         victim.kill()
@@ -602,10 +602,10 @@ def test_join_raises_when_it_cannot_join(tmp_path):
     """A launcher that could not join must not exec: the box would run without its limits."""
     procs = tmp_path / "cgroup.procs"
     procs.write_text("")
-    cgroups.join([str(procs)])
+    cgroup_files.join([str(procs)])
     assert procs.read_text() == str(os.getpid())
     with pytest.raises(OSError):
-        cgroups.join([str(tmp_path / "missing" / "cgroup.procs")])
+        cgroup_files.join([str(tmp_path / "missing" / "cgroup.procs")])
 
 
 # ----------------------------------------------------------------------------- for real, on this machine
@@ -630,7 +630,7 @@ def real_plan():
 def run_in_box(box, code: str, timeout=60) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", code],
-        preexec_fn=functools.partial(cgroups.join, box.procs_files),
+        preexec_fn=functools.partial(cgroup_files.join, box.procs_files),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -674,7 +674,7 @@ def test_real_v1_task_limit_holds_for_the_box_and_remove_kills_the_rest(real_pla
     result = run_in_box(box, code)
     assert result.returncode == 0 and int(result.stdout) == 7, "8 tasks: the child and 7 of its forks"
     assert box.pids_limited()
-    left = cgroups._pids(box.procs_files[0])
+    left = cgroup_files.pids(box.procs_files[0])
     assert len(left) == 7
     start = time.monotonic()
     assert box.remove() and time.monotonic() - start < 3
@@ -695,7 +695,7 @@ def test_real_v1_bwrap_as_the_sandbox_user_stays_in_the_box(real_plan):
     box = real_plan.new_box("bwrap")
     result = subprocess.run(
         argv,
-        preexec_fn=functools.partial(cgroups.join, box.procs_files, (65534, 65534)),
+        preexec_fn=functools.partial(cgroup_files.join, box.procs_files, (65534, 65534)),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -707,7 +707,7 @@ def test_real_v1_bwrap_as_the_sandbox_user_stays_in_the_box(real_plan):
     small = real_plan.new_box("bwrap-small")
     result = subprocess.run(
         argv[:-1] + ["import os; print(os.getuid(), os.getpid())"],
-        preexec_fn=functools.partial(cgroups.join, small.procs_files, (65534, 65534)),
+        preexec_fn=functools.partial(cgroup_files.join, small.procs_files, (65534, 65534)),
         capture_output=True,
         text=True,
         timeout=60,
@@ -722,11 +722,11 @@ def test_real_popen_user_drops_before_preexec_so_join_must_drop_itself(real_plan
     box = real_plan.new_box("order")
     with pytest.raises(subprocess.SubprocessError):
         subprocess.run(
-            ["true"], user=65534, group=65534, extra_groups=[], preexec_fn=functools.partial(cgroups.join, box.procs_files)
+            ["true"], user=65534, group=65534, extra_groups=[], preexec_fn=functools.partial(cgroup_files.join, box.procs_files)
         )
     done = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getuid(), os.getgid(), os.getgroups())"],
-        preexec_fn=functools.partial(cgroups.join, box.procs_files, (65534, 65534)),
+        preexec_fn=functools.partial(cgroup_files.join, box.procs_files, (65534, 65534)),
         capture_output=True,
         text=True,
     )
@@ -745,12 +745,12 @@ def real_v2_mount() -> str | None:
 @pytest.mark.skipif(os.geteuid() != 0 or real_v2_mount() is None, reason="needs root and a cgroup v2 mount")
 def test_real_v2_join_kill_and_rmdir():
     """The v2 mechanics the fakes stand in for: join through cgroup.procs, cgroup.kill (or signals), rmdir."""
-    top = Path(real_v2_mount()) / f"{cgroups.PREFIX}-test-{os.getpid()}"
+    top = Path(real_v2_mount()) / f"{cgroup_box.PREFIX}-test-{os.getpid()}"
     top.mkdir()
     try:
         path = top / "box"
         path.mkdir()
-        box = cgroups.Box(name="box", kind="v2", paths=[str(path)], procs_files=[str(path / "cgroup.procs")])
+        box = cgroup_box.Box(name="box", kind="v2", paths=[str(path)], procs_files=[str(path / "cgroup.procs")])
         code = (
             "import os, time\n"
             "for _ in range(5):\n"
@@ -763,13 +763,13 @@ def test_real_v2_join_kill_and_rmdir():
         )
         child = subprocess.Popen(
             [sys.executable, "-c", code],
-            preexec_fn=functools.partial(cgroups.join, box.procs_files),
+            preexec_fn=functools.partial(cgroup_files.join, box.procs_files),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
         assert child.stdout.readline() == "ok\n"
-        assert len(cgroups._pids(box.procs_files[0])) >= 6
+        assert len(cgroup_files.pids(box.procs_files[0])) >= 6
         assert box.remove()
         assert child.wait(5) == -signal.SIGKILL and not path.exists()
     finally:
@@ -781,7 +781,7 @@ def test_real_v2_join_kill_and_rmdir():
 MOVE_SCRIPT = """
 import functools, json, os, subprocess, sys
 sys.path.insert(0, sys.argv[2])
-from autograder.sandbox import cgroups
+from autograder.sandbox import cgroup_box, cgroup_files, cgroups
 
 unified, me = sys.argv[1], os.getpid()
 own = f"{unified}/ddpm-grader-test-{me}"
@@ -794,14 +794,14 @@ def where(pid="self"):
 
 os.mkdir(own)
 try:
-    cgroups._write(f"{own}/cgroup.procs", str(me))  # the grader alone in its (delegated) group
+    cgroup_files.write(f"{own}/cgroup.procs", str(me))  # the grader alone in its (delegated) group
     try:
-        cgroups._write(f"{own}/cgroup.subtree_control", "+hugetlb")
+        cgroup_files.write(f"{own}/cgroup.subtree_control", "+hugetlb")
         out["internal"] = "allowed"
     except OSError as error:
         out["internal"] = error.errno
     cgroups.REQUIRED = cgroups.CONTROLLERS = ("hugetlb",)  # the one controller v2 has on this machine
-    cgroups.Plan._limits = lambda self, controller: []
+    cgroup_box.Plan.limit_files = lambda self, controller: []
     plan = cgroups.detect(1 << 30, 8, 100, root=unified, systemd_run=None, systemctl=None)
     out["kind"], out["reason"], out["location"] = plan.kind, plan.reason, plan.location
     out["grader_in"] = where()
@@ -809,7 +809,7 @@ try:
     parent = plan.parents.get("", "")
     out["parent_subtree"] = open(f"{parent}/cgroup.subtree_control").read().split() if parent else None
     box = plan.new_box("b")
-    child = subprocess.Popen(["sleep", "30"], preexec_fn=functools.partial(cgroups.join, box.procs_files))
+    child = subprocess.Popen(["sleep", "30"], preexec_fn=functools.partial(cgroup_files.join, box.procs_files))
     out["child_in"] = where(child.pid)
     out["removed"] = box.remove()
     out["child_rc"] = child.wait(5)
@@ -818,7 +818,7 @@ try:
     out["own_subtree_after"] = open(f"{own}/cgroup.subtree_control").read().split()
     out["left"] = sorted(entry.name for entry in os.scandir(own) if entry.is_dir())
 finally:
-    cgroups._write(f"{unified}/cgroup.procs", str(me))
+    cgroup_files.write(f"{unified}/cgroup.procs", str(me))
     for path in (f"{own}/ddpm-grader-{me}/grader", f"{own}/ddpm-grader-{me}", own):
         if os.path.isdir(path):
             os.rmdir(path)
@@ -829,9 +829,9 @@ print(json.dumps(out))
 def hugetlb_v2() -> str | None:
     """The hybrid v2 mount with a domain controller and no groups of anyone else (so enabling it at the root touches nobody)."""
     unified = "/sys/fs/cgroup/unified"
-    if os.geteuid() != 0 or "hugetlb" not in cgroups._controllers(unified):
+    if os.geteuid() != 0 or "hugetlb" not in cgroup_files.controllers(unified):
         return None
-    if any(entry.is_dir() and not entry.name.startswith(cgroups.PREFIX) for entry in os.scandir(unified)):
+    if any(entry.is_dir() and not entry.name.startswith(cgroup_box.PREFIX) for entry in os.scandir(unified)):
         return None
     return unified
 
@@ -843,7 +843,7 @@ def test_real_v2_no_internal_processes_move(tmp_path):
     control = Path(unified) / "cgroup.subtree_control"
     enabled_before = "hugetlb" in control.read_text().split()
     if not enabled_before:
-        cgroups._write(str(control), "+hugetlb")
+        cgroup_files.write(str(control), "+hugetlb")
     try:
         done = subprocess.run(
             [sys.executable, "-c", MOVE_SCRIPT, unified, str(Path(__file__).resolve().parents[1])],
@@ -853,7 +853,7 @@ def test_real_v2_no_internal_processes_move(tmp_path):
         )
     finally:
         if not enabled_before:
-            cgroups._try_write(str(control), "-hugetlb")
+            cgroup_files.try_write(str(control), "-hugetlb")
     assert done.returncode == 0, done.stderr
     out = __import__("json").loads(done.stdout)
     pid_own = out["location"].split("/")[1]

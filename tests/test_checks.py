@@ -38,9 +38,9 @@ def fails_with(check, *fragments):
 
 
 def test_every_exercise_has_a_check():
-    from autograder.authoring.stubs import exercises as regions
+    from autograder.assignment.regions import module_by_exercise
 
-    assert set(regions()) == set(EXERCISES)
+    assert set(module_by_exercise()) == set(EXERCISES)
     assert set(checks.__all__[1:]) == {f"check_{name}" for name in EXERCISES}
 
 
@@ -52,10 +52,10 @@ def test_reference_passes(exercise, capsys):
 
 @pytest.mark.parametrize("exercise", EXERCISES)
 def test_stub_says_not_implemented(exercise):
-    from autograder.authoring.stubs import exercises
+    from autograder.assignment.regions import module_by_exercise
 
     helpers_checks = pytest.importorskip("helpers.checks")
-    module = exercises()[exercise]
+    module = module_by_exercise()[exercise]
     if exercise == "ddim_step":  # in the released stubs, its first dependency (extract) is not written yet
         module = "schedules"
     message = fails_with(
@@ -65,20 +65,21 @@ def test_stub_says_not_implemented(exercise):
 
 
 def test_expected_values_are_up_to_date():
-    from autograder.authoring.stubs import refresh_expected
+    from autograder.authoring.self_check_values import refresh_expected
 
     assert refresh_expected(check=True), "run `python -m autograder helpers`"
 
 
 def test_checks_do_not_leak_solutions():
     """No line of any solution region appears in a file students get or in a notebook."""
-    from autograder.authoring.stubs import SOLUTIONS, _scan
+    from autograder.assignment.regions import scan
+    from autograder.paths import SOLUTIONS
 
     solution_lines = set()
     for path in SOLUTIONS.glob("*.py"):
         lines = path.read_text().splitlines()
-        for begin, end, *_ in _scan(path):
-            for line in lines[begin : end - 1]:
+        for region in scan(path):
+            for line in lines[region.begin : region.end - 1]:
                 stripped = line.strip()
                 if stripped and not stripped.startswith("#"):
                     solution_lines.add(stripped)
@@ -573,5 +574,5 @@ def test_ddim_variant_passes(monkeypatch):
 
 
 def test_ddim_with_eta_1_matches_ddpm_noise():
-    schedule = checks._frozen_schedule()
+    schedule = checks.frozen_schedule()
     assert abs(checks.EXPECTED.DDIM["eta_1"]["correct"][1] - float(schedule.posterior_variance[6].sqrt())) < 1e-6

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import mutants
+from autograder.assignment import exercises, mutants
 from autograder.harnesses import gradescope, prairielearn
-from autograder.sandbox import bubblewrap, container, launcher, syscall_filter
+from autograder.sandbox import bubblewrap, container, detection, launcher, syscall_filter
+from autograder.sandbox.limits import Limits
 
 from .test_gradescope import assert_full_marks, solution_helpers, unpack
 
@@ -69,7 +70,7 @@ def test_a_local_grade_never_chooses_container_mode(tmp_path):
 
     parser = __import__("argparse").ArgumentParser()
     grade.add_arguments(parser)
-    assert parser.parse_args(["subs"]).isolation == bubblewrap.BUBBLEWRAP
+    assert parser.parse_args(["subs"]).isolation == container.BUBBLEWRAP
     subs = tmp_path / "subs"
     solution_helpers(subs / "alice" / "helpers")
     env = {**os.environ, bubblewrap.BWRAP_ENV: str(tmp_path / "no-bwrap")}
@@ -85,7 +86,7 @@ def test_a_local_grade_never_chooses_container_mode(tmp_path):
 def test_container_mode_needs_root_and_says_so(monkeypatch):
     monkeypatch.setattr(container.os, "geteuid", lambda: 1000)
     with pytest.raises(bubblewrap.SandboxUnavailable, match="needs root"):
-        bubblewrap.detect(mode=bubblewrap.CONTAINER)
+        detection.detect(mode=container.CONTAINER)
 
 
 def test_the_container_filter_refuses_network_sockets_and_keeps_unix_ones(tmp_path):
@@ -144,7 +145,7 @@ def test_container_mode_refuses_where_the_student_user_can_read_the_course():
     try:
         course.chmod(0o755)
         with pytest.raises(bubblewrap.SandboxUnavailable, match="is readable by the student user"):
-            bubblewrap.detect(hidden=[course], mode=bubblewrap.CONTAINER)
+            detection.detect(hidden=[course], mode=container.CONTAINER)
     finally:
         course.rmdir()
 
@@ -264,7 +265,7 @@ def test_without_user_namespaces_a_hostile_hand_in_is_contained(bundle, tmp_path
     seen = {k: {"r": "refused", "d": "done"}.get(v, v) for k, v in json.loads(text).items()}
     for attack in ("read_course", "list_course", "write_course", "write_results", "inet_socket", "inet6_socket", "unshare"):
         assert seen[attack] == "refused", (attack, seen)
-    assert 0 < seen["forks"] < bubblewrap.Limits().processes, seen  # the process limit stopped the fork bomb
+    assert 0 < seen["forks"] < Limits().processes, seen  # the process limit stopped the fork bomb
     assert seen["write_tmp"] == "done" and not marker.exists()  # shared /tmp: what it left there is removed
     assert student_processes(user) == []  # the daemon and the forks: nothing of the student user survives
     sampling = {t["tags"][0] for t in results["tests"] if t["score"] < t["max_score"]}
@@ -280,7 +281,7 @@ def test_without_user_namespaces_prairielearn_grades_in_container_mode(tmp_path)
     root = tmp_path / "grade"
     shutil.copytree(question / "tests", root / "tests")
     (root / "student").mkdir()
-    for module in bubblewrap.MODULES:  # flat, as pl-file-upload stores them
+    for module in exercises.MODULES:  # flat, as pl-file-upload stores them
         shutil.copyfile(ROOT / "solutions" / f"{module}.py", root / "student" / f"{module}.py")
     env = {
         **os.environ,

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import check_cells
+from autograder.assignment import check_cells, exercises
 from autograder.commands import gradescope as gradescope_command
 from autograder.harnesses import common, gradescope, gradescope_runtime
-from autograder.sandbox import bubblewrap
 
 from .harness_reports import one_student_report
 from .test_hygiene import ROOT
@@ -67,7 +66,7 @@ def run_autograder(root, **env):
 
 def solution_helpers(folder):
     folder.mkdir(parents=True)
-    for module in bubblewrap.MODULES:
+    for module in exercises.MODULES:
         shutil.copyfile(ROOT / "solutions" / f"{module}.py", folder / f"{module}.py")
 
 
@@ -105,7 +104,7 @@ def test_bundle_holds_the_scripts_and_the_course_code_only(bundle):
         "pyproject.toml",
     ):
         assert needed in names
-    assert {f"solutions/{m}.py" for m in bubblewrap.MODULES} <= names and {f"helpers/{m}.py" for m in bubblewrap.MODULES} <= names
+    assert {f"solutions/{m}.py" for m in exercises.MODULES} <= names and {f"helpers/{m}.py" for m in exercises.MODULES} <= names
     assert {f"notebooks/{p.name}" for p in check_cells.notebook_paths()} <= names
     assert {"requirements.txt", gradescope.GRADER_REQUIREMENTS} <= names and "requirements-dev.txt" not in names
     top = {name.split("/")[0] for name in names}
@@ -203,7 +202,7 @@ def test_a_zip_of_the_solutions_gets_full_marks(bundle, tmp_path):
     root = tmp_path / "autograder"
     unpack(bundle, root)
     with zipfile.ZipFile(root / "submission" / "my-work.zip", "w") as archive:
-        for module in bubblewrap.MODULES:
+        for module in exercises.MODULES:
             archive.write(ROOT / "solutions" / f"{module}.py", f"ddpm-course/helpers/{module}.py")
     results, _ = run_autograder(root, GRADESCOPE_SEED=str(SEED))
     assert_full_marks(results)

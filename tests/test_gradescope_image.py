@@ -22,9 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import mutants
+from autograder.assignment import exercises, mutants
 from autograder.harnesses import gradescope
-from autograder.sandbox import bubblewrap
 
 from .test_gradescope import SEED, solution_helpers, unpack
 from .test_hygiene import ROOT
@@ -248,7 +247,7 @@ def _wrong(helpers):
 
 def _hostile(helpers):
     solution_helpers(helpers)
-    for module in bubblewrap.MODULES:
+    for module in exercises.MODULES:
         path = helpers / f"{module}.py"
         path.write_text(HOSTILE + path.read_text())
     # and a sign that the file ran at all: without it, a hostile hand-in that silently did nothing would pass

@@ -148,7 +148,7 @@ def test_bernoulli_dropout_passes(monkeypatch):
 
 def test_guided_step_with_w_0_is_the_conditional_step():
     schedule = DiffusionSchedule.from_name("cosine", 20)
-    model = checks._ClassEpsNet()
+    model = checks.ClassEpsNet()
     x_t, t, labels = torch.randn(2, 1, 4, 4), torch.full((2,), 7), torch.tensor([1, 2])
     torch.manual_seed(3)
     guided = guidance.p_sample_guided(model, schedule, x_t, t, 7, labels, 0.0)

@@ -3,7 +3,6 @@
 import datetime as dt
 import io
 import os
-import sys
 import zipfile
 
 import pytest
@@ -194,10 +193,7 @@ def _gradescope(down):
     _write(down / "submission_444" / "helpers" / "forward.py")
 
 
-@pytest.mark.parametrize("with_yaml", [True, False], ids=["pyyaml", "hand-parser"])
-def test_gradescope_metadata_ids_times_and_groups(tmp_path, monkeypatch, with_yaml):
-    if not with_yaml:
-        monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml raises ImportError
+def test_gradescope_metadata_ids_times_and_groups(tmp_path):
     down = tmp_path / "export"
     _gradescope(down / "assignment_9_export")  # the export's own top folder is looked through
     roster = _roster(student_id=["s1", "s2", "s3"], gradescope_sid=["1001", "", ""], email=["", "bob@example.edu", ""])
@@ -221,12 +217,43 @@ def test_gradescope_metadata_ids_times_and_groups(tmp_path, monkeypatch, with_ya
     assert col.missing() == ["s3"]
 
 
-def test_gradescope_hand_parser_matches_pyyaml():
-    yaml = pytest.importorskip("yaml")
-    by_yaml = {k: {":submitters": v[":submitters"]} for k, v in yaml.safe_load(METADATA).items()}
-    by_hand = lms._parse_metadata(METADATA)
-    assert {k: {":submitters": v[":submitters"]} for k, v in by_hand.items()} == by_yaml
-    assert by_hand["submission_111"][":created_at"] == "2024-05-01 12:34:56.789012000 -07:00"
+def test_gradescope_metadata_with_ruby_tags_is_read_as_plain_values(tmp_path):
+    """Ruby may tag a value (``!ruby/object:...``): the safe loader reads what it holds, and builds nothing."""
+    tagged = METADATA.replace("  :score: 10.0\n", "  :score: !ruby/object:BigDecimal 18:0.1E2\n", 1)
+    tagged = tagged.replace("submission_222:\n", "submission_222: !ruby/hash:ActiveSupport::HashWithIndifferentAccess\n", 1)
+    assert tagged != METADATA and "!ruby/hash" in tagged
+    down = tmp_path / "export"
+    _gradescope(down)
+    _write(down / "submission_metadata.yml", tagged)
+    roster = _roster(student_id=["s1", "s2"], gradescope_sid=["1001", ""], email=["", "bob@example.edu"])
+    ids = _ids(lms.collect(down, roster, workdir=tmp_path / "work"))
+    assert sorted(ids) == ["3003", "s1", "s2", "submission_444"]
+    assert ids["s1"].time_source == "gradescope metadata" and ids["s2"].notes == ["group submission with Carl Ray"]
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("submission_111: [unclosed\n", "not readable as YAML ("),
+        ("!!python/object/apply:os.system ['touch pwned']\n", "not a mapping of submissions"),  # a list: nothing run
+        ("- a list\n", "not a mapping of submissions"),
+        ("[" * 100_000, "not readable as YAML ("),
+    ],
+    ids=["bad-yaml", "python-tag", "not-a-mapping", "nested-too-deep"],
+)
+def test_gradescope_metadata_that_cannot_be_read_is_said_and_grading_goes_on(tmp_path, text, problem):
+    down = tmp_path / "export"
+    _gradescope(down)
+    _write(down / "submission_metadata.yml", text)
+    col = lms.collect(down, workdir=tmp_path / "work")
+    ids = _ids(col)
+    assert sorted(ids) == ["submission_111", "submission_222", "submission_333", "submission_444"]
+    assert col.layouts == {"gradescope"} and not (tmp_path / "pwned").exists() and not os.path.exists("pwned")
+    for entry in col.entries:  # every row says why it is graded under its folder's name
+        (note,) = entry.notes
+        assert note.startswith(f"submission_metadata.yml {problem}") and note.endswith(f": graded as {entry.student_id}"), note
+    (skipped,) = [reason for name, reason in col.skipped if name == "submission_metadata.yml"]
+    assert skipped.startswith("Gradescope metadata: ") and "graded by folder name" in skipped, skipped
 
 
 def test_bulk_download_zip_member_times_and_hostile_names(tmp_path):

@@ -70,7 +70,7 @@ def test_teaching_frame(path):
 def test_one_check_cell_per_exercise_with_valid_metadata():
     from nbgrader.nbgraderformat import MetadataValidator
 
-    from autograder.authoring.stubs import exercises
+    from autograder.assignment.regions import module_by_exercise
 
     seen = {}
     validator = MetadataValidator()
@@ -87,7 +87,7 @@ def test_one_check_cell_per_exercise_with_valid_metadata():
             assert cell.id == f"check-{exercise}"
             assert exercise not in seen, f"check_{exercise} appears in {seen.get(exercise)} and {path.name}"
             seen[exercise] = path.name
-    assert set(exercises()) <= set(seen), f"exercises without a check cell: {set(exercises()) - set(seen)}"
+    assert set(module_by_exercise()) <= set(seen), f"exercises without a check cell: {set(module_by_exercise()) - set(seen)}"
 
 
 def test_checks_follow_their_explanation():

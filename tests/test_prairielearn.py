@@ -15,10 +15,9 @@ import zipfile
 
 import pytest
 
-from autograder.assignment import check_cells, mutants
-from autograder.authoring import stubs
+from autograder.assignment import check_cells, exercises, mutants, regions
 from autograder.harnesses import common, prairielearn
-from autograder.sandbox import bubblewrap
+from autograder.sandbox import bubblewrap, container
 
 from .harness_reports import one_student_report, part
 from .test_hygiene import ROOT
@@ -44,7 +43,7 @@ def grade(question, tmp_path, fill):
         **os.environ,
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),  # its python3
         "PRAIRIELEARN_ROOT": str(root),
-        common.ISOLATION_ENV: bubblewrap.BUBBLEWRAP,
+        common.ISOLATION_ENV: container.BUBBLEWRAP,
     }
     done = subprocess.run([str(root / "tests" / "run.sh")], cwd=root, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -58,7 +57,7 @@ def grade(question, tmp_path, fill):
 
 def flat_solutions(folder):
     """The helpers as pl-file-upload stores them: flat, by their own names."""
-    for module in bubblewrap.MODULES:
+    for module in exercises.MODULES:
         shutil.copyfile(ROOT / "solutions" / f"{module}.py", folder / f"{module}.py")
 
 
@@ -112,7 +111,7 @@ def test_when_grading_cannot_run_the_results_say_why_and_charge_no_attempt(quest
     (root / "student").mkdir()
     env = {**os.environ, "PRAIRIELEARN_ROOT": str(root), bubblewrap.BWRAP_ENV: str(tmp_path / "no-bwrap")}
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    env[common.ISOLATION_ENV] = bubblewrap.BUBBLEWRAP
+    env[common.ISOLATION_ENV] = container.BUBBLEWRAP
     done = subprocess.run([str(root / "tests" / "run.sh")], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0
     results = json.loads((root / "results" / "results.json").read_text())
@@ -133,11 +132,11 @@ def test_correct_files_score_1(question, tmp_path):
 @pytest.mark.slow
 def test_a_wrong_zip_scores_below_1(question, tmp_path):
     mutant = mutants.MUTANTS[0]
-    bonus = {module for exercise, module in stubs.exercises().items() if exercise in check_cells.bonus_exercises()}
+    bonus = {module for exercise, module in regions.module_by_exercise().items() if exercise in check_cells.bonus_exercises()}
 
     def fill(folder):  # the required modules, one with a known mistake; no extra credit to make up for it
         with zipfile.ZipFile(folder / "my-work.zip", "w") as archive:
-            for module in sorted(set(bubblewrap.MODULES) - bonus):
+            for module in sorted(set(exercises.MODULES) - bonus):
                 text = (ROOT / "solutions" / f"{module}.py").read_text()
                 archive.writestr(f"ddpm/helpers/{module}.py", mutants.apply(mutant, text) if module == mutant.module else text)
 

@@ -1,4 +1,4 @@
-"""autograder.reference_check: the reference passes its independent checks, and realistic
+"""autograder.authoring.reference_check: the reference passes its independent checks, and realistic
 mistakes in the reference are reported under the right name."""
 
 import os
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from autograder.authoring import reference_check
+from autograder.authoring.reference_checks.closed_forms import diffusers_scheduler
 from solutions import forward
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +129,7 @@ def test_the_reference_agrees_with_the_papers():
 
 def test_without_diffusers_the_comparisons_are_skipped(monkeypatch):
     monkeypatch.setitem(sys.modules, "diffusers", None)
-    assert reference_check._diffusers_scheduler(10) is None
+    assert diffusers_scheduler(10) is None
     assert reference_check.problems() == []
 
 

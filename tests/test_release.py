@@ -9,8 +9,9 @@ import zipfile
 
 import pytest
 
-from autograder.assignment import check_cells, hidden_tests
+from autograder.assignment import check_cells, hidden_tests, regions
 from autograder.authoring import release, stubs
+from autograder.commands import release as release_command
 
 from .test_hygiene import ROOT
 
@@ -48,7 +49,7 @@ def test_leak_check_catches_a_mention_of_solutions(tmp_path):
 
 def test_released_headers_say_what_to_edit_and_how_to_check(built):
     bundle, _ = built
-    exercise_modules = set(stubs.exercises().values())
+    exercise_modules = set(regions.module_by_exercise().values())
     for path in sorted((bundle / "helpers").glob("*.py")):
         first = path.read_text().splitlines()[0]
         assert "Do not edit" not in first and "regenerate" not in first, first
@@ -64,14 +65,14 @@ def test_renamed_released_helper_is_still_found():
     files = {"sub/helpers/my_forward_v2.py": stubs.generate(release=True)["forward.py"].encode()}
     from autograder.intake import submission
 
-    path, flag = submission._find_module("forward", "sub/", files)
+    path, flag = submission.find_module("forward", "sub/", files)
     assert path == "sub/helpers/my_forward_v2.py" and "not found" in flag
 
 
 def test_readme_lists_every_exercise_file_with_the_bonus_marked(built):
     bundle, _ = built
     readme = (bundle / "README.md").read_text()
-    modules = stubs.exercises()
+    modules = regions.module_by_exercise()
     for exercise in hidden_tests.EXERCISES:
         line = next((x for x in readme.splitlines() if x.startswith(f"- `helpers/{modules[exercise]}.py`")), None)
         assert line is not None and f"`{exercise}`" in line, exercise
@@ -92,10 +93,10 @@ def test_release_without_repo_url_warns_once_naming_the_notebooks(built):
 def test_release_with_repo_url_does_not_warn(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(release, "build", lambda out, repo_url: tmp_path)
     args = type("Args", (), {"out": str(tmp_path), "repo_url": "https://github.com/o/n"})()
-    assert release.run(args) == 0
+    assert release_command.run(args) == 0
     assert "WARNING" not in capsys.readouterr().err
     args.repo_url = None
-    release.run(args)
+    release_command.run(args)
     assert re.search(r"WARNING: release without --repo-url", capsys.readouterr().err)
 
 

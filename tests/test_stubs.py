@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.assignment import regions
 from autograder.authoring import stubs
+from autograder.paths import ROOT
 from solutions import schedules as ref_schedules
 from solutions import unet as ref_unet
 
@@ -39,7 +41,7 @@ def test_exercise_ids_in_course_order():
     """The regions, in course order (schedules, forward, ... ddim), are the table's exercises in its order."""
     from autograder.assignment import exercises
 
-    assert list(stubs.exercises()) == exercises.EXERCISES
+    assert list(regions.module_by_exercise()) == exercises.EXERCISES
 
 
 @pytest.mark.parametrize(
@@ -54,14 +56,14 @@ def test_exercise_ids_in_course_order():
 )
 def test_malformed_regions_are_refused(tmp_path, source, message):
     (tmp_path / "m.py").write_text(source)
-    with pytest.raises(stubs.StubError, match=message):
-        stubs.regions(tmp_path)
+    with pytest.raises(regions.RegionError, match=message):
+        regions.regions(tmp_path)
 
 
 def _solution_lines():
     """Every meaningful line written between BEGIN and END SOLUTION (comments dropped)."""
     lines = {}
-    for region in stubs.regions():
+    for region in regions.regions():
         source = (stubs.SOLUTIONS / f"{region.module}.py").read_text().splitlines()[region.start : region.end - 1]
         for line in source:
             text = line.split("  # ")[0].strip()
@@ -74,11 +76,11 @@ def test_no_solution_line_reaches_students():
     """Not as a line, not inside a hint string: nothing students get spells out a solution line."""
     solution_lines = _solution_lines()
     assert len(solution_lines) > 30
-    shipped = [*sorted(stubs.HELPERS.glob("*.py")), *sorted((stubs.ROOT / "notebooks").glob("*.ipynb"))]
+    shipped = [*sorted(stubs.HELPERS.glob("*.py")), *sorted((ROOT / "notebooks").glob("*.ipynb"))]
     for path in shipped:
         text = path.read_text()
         leaked = [line for line in solution_lines if line in text]
-        assert not leaked, f"{path.relative_to(stubs.ROOT)} spells out solution lines: {leaked}"
+        assert not leaked, f"{path.relative_to(ROOT)} spells out solution lines: {leaked}"
 
 
 @pytest.fixture
@@ -132,7 +134,7 @@ def _calls(helpers, monkeypatch):
 def test_every_stub_raises_complete_this(helpers, monkeypatch):
     stub_block_cls = importlib.import_module("helpers.unet").Block
     calls = _calls(helpers, monkeypatch)
-    assert len(calls) == len(stubs.regions()) - 1  # Block.forward is checked below
+    assert len(calls) == len(regions.regions()) - 1  # Block.forward is checked below
     for name, call in calls.items():
         try:
             call()

@@ -64,7 +64,7 @@ def load_package(tmp_path, name, changes=()):
 
 def _install(mods, source):
     namespace = {"__name__": "dep"}
-    exec(compile(source.replace("from standins import", "from autograder.standins import"), "dep", "exec"), namespace)
+    exec(compile(source.replace("from standins import", "from autograder.sandbox.box.standins import"), "dep", "exec"), namespace)
     for module, dotted, obj in namespace["__targets__"]:
         target = mods[module]
         *path, attr = dotted.split(".")

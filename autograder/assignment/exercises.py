@@ -71,11 +71,11 @@ TABLE = [
         "DiffusionSchedule", "schedules", "01", points=3,
         tasks=(T("DiffusionSchedule", H.make_diffusion_schedule, H.ref_diffusion_schedule),),
         parts=(
-            P("alphas and alphas_cumprod", "DiffusionSchedule", H.schedule_part(("alphas", "alphas_cumprod"), H._derive_alphas)),
-            P("alphas_cumprod_prev (1.0 first)", "DiffusionSchedule", H.schedule_part(("alphas_cumprod_prev",), H._derive_prev)),
+            P("alphas and alphas_cumprod", "DiffusionSchedule", H.schedule_part(("alphas", "alphas_cumprod"), H.derive_alphas)),
+            P("alphas_cumprod_prev (1.0 first)", "DiffusionSchedule", H.schedule_part(("alphas_cumprod_prev",), H.derive_prev)),
             P("square-root constants", "DiffusionSchedule",
-              H.schedule_part(("sqrt_recip_alphas", "sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod"), H._derive_sqrt)),
-            P("posterior_variance", "DiffusionSchedule", H.schedule_part(("posterior_variance",), H._derive_posterior)),
+              H.schedule_part(("sqrt_recip_alphas", "sqrt_alphas_cumprod", "sqrt_one_minus_alphas_cumprod"), H.derive_sqrt)),
+            P("posterior_variance", "DiffusionSchedule", H.schedule_part(("posterior_variance",), H.derive_posterior)),
         ),
         mutants=(
             M('recip_alpha_no_sqrt_schedule', 'self.sqrt_recip_alphas = torch.sqrt(1.0 / self.alphas)', 'self.sqrt_recip_alphas = 1.0 / self.alphas', '1/alpha_t instead of 1/sqrt(alpha_t)'),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from autograder.assignment import exercises
 from autograder.assignment.check_cells import notebook_paths
+from autograder.assignment.regions import module_by_exercise
 from autograder.authoring import stubs
 from autograder.paths import AUTOGRADER
 
@@ -46,7 +47,7 @@ def _function(name, module):
     path = stubs.SOLUTIONS / f"{module}.py"
     if not path.is_file():
         raise ScaffoldError(f"solutions/{module}.py does not exist")
-    regions = stubs.exercises()
+    regions = module_by_exercise()
     if regions.get(name) != module:
         raise ScaffoldError(
             f"no solution region for {name} in solutions/{module}.py: write the function with a "

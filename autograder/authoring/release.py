@@ -1,4 +1,5 @@
-"""``python -m autograder release [--out DIR] [--repo-url URL]``: the student bundle, and its leak check.
+"""``python -m autograder release [--out DIR] [--repo-url URL]``: the student bundle, and its leak check
+(``autograder.commands.release`` reads the options; ``publish`` does the work).
 
 The bundle (``DIR``, default ``release/``, plus ``DIR.zip``) is what students get:
 ``notebooks/`` (the numbered notebooks, outputs cleared, passed through nbgrader's
@@ -24,9 +25,11 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TextIO
 
-from autograder.assignment import check_cells
+from autograder.assignment import check_cells, regions
 from autograder.authoring import stubs
 from autograder.paths import AUTOGRADER, ROOT
 
@@ -82,13 +85,13 @@ Zip your course folder (`helpers/` and `notebooks/`) as `<your student id>.zip`:
 """
 
 
-def exercise_files():
+def exercise_files() -> str:
     """The README's list of exercise files, from the one exercise table (bonus exercises marked)."""
     from autograder.assignment import hidden_tests
 
-    modules = stubs.exercises()
+    modules = regions.module_by_exercise()
     bonus = set(check_cells.bonus_exercises())
-    by_file = {}
+    by_file: dict[str, list[str]] = {}
     for exercise in hidden_tests.EXERCISES:
         by_file.setdefault(modules[exercise], []).append(exercise)
     lines = []
@@ -99,11 +102,12 @@ def exercise_files():
     return "\n".join(lines)
 
 
-def student_readme():
+def student_readme() -> str:
+    """The bundle's README.md."""
     return STUDENT_README.replace("{exercise_files}", exercise_files())
 
 
-def placeholder_notebooks(notebooks=None):
+def placeholder_notebooks(notebooks: str | Path | None = None) -> list[str]:
     """Notebooks whose Colab badge, set-up cell or ``{{REPO_URL}}`` text names the repository (the
     placeholder one unless ``--repo-url`` is given)."""
     names = []
@@ -114,7 +118,7 @@ def placeholder_notebooks(notebooks=None):
     return names
 
 
-def warn_placeholder(stream=None):
+def warn_placeholder(stream: TextIO | None = None) -> None:
     """One loud warning: without ``--repo-url`` these notebooks point students at the placeholder repository."""
     names = placeholder_notebooks()
     if not names:
@@ -127,19 +131,12 @@ def warn_placeholder(stream=None):
     )
 
 
-def add_arguments(parser):
-    parser.add_argument(
-        "--out", default=str(DEFAULT_OUT), help="bundle folder (default: release/); the zip is written next to it"
-    )
-    parser.add_argument("--repo-url", default=None, help="public repository the students fetch the course from (Colab)")
-
-
-def _slug(url):
+def _slug(url: str | None) -> str | None:
     match = re.match(r"https?://github\.com/([^/\s]+)/([^/\s]+?)(?:\.git)?/?$", url or "")
     return f"{match.group(1)}/{match.group(2)}" if match else None
 
 
-def personalize(text, repo_url):
+def personalize(text: str, repo_url: str | None) -> str:
     """Apply ``--repo-url`` to one cell's text."""
     if not repo_url:
         return text
@@ -151,7 +148,7 @@ def personalize(text, repo_url):
     return REPO_LINE.sub(lambda m: f"{m.group('head')}{m.group('q')}{repo_url}{m.group('q')}", text)
 
 
-def _badge_cell(slug, name):
+def _badge_cell(slug: str, name: str) -> dict[str, Any]:
     url = f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/{name}"
     return {
         "cell_type": "markdown",
@@ -160,7 +157,7 @@ def _badge_cell(slug, name):
     }
 
 
-def _prepare_notebook(path, repo_url):
+def _prepare_notebook(path: Path, repo_url: str | None) -> dict[str, Any]:
     nb = json.loads(Path(path).read_text())
     for cell in nb["cells"]:
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
@@ -184,7 +181,7 @@ def _nbgrader(args, cwd, env=None):
     return done
 
 
-def build(out=DEFAULT_OUT, repo_url=None, make_zip=True):
+def build(out: str | Path = DEFAULT_OUT, repo_url: str | None = None, make_zip: bool = True) -> Path:
     """Build the bundle in ``out`` (replaced) and ``out.zip``; returns the bundle path.
 
     Raises ``RuntimeError`` when the leak check finds anything."""
@@ -237,10 +234,10 @@ def build(out=DEFAULT_OUT, repo_url=None, make_zip=True):
 # ----------------------------------------------------------------------------- leak check
 
 
-def solution_lines(solutions=stubs.SOLUTIONS):
+def solution_lines(solutions: str | Path = stubs.SOLUTIONS) -> set[str]:
     """Distinctive code lines of every solution region (comments and short lines excluded)."""
     lines = set()
-    for region in stubs.regions(solutions):
+    for region in regions.regions(solutions):
         text = (Path(solutions) / f"{region.module}.py").read_text().splitlines()
         for line in text[region.start : region.end - 1]:
             code = line.strip()
@@ -251,7 +248,7 @@ def solution_lines(solutions=stubs.SOLUTIONS):
     return lines - public
 
 
-def hidden_test_fingerprints():
+def hidden_test_fingerprints() -> tuple[set[str], set[str]]:
     """Strings that only the grader's private files contain."""
     fingerprints = {"def make_references(", "def dep_sources(", "TASKS_BY_NAME", "def grade_mutant(", "class GradingRun"}
     names = {p.name for p in AUTOGRADER.rglob("*.py")} - {
@@ -263,7 +260,7 @@ def hidden_test_fingerprints():
     return fingerprints, names
 
 
-def _texts(bundle, zip_path):
+def _texts(bundle: str | Path, zip_path: str | Path | None) -> Iterator[tuple[str, bytes]]:
     for path in sorted(Path(bundle).rglob("*")):
         if path.is_file():
             yield str(path.relative_to(bundle)), path.read_bytes()
@@ -274,7 +271,7 @@ def _texts(bundle, zip_path):
                     yield f"{Path(zip_path).name}:{info.filename}", archive.read(info)
 
 
-def leak_check(bundle, zip_path=None):
+def leak_check(bundle: str | Path, zip_path: str | Path | None = None) -> list[str]:
     """Every leak found in the bundle (and its zip): solution lines, solution markers,
     ``solutions/`` files or any mention of them, hidden tests or grader files. Empty list: clean."""
     leaks = []
@@ -319,14 +316,15 @@ def leak_check(bundle, zip_path=None):
     return leaks
 
 
-def run(args):
-    if not args.repo_url:
+def publish(out: str | Path = DEFAULT_OUT, repo_url: str | None = None) -> int:
+    """Builds the bundle (warning when ``repo_url`` is missing) and says where it is; the exit code."""
+    if not repo_url:
         warn_placeholder()
     try:
-        out = build(args.out, args.repo_url)
+        bundle = build(out, repo_url)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         print(f"release: {error}", file=sys.stderr)
         return 1
-    files = sum(1 for p in out.rglob("*") if p.is_file())
-    print(f"release: {out} ({files} files) and {out.with_suffix('.zip')}; leak check passed")
+    files = sum(1 for p in bundle.rglob("*") if p.is_file())
+    print(f"release: {bundle} ({files} files) and {bundle.with_suffix('.zip')}; leak check passed")
     return 0

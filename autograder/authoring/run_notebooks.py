@@ -1,4 +1,5 @@
-"""``python -m autograder execute``: run the notebooks headlessly in a temporary copy of the course.
+"""``python -m autograder execute``: run the notebooks headlessly in a temporary copy of the course
+(``autograder.commands.execute`` reads the options into ``ExecuteOptions``; ``execute`` does the work).
 
 The copy holds ``notebooks/`` and ``helpers/``; with ``--with solutions`` (the default) the
 reference ``solutions/*.py`` files are laid over ``helpers/``, with ``--with stubs`` the stubs stay
@@ -29,67 +30,38 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autograder.paths import ROOT
 
 KERNEL_NAME = "ddpm-course-python"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# What the warm-kernel server imports once for every kernel (see warmkernel.py): the libraries the notebooks import,
+# What the warm-kernel server imports once for every kernel (see warm_kernels.py): the libraries the notebooks import,
 # none that decides at import time what it does in a kernel (tqdm.auto, and datasets, which imports it).
 PRELOAD = ("ipykernel.kernelapp", "numpy", "torch", "torchvision", "einops", "PIL.Image", "matplotlib.pyplot")
 
 
-def add_arguments(parser):
-    parser.add_argument(
-        "--with",
-        dest="code",
-        choices=("solutions", "stubs"),
-        default="solutions",
-        help="run with the reference solutions overlaid on helpers/ (default) or with the stubs as released",
-    )
-    parser.add_argument(
-        "--with-helpers",
-        dest="helpers",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="run with a student's helpers/ folder: its .py files laid over the stubs (instead of --with)",
-    )
-    parser.add_argument("--out", type=Path, default=None, help="write executed .ipynb, .html and produced images here")
-    parser.add_argument(
-        "--notebooks",
-        nargs="+",
-        default=None,
-        metavar="NAME",
-        help="only these notebooks: names, prefixes or globs (e.g. 01 '0[0-3]*' 05_sampling.ipynb)",
-    )
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch/OpenMP threads per kernel (OMP_NUM_THREADS); default 1 in smoke mode, where the models are tiny "
-        "and extra threads only contend on a busy machine, and the machine's default in full mode",
-    )
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        help="notebooks run at once, each in its own kernel; default 2 in smoke mode, where the notebooks are independent, "
-        "and 1 in full mode, where 08 reuses the checkpoint 06 trained",
-    )
-    parser.add_argument(
-        "--cold-kernels",
-        action="store_true",
-        help="start every kernel from scratch instead of forking it from a process that imported torch & co. once",
-    )
-    parser.add_argument("--fail-fast", action="store_true", help="stop after the first notebook that fails")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary course copy and print its path")
+@dataclass(frozen=True)
+class ExecuteOptions:
+    """What ``python -m autograder execute`` was asked (its options, ``autograder.commands.execute``)."""
+
+    code: str = "solutions"  # "solutions" laid over helpers/, or "stubs" as released
+    helpers: Path | None = None  # a student's helpers/ folder laid over the stubs instead
+    out: Path | None = None  # where executed notebooks, their HTML and the images go
+    notebooks: list[str] | None = None  # names, prefixes or globs; None: all
+    timeout: int = 3600  # seconds per cell
+    threads: int | None = None  # torch/OpenMP threads per kernel; None: 1 in smoke mode, the default in full mode
+    jobs: int | None = None  # notebooks at once; None: 2 in smoke mode, 1 in full mode
+    cold_kernels: bool = False  # start every kernel from scratch
+    fail_fast: bool = False
+    keep: bool = False  # keep the temporary course copy
 
 
-def select_notebooks(names=None, notebooks=ROOT / "notebooks"):
+def select_notebooks(names: list[str] | None = None, notebooks: Path = ROOT / "notebooks") -> list[Path]:
     """The numbered notebooks, in order, optionally filtered by names, prefixes or globs."""
     paths = sorted(Path(notebooks).glob("[0-9][0-9]_*.ipynb"))
     if not names:
@@ -103,7 +75,7 @@ def select_notebooks(names=None, notebooks=ROOT / "notebooks"):
     return chosen
 
 
-def build_course_copy(target, code="solutions", root=ROOT, helpers=None):
+def build_course_copy(target: str | Path, code: str = "solutions", root: Path = ROOT, helpers: str | Path | None = None) -> Path:
     """``target/notebooks`` and ``target/helpers``: the stubs, with the solutions laid over them when
     ``code == 'solutions'``, or the ``*.py`` files of the folder ``helpers`` (a student's) when it is given."""
     target = Path(target)
@@ -120,7 +92,7 @@ def build_course_copy(target, code="solutions", root=ROOT, helpers=None):
     return target
 
 
-def install_kernelspec(folder, warm_socket=None):
+def install_kernelspec(folder: str | Path, warm_socket: str | Path | None = None) -> Path:
     """A kernelspec that starts ipykernel with *this* interpreter, or asks the warm-kernel server at ``warm_socket``
     for one; returns the folder to put on JUPYTER_PATH."""
     spec = Path(folder) / "kernels" / KERNEL_NAME
@@ -141,7 +113,7 @@ def install_kernelspec(folder, warm_socket=None):
     return Path(folder)
 
 
-def start_warm_server(socket_path):
+def start_warm_server(socket_path: str | Path) -> subprocess.Popen[bytes] | None:
     """The warm-kernel server, importing ``PRELOAD`` with the kernels' environment (already set); None if unavailable."""
     # Linux only: macOS has no SOCK_SEQPACKET Unix sockets, and forking after its frameworks loaded is unsafe
     if sys.platform != "linux" or not hasattr(socket, "send_fds"):
@@ -153,7 +125,7 @@ def start_warm_server(socket_path):
     )
 
 
-def wait_for_warm_server(server, socket_path, limit=120):
+def wait_for_warm_server(server: subprocess.Popen[bytes], socket_path: str | Path, limit: float = 120) -> bool:
     """True once the server listens; False (kernels then start cold) when it gave up or is still importing at ``limit``."""
     deadline = time.monotonic() + limit
     while server.poll() is None and time.monotonic() < deadline:
@@ -164,7 +136,7 @@ def wait_for_warm_server(server, socket_path, limit=120):
 
 
 @contextmanager
-def kernels(folder, threads=None, warm=True):
+def kernels(folder: str | Path, threads: int | None = None, warm: bool = True) -> Iterator[bool]:
     """The kernels' environment while it lasts: this interpreter's kernelspec on JUPYTER_PATH, inline figures,
     ``threads`` torch/OpenMP threads and, with ``warm``, the warm-kernel server, whose socket lives in ``folder``
     (a private temporary folder: whoever can reach the socket can ask for a kernel). Yields whether kernels are warm."""
@@ -192,7 +164,7 @@ def kernels(folder, threads=None, warm=True):
                 os.environ[key] = value
 
 
-def _error_summary(nb, error):
+def _error_summary(nb: Any, error: BaseException) -> tuple[str, str]:
     """(cell label, one-paragraph error) for a failed execution."""
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
@@ -206,7 +178,9 @@ def _error_summary(nb, error):
     return "unknown cell", "\n".join(text[-5:])
 
 
-async def execute_notebook(path, workdir, timeout, kernel_name=KERNEL_NAME):
+async def execute_notebook(
+    path: Path, workdir: Path, timeout: int, kernel_name: str = KERNEL_NAME
+) -> tuple[Any, float, BaseException | None]:
     """Execute ``path`` in ``workdir``; returns ``(notebook, seconds, error or None)``."""
     import nbformat
     from nbclient import NotebookClient
@@ -230,14 +204,16 @@ async def execute_notebook(path, workdir, timeout, kernel_name=KERNEL_NAME):
     return nb, time.monotonic() - started, error
 
 
-async def execute_series(paths, workdir, timeout, jobs=1, fail_fast=False):
+async def execute_series(
+    paths: list[Path], workdir: Path, timeout: int, jobs: int = 1, fail_fast: bool = False
+) -> AsyncIterator[tuple[Path, Any, float, BaseException | None]]:
     """Yields ``(path, notebook, seconds, error)`` in the order of ``paths`` while up to ``jobs`` notebooks run at
     once. With ``fail_fast`` it ends at the first failure in that order, as a run one by one would, and the
     notebooks after a failure are cancelled (their kernels shut down) as soon as it happens."""
     slots = asyncio.Semaphore(max(1, jobs))
-    tasks = []
+    tasks: list[asyncio.Task[tuple[Any, float, BaseException | None]]] = []
 
-    async def one(index, path):
+    async def one(index: int, path: Path) -> tuple[Any, float, BaseException | None]:
         async with slots:
             result = await execute_notebook(path, workdir, timeout)
         if result[2] is not None and fail_fast:
@@ -258,7 +234,8 @@ async def execute_series(paths, workdir, timeout, jobs=1, fail_fast=False):
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def write_outputs(nb, name, out_dir):
+def write_outputs(nb: Any, name: str, out_dir: Path) -> None:
+    """``name.ipynb`` and ``name.html`` of an executed notebook in ``out_dir``."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -268,10 +245,12 @@ def write_outputs(nb, name, out_dir):
     (out_dir / f"{name}.html").write_text(html, encoding="utf-8")
 
 
-async def _execute_and_report(paths, workdir, args, jobs, results):
+async def _execute_and_report(
+    paths: list[Path], workdir: Path, options: ExecuteOptions, jobs: int, results: list[tuple[str, float, BaseException | None]]
+) -> None:
     """Runs the notebooks and prints (and writes, with ``--out``) each one as the series reaches it."""
     async for path, nb, seconds, error in execute_series(
-        [workdir / p.name for p in paths], workdir, args.timeout, jobs, args.fail_fast
+        [workdir / p.name for p in paths], workdir, options.timeout, jobs, options.fail_fast
     ):
         status = "ok" if error is None else "FAILED"
         print(f"  {path.stem:<32}{seconds:7.1f} s  {status}", flush=True)
@@ -279,44 +258,45 @@ async def _execute_and_report(paths, workdir, args, jobs, results):
             where, message = _error_summary(nb, error)
             print(f"    failed at {where}:\n    {message}", flush=True)
         results.append((path.stem, seconds, error))
-        if args.out:
-            write_outputs(nb, path.stem, Path(args.out))
+        if options.out:
+            write_outputs(nb, path.stem, Path(options.out))
 
 
-def run(args):
-    paths = select_notebooks(args.notebooks)
+def execute(options: ExecuteOptions) -> int:
+    """Runs the chosen notebooks in a temporary course copy, printing each one's time; the exit code (1: one failed)."""
+    paths = select_notebooks(options.notebooks)
     if not paths:
-        print("no notebook matches", args.notebooks, file=sys.stderr)
+        print("no notebook matches", options.notebooks, file=sys.stderr)
         return 2
     fast = os.environ.get("DDPM_FAST", "")
     mode = f"smoke mode, DDPM_FAST={fast}" if fast not in ("", "0") else "full mode: set DDPM_FAST=1 for a smoke run"
-    if args.helpers is not None and not Path(args.helpers).is_dir():
-        print(f"--with-helpers {args.helpers}: no such folder", file=sys.stderr)
+    if options.helpers is not None and not Path(options.helpers).is_dir():
+        print(f"--with-helpers {options.helpers}: no such folder", file=sys.stderr)
         return 2
-    code = f"helpers in {args.helpers}" if args.helpers is not None else args.code
+    code = f"helpers in {options.helpers}" if options.helpers is not None else options.code
     cap = os.environ.get("DDPM_TRAIN_SECONDS")
     mode += f", training capped to {cap} s (DDPM_TRAIN_SECONDS)" if cap and fast in ("", "0") else ""
     print(f"executing {len(paths)} notebook(s) with the {code} ({mode})")
     tmp = Path(tempfile.mkdtemp(prefix="ddpm-execute-"))
-    results = []
+    results: list[tuple[str, float, BaseException | None]] = []
     try:
         total = time.monotonic()
-        course = build_course_copy(tmp / "course", args.code, helpers=args.helpers)
-        threads = args.threads or (1 if fast not in ("", "0") else None)
-        jobs = min(len(paths), args.jobs or (min(2, os.cpu_count() or 1) if fast not in ("", "0") else 1))
-        with kernels(tmp / "jupyter", threads, warm=not args.cold_kernels) as warm:
+        course = build_course_copy(tmp / "course", options.code, helpers=options.helpers)
+        threads = options.threads or (1 if fast not in ("", "0") else None)
+        jobs = min(len(paths), options.jobs or (min(2, os.cpu_count() or 1) if fast not in ("", "0") else 1))
+        with kernels(tmp / "jupyter", threads, warm=not options.cold_kernels) as warm:
             how = "forked from one that imported torch & co." if warm else "each started from scratch"
-            print(f"  {jobs} at a time, kernels {how}" + ("" if warm or args.cold_kernels else " (no warm-kernel server)"))
-            asyncio.run(_execute_and_report(paths, course / "notebooks", args, jobs, results))
+            print(f"  {jobs} at a time, kernels {how}" + ("" if warm or options.cold_kernels else " (no warm-kernel server)"))
+            asyncio.run(_execute_and_report(paths, course / "notebooks", options, jobs, results))
         print(f"  {'total':<32}{time.monotonic() - total:7.1f} s")
-        if args.out:
+        if options.out:
             produced = course / "notebooks" / "outputs"
             for image in sorted(produced.glob("*")) if produced.exists() else []:
                 if image.suffix.lower() in (".png", ".gif", ".jpg"):
-                    shutil.copy2(image, Path(args.out) / image.name)
-            print(f"executed notebooks, HTML and images written to {args.out}")
+                    shutil.copy2(image, Path(options.out) / image.name)
+            print(f"executed notebooks, HTML and images written to {options.out}")
     finally:
-        if args.keep:
+        if options.keep:
             print(f"course copy kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -10,48 +10,34 @@
    mutants, and the contract §5 pitfalls alone, which must be 100%).
 4. A release built into a temporary folder passes the leak check.
 
-Exit code 0 when all of these hold.
+``validate(...)`` returns the exit code: 0 when all of these hold.
 """
 
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
-from autograder.assignment import check_cells, exercises, mutants
-from autograder.authoring import stubs
-from autograder.grading.grading_run import EXERCISE_MODULES, GradingRun
+from autograder.assignment import check_cells, exercises, mutants, regions
+from autograder.assignment.mutants import Mutant
+from autograder.authoring import reference_check, release, self_check_values, stubs
+from autograder.grading.grading_run import GradingRun
+from autograder.paths import HELPERS, SOLUTIONS
 
-
-def add_arguments(parser):
-    parser.add_argument("--jobs", type=int, default=2, help="mutants graded in parallel (default 2)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the hidden tests' inputs (default: fresh)")
-    parser.add_argument("--only", nargs="*", default=None, help="only these mutant ids")
-    parser.add_argument("--skip-release", action="store_true", help="skip the release + leak check step")
-
-
-def _solution_files(tmp, name, mutant=None):
-    folder = Path(tmp) / name
-    folder.mkdir()
-    files = {}
-    for module in EXERCISE_MODULES:
-        text = (stubs.SOLUTIONS / f"{module}.py").read_text()
-        if mutant is not None and mutant.module == module:
-            text = mutants.apply(mutant, text)
-        (folder / f"{module}.py").write_text(text)
-        files[module] = folder / f"{module}.py"
-    return files
+# ----------------------------------------------------------------------------- 0: the reference
 
 
-def check_reference():
-    """Step 0: the table, the regions, the reference against independent computations, generated files."""
-    from autograder.authoring import reference_check
-
+def table_problems() -> list[str]:
+    """The exercise table against itself and against the solution regions."""
     problems = list(exercises.check_table())
-    regions = stubs.exercises()
-    for exercise, module in regions.items():
+    modules = regions.module_by_exercise()
+    for exercise, module in modules.items():
         if exercise not in exercises.BY_ID:
             problems.append(
                 f"solutions/{module}.py: exercise {exercise} has no entry in autograder/assignment/exercises.py "
@@ -62,97 +48,189 @@ def check_reference():
     problems += [
         f"{e}: in autograder/assignment/exercises.py but no solution region in solutions/"
         for e in exercises.EXERCISES
-        if e not in regions
+        if e not in modules
     ]
+    return problems
+
+
+def independent_check_problems() -> list[str]:
+    """The reference against the papers' closed forms (``reference_check``), with a one-line summary printed."""
     found = reference_check.problems()
-    problems += [f"reference: {problem}" for problem in found]
     unchecked = [e for e in exercises.EXERCISES if e not in reference_check.CHECKS]
     print(
         f"  reference: {len(exercises.EXERCISES) - len(unchecked)} exercise(s) checked against independent computations, "
         f"{len(found)} problem(s)" + (f"; no independent check for {', '.join(unchecked)}" if unchecked else "")
     )
+    return [f"reference: {problem}" for problem in found]
+
+
+def generated_file_problems() -> list[str]:
+    """What ``python -m autograder helpers`` writes, if it is stale: the stubs, the expected values, the points."""
+    problems = []
     stale = stubs.stale_helpers()
     if stale:
         problems.append(f"helpers/ is stale ({', '.join(stale)}): run `python -m autograder helpers`")
-    if not stubs.refresh_expected(check=True):
+    if not self_check_values.refresh_expected(check=True):
         problems.append("solutions/checks_expected.py is stale: run `python -m autograder helpers`")
     problems += [f"notebooks: {p}" for p in check_cells.drift()]
     return problems
 
 
-def _summary(verdicts):
-    return ", ".join(f"{e} {v['points']:g}/{v['max']:g}" for e, v in verdicts.items())
+def check_reference() -> list[str]:
+    """Step 0: the table, the regions, the reference against independent computations, generated files."""
+    return table_problems() + independent_check_problems() + generated_file_problems()
 
 
-def run(args):
-    start = time.monotonic()
+# ----------------------------------------------------------------------------- 1-3: grading
+
+
+def graded_hand_in(answer: Any) -> Any:  # until h-table merges
+    """``GradingRun.grade``'s answer read by attribute, as ``GradedHandIn`` (grading/records.py) has it:
+    ``.verdicts`` (exercise -> ``.points``, ``.max``) and ``.events``; today it is a tuple of dicts."""
+    if not isinstance(answer, tuple):
+        return answer
+    verdicts, import_errors, events = answer
+    return SimpleNamespace(
+        verdicts={e: SimpleNamespace(points=v["points"], max=v["max"]) for e, v in verdicts.items()},
+        import_errors=import_errors,
+        events=events,
+    )
+
+
+def solution_files(tmp: Path, name: str, mutant: Mutant | None = None) -> dict[str, Path]:
+    """``{module: path}`` of a copy of the reference's exercise modules in ``tmp/name``, ``mutant`` applied."""
+    folder = Path(tmp) / name
+    folder.mkdir()
+    files = {}
+    for module in exercises.MODULES:
+        text = (SOLUTIONS / f"{module}.py").read_text()
+        if mutant is not None and mutant.module == module:
+            text = mutants.apply(mutant, text)
+        (folder / f"{module}.py").write_text(text)
+        files[module] = folder / f"{module}.py"
+    return files
+
+
+def _summary(verdicts: Mapping[str, Any]) -> str:
+    return ", ".join(f"{e} {v.points:g}/{v.max:g}" for e, v in verdicts.items())
+
+
+def grade_reference_and_stubs(grading: GradingRun, tmp: Path, points: Mapping[str, float]) -> list[str]:
+    """Steps 1-2: the reference solutions score full marks, the untouched stubs zero."""
     problems = []
+    graded = graded_hand_in(grading.grade(solution_files(tmp, "solutions"), points))
+    bad = {e: v for e, v in graded.verdicts.items() if v.points != v.max}
+    print(f"  solutions: {_summary(graded.verdicts)}")
+    if bad or graded.events:
+        problems.append(f"the reference solutions lose points: {_summary(bad)} {graded.events}")
+    stub_files = {m: HELPERS / f"{m}.py" for m in exercises.MODULES}
+    zero = graded_hand_in(grading.grade(stub_files, points)).verdicts
+    print(f"  stubs:     {_summary(zero)}")
+    if any(v.points for v in zero.values()):
+        problems.append(f"the stubs score points: {_summary(zero)}")
+    return problems
+
+
+@dataclass(frozen=True)
+class MutantOutcome:
+    """One mutant graded: its verdicts, or (``verdicts`` None) why it could not be applied."""
+
+    mutant: Mutant
+    verdicts: Mapping[str, Any] | None
+    note: str
+
+
+@dataclass
+class MutationScore:
+    """Mutants killed (lost points on their exercise) out of those graded; the §5 pitfalls among them."""
+
+    killed: int = 0
+    total: int = 0
+    pitfalls_killed: int = 0
+    pitfalls: int = 0
+
+    def line(self) -> str:
+        return (
+            f"mutation score: {self.killed}/{self.total} = {100 * self.killed / max(1, self.total):.0f}% "
+            f"(§5 pitfalls: {self.pitfalls_killed}/{self.pitfalls} = {100 * self.pitfalls_killed / max(1, self.pitfalls):.0f}%)"
+        )
+
+
+def grade_mutant(grading: GradingRun, tmp: Path, points: Mapping[str, float], mutant: Mutant) -> MutantOutcome:
+    """One mutant of the reference, graded like a hand-in."""
+    try:
+        files = solution_files(tmp, mutant.id, mutant)
+    except ValueError as error:
+        return MutantOutcome(mutant, None, str(error))
+    graded = graded_hand_in(grading.grade(files, points))
+    return MutantOutcome(mutant, graded.verdicts, "; ".join(graded.events))
+
+
+def judge_mutant(outcome: MutantOutcome, score: MutationScore) -> list[str]:
+    """Print one mutant's line, count it in ``score``; the problems it shows (survived, stale, not isolated)."""
+    mutant, verdicts = outcome.mutant, outcome.verdicts
+    if verdicts is None:
+        print(f"  STALE    {mutant.id}: {outcome.note}")
+        return [outcome.note]
+    own = verdicts[mutant.exercise]
+    lost = own.max - own.points
+    collateral = {e: v.points for e, v in verdicts.items() if e != mutant.exercise and v.points != v.max}
+    is_killed = lost > 0
+    score.total += 1
+    score.killed += is_killed
+    if mutant.pitfall:
+        score.pitfalls += 1
+        score.pitfalls_killed += is_killed
+    status = "killed  " if is_killed else "SURVIVED"
+    extra_note = f"; other exercises lost points: {collateral}" if collateral else ""
+    tag = f" [§5: {mutant.pitfall}]" if mutant.pitfall else ""
+    print(f"  {status} {mutant.id:30s} {mutant.exercise} -{lost:g}/{own.max:g}{tag}{extra_note}")
+    problems = []
+    if not is_killed:
+        problems.append(f"mutant {mutant.id} survived ({mutant.exercise} kept {own.points:g}/{own.max:g})")
+    if collateral:
+        problems.append(f"mutant {mutant.id} of {mutant.exercise} also cost {collateral}: grading is not isolated")
+    return problems
+
+
+def grade_mutants(
+    grading: GradingRun, tmp: Path, points: Mapping[str, float], only: Collection[str] | None, jobs: int
+) -> list[str]:
+    """Step 3: every mutant of the table (or those in ``only``) loses points on its exercise, and only there."""
+    selected = [m for m in exercises.MUTANTS if only is None or m.id in only]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        outcomes = list(pool.map(lambda mutant: grade_mutant(grading, tmp, points, mutant), selected))
+    score = MutationScore()
+    problems = [problem for outcome in outcomes for problem in judge_mutant(outcome, score)]
+    print(score.line())
+    return problems
+
+
+# ----------------------------------------------------------------------------- 4: the release
+
+
+def release_problems(tmp: Path) -> list[str]:
+    """Step 4: a release built into ``tmp/release`` passes the leak check."""
+    out = tmp / "release"
+    bundle = release.build(out, repo_url="https://example.org/validate/ddpm-course")
+    leaks = release.leak_check(bundle, zip_path=out.with_suffix(".zip") if out.with_suffix(".zip").exists() else None)
+    print(f"  release: {bundle} ({'no leak' if not leaks else f'{len(leaks)} leak(s)'})")
+    return [f"leak: {leak}" for leak in leaks]
+
+
+def validate(jobs: int = 2, seed: int | None = None, only: Collection[str] | None = None, skip_release: bool = False) -> int:
+    """Every step above; prints what it finds and returns the exit code (0: all hold)."""
+    start = time.monotonic()
     points = check_cells.exercise_points()
-    problems += check_reference()
+    problems = check_reference()
     tmp = Path(tempfile.mkdtemp(prefix="ddpm-validate-"))
     try:
-        with GradingRun(seed=args.seed, self_checks=False) as run_:
-            print(f"validate: seed {run_.seed}; {run_.isolation.describe()}")
-            # 1-2: solutions and stubs
-            full, _, events = run_.grade(_solution_files(tmp, "solutions"), points)
-            bad = {e: v for e, v in full.items() if v["points"] != v["max"]}
-            print(f"  solutions: {_summary(full)}")
-            if bad or events:
-                problems.append(f"the reference solutions lose points: {bad} {events}")
-            stub_files = {m: stubs.HELPERS / f"{m}.py" for m in EXERCISE_MODULES}
-            zero, _, _ = run_.grade(stub_files, points)
-            print(f"  stubs:     {_summary(zero)}")
-            if any(v["points"] for v in zero.values()):
-                problems.append(f"the stubs score points: {_summary(zero)}")
-            # 3: mutants
-            selected = [m for m in exercises.MUTANTS if args.only is None or m.id in args.only]
-
-            def grade_mutant(mutant):
-                try:
-                    files = _solution_files(tmp, mutant.id, mutant)
-                except ValueError as error:
-                    return mutant, None, str(error)
-                verdicts, _, events = run_.grade(files, points)
-                return mutant, verdicts, "; ".join(events)
-
-            with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-                outcomes = list(pool.map(grade_mutant, selected))
-            killed = pitfalls = pitfalls_killed = 0
-            for mutant, verdicts, note in outcomes:
-                if verdicts is None:
-                    problems.append(note)
-                    print(f"  STALE    {mutant.id}: {note}")
-                    continue
-                own = verdicts[mutant.exercise]
-                lost = own["max"] - own["points"]
-                collateral = {e: v["points"] for e, v in verdicts.items() if e != mutant.exercise and v["points"] != v["max"]}
-                is_killed = lost > 0
-                killed += is_killed
-                if mutant.pitfall:
-                    pitfalls += 1
-                    pitfalls_killed += is_killed
-                status = "killed  " if is_killed else "SURVIVED"
-                extra_note = f"; other exercises lost points: {collateral}" if collateral else ""
-                tag = f" [§5: {mutant.pitfall}]" if mutant.pitfall else ""
-                print(f"  {status} {mutant.id:30s} {mutant.exercise} -{lost:g}/{own['max']:g}{tag}{extra_note}")
-                if not is_killed:
-                    problems.append(f"mutant {mutant.id} survived ({mutant.exercise} kept {own['points']:g}/{own['max']:g})")
-                if collateral:
-                    problems.append(f"mutant {mutant.id} of {mutant.exercise} also cost {collateral}: grading is not isolated")
-            total = len([o for o in outcomes if o[1] is not None])
-            print(
-                f"mutation score: {killed}/{total} = {100 * killed / max(1, total):.0f}% "
-                f"(§5 pitfalls: {pitfalls_killed}/{pitfalls} = {100 * pitfalls_killed / max(1, pitfalls):.0f}%)"
-            )
-        # 5: release + leak check
-        if not args.skip_release:
-            from autograder.authoring import release
-
-            out = tmp / "release"
-            bundle = release.build(out, repo_url="https://example.org/validate/ddpm-course")
-            leaks = release.leak_check(bundle, zip_path=out.with_suffix(".zip") if out.with_suffix(".zip").exists() else None)
-            print(f"  release: {bundle} ({'no leak' if not leaks else f'{len(leaks)} leak(s)'})")
-            problems.extend(f"leak: {leak}" for leak in leaks)
+        with GradingRun(seed=seed, self_checks=False) as grading:
+            print(f"validate: seed {grading.seed}; {grading.isolation.describe()}")
+            problems += grade_reference_and_stubs(grading, tmp, points)
+            problems += grade_mutants(grading, tmp, points, only, jobs)
+        if not skip_release:
+            problems += release_problems(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"validate: {time.monotonic() - start:.1f} s")

@@ -12,8 +12,8 @@ Messages on the socket: the request (JSON and the three streams), then ``pid N``
 Standard library only, and run as a script: the launcher starts in a notebook folder, where this package
 cannot be imported.
 
-    python warmkernel.py serve SOCKET MODULE...     # the server (``execute`` starts and stops it)
-    python warmkernel.py launch SOCKET -f CONN ...  # the kernelspec's command line
+    python warm_kernels.py serve SOCKET MODULE...     # the server (``execute`` starts and stops it)
+    python warm_kernels.py launch SOCKET -f CONN ...  # the kernelspec's command line
 """
 
 import atexit
@@ -24,6 +24,7 @@ import socket
 import sys
 import threading
 import traceback
+from typing import Any
 
 MAX_REQUEST = 1 << 20
 # What jupyter_client sets for each kernel: the only variables in which a kernel's environment may differ from the
@@ -31,7 +32,8 @@ MAX_REQUEST = 1 << 20
 PER_KERNEL = {"JPY_PARENT_PID", "JPY_SESSION_NAME"}
 
 
-def serve(path, modules):
+def serve(path: str, modules: list[str]) -> int:
+    """Imports ``modules``, then forks a kernel for each launcher that asks on the socket ``path``; the exit code."""
     import importlib
 
     # this script's folder, autograder/: its modules must not shadow a library's; ipykernel_launcher drops its own
@@ -84,7 +86,7 @@ def serve(path, modules):
         conn.close()
 
 
-def _become_kernel(conn, request, fds, made):
+def _become_kernel(conn: socket.socket, request: dict[str, Any], fds: list[int], made: dict[str, str]) -> None:
     """In the forked child: take the launcher's streams, folder and environment, then run ipykernel until it stops."""
     code = 1
     try:
@@ -100,7 +102,7 @@ def _become_kernel(conn, request, fds, made):
         if "numpy" in sys.modules:  # a fresh interpreter draws numpy's global seed itself; forks would share one
             sys.modules["numpy"].random.seed()
 
-        def follow_the_launcher():  # killed (jupyter_client's last resort): the kernel goes too
+        def follow_the_launcher() -> None:  # killed (jupyter_client's last resort): the kernel goes too
             conn.recv(1)
             os._exit(1)
 
@@ -123,7 +125,7 @@ def _become_kernel(conn, request, fds, made):
             os._exit(code)
 
 
-def launch(path, argv):
+def launch(path: str, argv: list[str]) -> int:
     """The kernel's process for jupyter_client: asks the server for a kernel, else execs an ordinary one."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     reply = b""
@@ -144,7 +146,7 @@ def launch(path, argv):
         os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv])
     pid = int(value)
 
-    def forward(signum, _frame):
+    def forward(signum: int, _frame: object) -> None:
         try:
             os.kill(pid, signum)
         except ProcessLookupError:
@@ -165,7 +167,7 @@ def launch(path, argv):
     return _exit_code(reply.decode(errors="replace").removeprefix("exit "))
 
 
-def _exit_code(text):
+def _exit_code(text: str) -> int:
     return int(text) if text.strip().lstrip("-").isdigit() else 1
 
 

@@ -10,7 +10,7 @@ import argparse
 
 from autograder.grading import class_folder
 from autograder.reporting import late
-from autograder.sandbox import bubblewrap
+from autograder.sandbox import container
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--isolation",
-        choices=bubblewrap.MODES,
-        default=bubblewrap.BUBBLEWRAP,
+        choices=container.MODES,
+        default=container.BUBBLEWRAP,
         help="how student code is isolated: bubblewrap (the default, and the only choice for local grading); container "
         "and auto (bubblewrap where it works, else container) are for the Gradescope and PrairieLearn harnesses, where the "
         "container is the sandbox and student code runs as a separate user (needs root; README: which isolation runs where)",

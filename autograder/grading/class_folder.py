@@ -31,6 +31,7 @@ from autograder.assignment import exercises
 from autograder.grading.class_grader import ClassGrader
 from autograder.grading.student_row import StudentRow, row_from_report
 from autograder.intake import lms, roster, submission
+from autograder.intake.lms_entries import Entry
 from autograder.paths import ROOT
 from autograder.reporting import gradebook, late, overrides
 from autograder.reporting.class_files import ClassRun, write_class_folder
@@ -100,7 +101,7 @@ def _settings(args: argparse.Namespace, out: Path, earlier: dict[str, StudentRow
     return args.seed if args.seed is not None else class_seed
 
 
-def _chosen(entries: list[Any], only: list[str] | None, folder: Path) -> list[Any]:
+def _chosen(entries: list[Entry], only: list[str] | None, folder: Path) -> list[Entry]:
     """The hand-ins ``--only`` names (all of them without it); refuses an id with no hand-in."""
     if only is None:
         return entries

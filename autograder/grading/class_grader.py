@@ -12,7 +12,6 @@ import dataclasses
 import time
 import traceback
 from pathlib import Path
-from typing import Any  # a hand-in is an autograder.intake.lms Entry (typed Any until intake's split settles)
 
 from autograder.assignment import check_cells, exercises, hidden_tests
 from autograder.grading import withheld
@@ -20,7 +19,9 @@ from autograder.grading.grading_run import GradingRun
 from autograder.grading.records import ExerciseVerdict, ImportReport, SandboxRun, TaskResult
 from autograder.grading.student_row import SelfCheck, StudentRow, verdict_from_json
 from autograder.intake import submission
-from autograder.sandbox import bubblewrap
+from autograder.intake.lms_entries import Entry
+from autograder.sandbox import container
+from autograder.sandbox.limits import Limits
 
 PASSED = "all checks passed"
 NO_HELPERS_PART = "not graded: your hand-in has no helpers/ folder (see the notes)"
@@ -51,14 +52,14 @@ class ClassGrader:
         """``args``: the ``grade`` command's options; ``hidden``: folders the sandbox must never see."""
         self.cells = check_cells.course_cells()
         self.points = dict(exercises.POINTS)
-        limits = bubblewrap.Limits(task_seconds=args.task_timeout, import_seconds=args.import_timeout)
+        limits = Limits(task_seconds=args.task_timeout, import_seconds=args.import_timeout)
         self.run = GradingRun(
             seed=seed,
             limits=limits,
             hidden=hidden,
             user=args.sandbox_user,
             unsafe=args.unsafe_no_sandbox,
-            mode=getattr(args, "isolation", bubblewrap.BUBBLEWRAP),
+            mode=getattr(args, "isolation", container.BUBBLEWRAP),
         )
 
     def self_checks(self, sandbox: SandboxRun, no_helpers: bool) -> dict[str, SelfCheck]:
@@ -74,8 +75,8 @@ class ClassGrader:
             checks[exercise] = (False, NO_HELPERS_PART) if no_helpers and not check[0] else check
         return checks
 
-    def grade_one(self, entry: Any) -> StudentRow:
-        """The row of one hand-in (``entry``: an ``autograder.intake.lms`` entry)."""
+    def grade_one(self, entry: Entry) -> StudentRow:
+        """The row of one hand-in."""
         start = time.monotonic()
         sub = submission.read(str(entry.path), entry.student_id)
         course_cells = {g: (nb, src) for g, (nb, src, _) in self.cells.items()}
@@ -107,7 +108,9 @@ class ClassGrader:
         row.student_cells, row.helpers = student_cells, sub.helpers
         return row
 
-    def row(self, entry: Any, verdicts: dict[str, ExerciseVerdict], checks: dict[str, SelfCheck], flags: list[str]) -> StudentRow:
+    def row(
+        self, entry: Entry, verdicts: dict[str, ExerciseVerdict], checks: dict[str, SelfCheck], flags: list[str]
+    ) -> StudentRow:
         return StudentRow(
             student_id=entry.student_id,
             verdicts=verdicts,
@@ -119,7 +122,7 @@ class ClassGrader:
             isolation=self.run.isolation.summary(),  # which bubblewrap and layers graded this row
         )
 
-    def safe_grade_one(self, entry: Any) -> StudentRow:
+    def safe_grade_one(self, entry: Entry) -> StudentRow:
         """A row for every hand-in: a failure grading it scores it 0 (flagged), and never stops the class."""
         try:
             return self.grade_one(entry)

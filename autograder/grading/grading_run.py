@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from autograder.assignment import hidden_tests
-from autograder.sandbox import bubblewrap
+from autograder.assignment.exercises import MODULES as EXERCISE_MODULES
+from autograder.sandbox import detection, student_run
+from autograder.sandbox.limits import Limits
 from autograder.authoring import stubs
-
-EXERCISE_MODULES = bubblewrap.MODULES
 
 
 @dataclass
@@ -36,9 +36,9 @@ class GradingRun:
         self, seed=None, limits=None, isolation=None, hidden=(), user="nobody", unsafe=False, self_checks=True, mode="bubblewrap"
     ):
         self.seed = int(seed) if seed is not None else secrets.randbits(31)
-        self.limits = limits or bubblewrap.Limits()
+        self.limits = limits or Limits()
         self.owns_isolation = isolation is None  # then its seccomp program and cgroups are this run's to release
-        self.isolation = isolation or bubblewrap.detect(hidden, user, unsafe, self.limits, mode)
+        self.isolation = isolation or detection.detect(hidden, user, unsafe, self.limits, mode)
         self.inputs = hidden_tests.make_inputs(self.seed)
         self.references = hidden_tests.make_references(self.inputs)
         self.dep_sources = hidden_tests.dep_sources()
@@ -74,7 +74,7 @@ class GradingRun:
 
     def run(self, student_files, exercises=None):
         """Sandbox results for one student (``exercises``: only these): ``(results, import_info, events, stderr)``."""
-        return bubblewrap.run_student(
+        sandbox = student_run.run_student(
             self.helpers_files(student_files),
             self.stub_texts,
             self.input_bytes,
@@ -82,7 +82,11 @@ class GradingRun:
             self.dep_sources,
             self.limits,
             self.isolation,
+            modules=EXERCISE_MODULES,
         )
+        # the 4-tuple of dicts its callers read until they take the SandboxRun itself
+        results = {name: {"status": r.status, "detail": r.detail, "outputs": r.outputs} for name, r in sandbox.results.items()}
+        return results, {"errors": sandbox.imports.errors, "replaced": sandbox.imports.replaced}, sandbox.events, sandbox.stderr
 
     def grade(self, student_files, exercise_points=None, exercises=None):
         """Trusted verdicts for one student. ``student_files``: ``{file name: bytes}`` of their ``helpers/``

@@ -28,7 +28,7 @@ from typing import Any
 
 from autograder.grading.records import PartVerdict
 from autograder.grading.student_row import StudentRow, row_from_report
-from autograder.intake.submission import OS_JUNK
+from autograder.intake.junk import OS_JUNK
 from autograder.paths import ROOT
 from autograder.reporting.numbers import score_text
 from autograder.sandbox import container

@@ -78,7 +78,7 @@ cd "$SOURCE"
 
 # Say in the build log whether bubblewrap can make a sandbox in this container (where it cannot, as under Docker's
 # default seccomp profile, submissions are graded in container mode). Informational: never fails the build.
-"$VENV/bin/python" -c "from autograder.sandbox import bubblewrap; print('sandbox:', bubblewrap.detect().describe())" \
+"$VENV/bin/python" -c "from autograder.sandbox import detection; print('sandbox:', detection.detect().describe())" \
   || echo "bubblewrap cannot make a sandbox in this image (the message above): submissions will be graded in container mode" >&2
 """
 

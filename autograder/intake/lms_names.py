@@ -42,7 +42,7 @@ class LmsName:
     late: bool = False
 
 
-def readings(name, is_dir):
+def readings(name: str, is_dir: bool) -> list[LmsName]:
     """The ways ``name`` reads as an LMS's: ``[]`` for neither layout, two for an ambiguous Canvas name.
 
     A folder is Moodle's when it ends with Moodle's fixed part (Canvas writes only files). A file cannot
@@ -53,10 +53,11 @@ def readings(name, is_dir):
         return [LmsName("moodle", match["pid"])]
     if not is_dir and (match := MOODLE_FILE.fullmatch(name)):
         return [LmsName("moodle", match["pid"], orig=match["orig"])]
-    return _canvas_readings(name)
+    return canvas_readings(name)
 
 
-def _canvas_readings(name):
+def canvas_readings(name: str) -> list[LmsName]:
+    """The Canvas readings of a file name (``[]``, one, or two when the name part may end in a number)."""
     if match := CANVAS_ANONYMOUS.fullmatch(name):  # no name part at all: the anonymous id is the student
         return [LmsName("canvas", f"anon_{match['anon']}", "", match["orig"], int(match["subid"]), bool(match["late"]))]
     tokens = name.split("_")

@@ -7,6 +7,7 @@ its download folder names), ``moodle_idnumber``, ``gradescope_sid``. Unknown col
 """
 
 import csv
+import os
 from pathlib import Path
 
 COLUMNS = (
@@ -27,7 +28,7 @@ class RosterError(ValueError):
     """A roster that cannot be used; the message says what to fix."""
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> list[dict[str, str]]:
     """``[{column: value}]`` in file order; ``RosterError`` when the file is unusable."""
     path = Path(path)
     if not path.is_file():
@@ -50,6 +51,6 @@ def load(path):
     return rows
 
 
-def index(rows, column):
+def index(rows: list[dict[str, str]], column: str) -> dict[str, str]:
     """``{value of column: student_id}`` over the rows that have one."""
     return {row[column]: row["student_id"] for row in rows if row.get(column)}

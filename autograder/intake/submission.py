@@ -16,14 +16,16 @@ import re
 import stat
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
+from autograder.assignment import exercises
 from autograder.authoring import stubs
+from autograder.intake.junk import JUNK_DIRS, OS_JUNK, is_junk_path
 from autograder.untrusted import visible
 
-MODULES = tuple(dict.fromkeys(stubs.exercises().values()))
-JUNK_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", "__MACOSX", ".venv", "venv", "node_modules", ".idea", ".vscode"}
 READ_SUFFIXES = (".py", ".ipynb")
 MAX_PY_BYTES = 2 << 20
 MAX_NOTEBOOK_BYTES = 20 << 20
@@ -31,7 +33,6 @@ MAX_TOTAL_BYTES = 100 << 20
 MAX_ENTRIES = 20_000  # entries looked at (junk included) before the rest is skipped
 MAX_READ_FILES = 300
 MAX_EXTRA_MODULES = 20
-OS_JUNK = {".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX"}
 UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError)
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
 
@@ -44,31 +45,36 @@ NO_HELPERS_NOTEBOOKS = (
 
 @dataclass
 class Submission:
+    """One student's hand-in in memory: its gradeable files, the exercise modules found among them, its notebooks,
+    and every flag about how it was read (nothing skipped without a word)."""
+
     student_id: str
-    files: dict = field(default_factory=dict)  # relative posix path -> bytes (.py and .ipynb only)
-    helpers: dict = field(default_factory=dict)  # file name -> bytes: what goes into the sandbox's helpers/
-    notebooks: dict = field(default_factory=dict)  # file name -> parsed notebook
-    odd_notebooks: dict = field(default_factory=dict)  # file name -> what is wrong with it (check cells not compared)
-    flags: list = field(default_factory=list)
-    skipped: dict = field(default_factory=dict)  # why -> count
+    files: dict[str, bytes] = field(default_factory=dict)  # relative posix path -> bytes (.py and .ipynb only)
+    helpers: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes: what goes into the sandbox's helpers/
+    notebooks: dict[str, Any] = field(default_factory=dict)  # file name -> parsed notebook
+    odd_notebooks: dict[str, str] = field(default_factory=dict)  # file name -> what is wrong with it (check cells not compared)
+    flags: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # why -> count
     no_helpers: str = ""  # said once, in the flags and every exercise's feedback, when no exercise module was found
 
-    def skip(self, why):
+    def skip(self, why: str) -> None:
+        """Counts one more entry left out for ``why`` (said once, with the count, in the flags)."""
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
 
-def student_id_of(name):
+def student_id_of(name: str) -> str:
+    """The student id a hand-in's name asks for: the name without its ``.zip``."""
     return name[:-4] if name.lower().endswith(".zip") else name
 
 
-def id_source(raw):
+def id_source(raw: str) -> str:
     """A fingerprint of the name a row's id was made from. The class folder keeps it, not the name (no
     student text to escape, nothing a later cleaning step can change), so a later run knows which hand-in
     owns a cleaned id."""
     return "sha256:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def assign_ids(names, earlier=None):
+def assign_ids(names: list[str], earlier: Mapping[str, str | None] | None = None) -> list[tuple[str, str, str]]:
     """``[(name, student id, flag or "")]``: ids cleaned to safe characters; an id that collides with
     another submission's gets a suffix and a flag saying so, never the other student's row.
 
@@ -78,10 +84,11 @@ def assign_ids(names, earlier=None):
     wanted = [student_id_of(n) for n in names]
     valid = {w for w in wanted if STUDENT_ID.match(w)}
     owner = {sid: source or id_source(sid) for sid, source in (earlier or {}).items()}
-    row_of = {}
+    row_of: dict[str, str] = {}
     for sid in sorted(owner):
         row_of.setdefault(owner[sid], sid)
-    taken, out = set(), []
+    taken: set[str] = set()
+    out = []
     for name, sid in zip(names, wanted):
         plain = bool(STUDENT_ID.match(sid))
         source = id_source(sid)
@@ -106,25 +113,22 @@ def assign_ids(names, earlier=None):
     return out
 
 
-def _free(candidate, sid, source, taken, valid, owner):
+def _free(candidate: str, sid: str, source: str, taken: set[str], valid: set[str], owner: dict[str, str]) -> bool:
     """Whether the name ``sid`` (fingerprint ``source``) may be graded as ``candidate``: not given out in
     this run, not a plain id another hand-in of this run is, not a row that another name made."""
     return candidate not in taken and (candidate == sid or candidate not in valid) and owner.get(candidate, source) == source
 
 
-def _junk(parts):
-    return any(p in JUNK_DIRS or p.startswith("._") for p in parts)
-
-
-def _wanted(parts):
+def _wanted(parts: tuple[str, ...]) -> bool:
     return parts[-1].endswith(READ_SUFFIXES)
 
 
-def _cap(path):
+def size_cap(path: str) -> int:
+    """The most bytes read of one gradeable file (a notebook may be larger than a module)."""
     return MAX_NOTEBOOK_BYTES if path.endswith(".ipynb") else MAX_PY_BYTES
 
 
-def _read_regular(dir_fd, name, limit):
+def read_regular(dir_fd: int | None, name: str, limit: int) -> bytes:
     """Bytes of a regular file (relative to ``dir_fd``), never through a link, FIFO or device."""
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
@@ -147,7 +151,7 @@ def _read_regular(dir_fd, name, limit):
         os.close(fd)
 
 
-def _add(sub, path, data):
+def _add(sub: Submission, path: str, data: bytes) -> None:
     total = sum(len(v) for v in sub.files.values())
     if len(sub.files) >= MAX_READ_FILES or total + len(data) > MAX_TOTAL_BYTES:
         sub.skip("beyond the size limits")
@@ -158,10 +162,12 @@ def _add(sub, path, data):
     sub.files[path] = data
 
 
-def _walk_folder(sub, folder):
+def _walk_folder(sub: Submission, folder: str) -> None:
     """Every regular .py/.ipynb file under ``folder``: only directories are descended, by file descriptor."""
     seen = 0
-    stack = [(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC), ())]
+    stack: list[tuple[int, tuple[str, ...]]] = [
+        (os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC), ())
+    ]
     while stack:
         dir_fd, parts = stack.pop()
         try:
@@ -175,7 +181,7 @@ def _walk_folder(sub, folder):
                 # ``raw`` opens the entry; everything said or stored about it uses its printable name
                 name = visible(raw)
                 here = (*parts, name)
-                if _junk(here):
+                if is_junk_path(here):
                     sub.skip(f"{name}/" if stat.S_ISDIR(mode) else "junk files")
                 elif stat.S_ISLNK(mode):
                     sub.skip("symbolic links")
@@ -190,14 +196,14 @@ def _walk_folder(sub, folder):
                 elif _wanted(here):
                     path = "/".join(here)
                     try:
-                        _add(sub, path, _read_regular(dir_fd, raw, _cap(path)))
+                        _add(sub, path, read_regular(dir_fd, raw, size_cap(path)))
                     except (OSError, ValueError) as error:
                         sub.skip(f"{path} ({error})")
         finally:
             os.close(dir_fd)
 
 
-def _read_zip(sub, archive_path):
+def _read_zip(sub: Submission, archive_path: str) -> None:
     with zipfile.ZipFile(archive_path) as archive:
         inner = _read_members(sub, archive)
         if sub.files or not inner:
@@ -215,7 +221,7 @@ def _read_zip(sub, archive_path):
             sub.skip(f"unreadable zip members ({member.filename})")
 
 
-def _member_bytes(archive, member, limit):
+def _member_bytes(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limit: int) -> bytes:
     """A zip member's bytes, capped at ``limit`` whatever its header claims."""
     if member.file_size > limit:
         raise ValueError(f"larger than {limit >> 20} MB")
@@ -226,7 +232,7 @@ def _member_bytes(archive, member, limit):
     return data
 
 
-def _read_members(sub, archive):
+def _read_members(sub: Submission, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     """Reads the wanted members of an open zip into ``sub``; returns the members that are zips themselves."""
     inner = []
     members = archive.infolist()
@@ -240,14 +246,14 @@ def _read_members(sub, archive):
             continue
         if ".." in parts:
             sub.skip("paths outside the zip")
-        elif _junk(parts) or parts[0] == "__MACOSX":
+        elif is_junk_path(parts) or parts[0] == "__MACOSX":
             sub.skip(f"{next((p for p in parts if p in JUNK_DIRS), parts[0])}/")
         elif stat.S_ISLNK(member.external_attr >> 16):
             sub.skip("symbolic links")
         elif _wanted(parts):
             path = "/".join(parts)
             try:
-                _add(sub, path, _member_bytes(archive, member, _cap(path)))
+                _add(sub, path, _member_bytes(archive, member, size_cap(path)))
             except UNREADABLE:
                 sub.skip(f"unreadable zip members ({path})")
         elif parts[-1].lower().endswith(".zip") and parts[-1] not in OS_JUNK:
@@ -255,10 +261,10 @@ def _read_members(sub, archive):
     return inner
 
 
-def _base(files):
+def _base(files: dict[str, bytes]) -> str:
     """The folder (a path prefix) that plays the role of the release's top level."""
-    helper_dirs = {p.rsplit("/", 1)[0] for p in files if p.endswith(".py") and "/" in p}
-    helper_dirs = [d for d in helper_dirs if d.split("/")[-1] == "helpers"]
+    folders = {p.rsplit("/", 1)[0] for p in files if p.endswith(".py") and "/" in p}
+    helper_dirs = [d for d in folders if d.split("/")[-1] == "helpers"]
     if helper_dirs:
         best = min(helper_dirs, key=lambda d: (d.count("/"), d))
         return best[: -len("helpers")]
@@ -266,7 +272,7 @@ def _base(files):
     return notebooks[0].rsplit("/", 1)[0] + "/" if notebooks and "/" in notebooks[0] else ""
 
 
-def _find_module(module, base, files):
+def find_module(module: str, base: str, files: dict[str, bytes]) -> tuple[str | None, str]:
     """(path, flag) for one exercise module; flag is '' when it is where it belongs."""
     exact = f"{base}helpers/{module}.py"
     if exact in files:
@@ -276,14 +282,14 @@ def _find_module(module, base, files):
     headers = tuple(start.encode() for start in stubs.header_starts(module))
     by_name = [p for p in pyfiles if stem(p) == module]
     renamed = [p for p in pyfiles if stem(p) != module and re.match(rf"{module}\b|{module}[ _\-(.]", stem(p))]
-    by_header = [p for p in pyfiles if stem(p) not in MODULES and files[p][:200].startswith(headers)]
+    by_header = [p for p in pyfiles if stem(p) not in exercises.MODULES and files[p][:200].startswith(headers)]
     for found in (by_name, renamed, by_header):
         if found:
             return found[0], f"helpers/{module}.py not found; graded {found[0]} instead"
     return None, f"helpers/{module}.py missing: its exercises score 0"
 
 
-def _notebooks_only(sub):
+def _notebooks_only(sub: Submission) -> bool:
     """Notebooks and no Python file at all (links and devices, skipped, are not a missing folder)."""
     odd = {"symbolic links", "FIFOs, sockets or devices"}
     return (
@@ -294,7 +300,7 @@ def _notebooks_only(sub):
     )
 
 
-def read(path, student_id=None):
+def read(path: str, student_id: str | None = None) -> Submission:
     """A ``Submission`` for the folder or zip at ``path`` (which is never followed if it is a link)."""
     name = os.path.basename(path)
     sub = Submission(student_id or student_id_of(name))
@@ -312,9 +318,9 @@ def read(path, student_id=None):
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         sub.flags.append(f"could not read the submission ({type(error).__name__}: {error})")
     base = _base(sub.files)
-    missing = []
-    for module in MODULES:
-        found, flag = _find_module(module, base, sub.files)
+    missing: list[str] = []
+    for module in exercises.MODULES:
+        found, flag = find_module(module, base, sub.files)
         if flag:
             (sub.flags if found is not None else missing).append(flag)
         if found is not None:
@@ -325,7 +331,7 @@ def read(path, student_id=None):
     else:
         sub.flags.extend(missing)
     extras = sorted(p for p in sub.files if p.startswith(f"{base}helpers/") and p.count("/") == base.count("/") + 1)
-    extras = [p for p in extras if p.endswith(".py") and p.rsplit("/", 1)[-1][:-3] not in MODULES]
+    extras = [p for p in extras if p.endswith(".py") and p.rsplit("/", 1)[-1][:-3] not in exercises.MODULES]
     for p in extras[:MAX_EXTRA_MODULES]:
         file_name = p.rsplit("/", 1)[-1]
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.py", file_name):
@@ -346,7 +352,7 @@ def read(path, student_id=None):
     return sub
 
 
-def _kind(value):
+def _kind(value: object) -> str:
     """A JSON value's type, as the JSON spec names it."""
     for types, name in ((bool, "boolean"), ((int, float), "number"), (str, "string"), (list, "list"), (dict, "object")):
         if isinstance(value, types):
@@ -354,11 +360,11 @@ def _kind(value):
     return "null"
 
 
-def _is_text(value):
+def _is_text(value: object) -> bool:
     return isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
 
 
-def notebook_problem(notebook):
+def notebook_problem(notebook: Any) -> str:
     """What keeps a parsed notebook from being read as one (a wrong JSON type where nbformat has a fixed one),
     or ''. Jupyter never writes such a file, so its check cells are not compared: said, never guessed at."""
     if not isinstance(notebook, dict):
@@ -386,7 +392,7 @@ def notebook_problem(notebook):
     return ""
 
 
-def parse_notebook(data):
+def parse_notebook(data: bytes) -> tuple[Any, str]:
     """``(notebook or None, what is wrong or '')`` for a notebook file's bytes, decoded as UTF-8 whatever
     they hold (undecodable bytes become U+FFFD). Never raises: not JSON, nested deeper than the parser
     goes, or the wrong shape is a reason."""
@@ -402,7 +408,7 @@ def parse_notebook(data):
     return notebook, notebook_problem(notebook)
 
 
-def _utf8(data):
+def _utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -410,11 +416,11 @@ def _utf8(data):
     return True
 
 
-def _text(value):
+def _text(value: str | list[str]) -> str:
     return visible("".join(value) if isinstance(value, list) else value)
 
 
-def check_cells(notebook):
+def check_cells(notebook: Any) -> dict[str, tuple[str, str]]:
     """``{grade_id: (source, outputs text)}`` of the nbgrader grade cells in a parsed notebook, as printable
     text; ``{}`` for a notebook of the wrong shape (``notebook_problem``)."""
     if notebook_problem(notebook):
@@ -428,12 +434,13 @@ def check_cells(notebook):
     return cells
 
 
-def compare_check_cells(sub, course_cells):
+def compare_check_cells(sub: Submission, course_cells: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str] | None]:
     """Flags for deleted or edited test cells and missing or renamed notebooks.
 
     ``course_cells``: ``{grade_id: (notebook file name, source)}`` from the course's notebooks.
     Returns ``{grade_id: (student's source, saved output text) or None if deleted}``."""
-    found, where = {}, {}
+    found: dict[str, tuple[str, str]] = {}
+    where: dict[str, str] = {}
     for name, nb in sub.notebooks.items():
         for grade_id, cell in check_cells(nb).items():
             found.setdefault(grade_id, cell)
@@ -446,7 +453,7 @@ def compare_check_cells(sub, course_cells):
                 sub.flags.append(f"notebook {nb_name} renamed to {', '.join(moved)}")
             else:
                 sub.flags.append(f"notebook {nb_name} missing (grading uses helpers/ only)")
-    result = {}
+    result: dict[str, tuple[str, str] | None] = {}
     for grade_id, (nb_name, source) in course_cells.items():
         if grade_id not in found:
             if nb_name in sub.notebooks:

@@ -62,12 +62,15 @@ class ContainerUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class StudentUser:
+    """The unprivileged user student code runs as in container mode (``ddpm-student``)."""
+
     uid: int
     gid: int
     name: str
     made_now: bool  # True: the image's setup did not make it, grading did (said in the report)
 
-    def as_tuple(self) -> tuple:
+    def as_tuple(self) -> tuple[int, int, str]:
+        """``(uid, gid, name)``, as ``Isolation.user`` holds the user the launcher drops to."""
         return (self.uid, self.gid, self.name)
 
 
@@ -110,7 +113,7 @@ def lock_course(folder: str | os.PathLike) -> None:
 
 
 def probe_code(hidden: list[str]) -> str:
-    """Python run as the student user by :func:`autograder.sandbox.bubblewrap.detect`: it exits non-zero with a message when
+    """Python run as the student user by :func:`autograder.sandbox.detection.detect`: it exits non-zero with a message when
     the interpreter or torch does not start, or when any ``hidden`` folder (the course, the submissions) can be
     listed or one of its files read."""
     return (

@@ -1,4 +1,4 @@
-"""Starts one sandbox's bubblewrap: run as ``python -I -S launcher.py JSON`` by ``autograder.sandbox.bubblewrap``. Trusted side.
+"""Starts one sandbox's bubblewrap: run as ``python -I -S launcher.py JSON`` by ``autograder.sandbox.isolation``. Trusted side.
 
 Between the grader and ``bwrap`` this process, still as the grader, (1) joins a fresh anonymous
 session keyring, so nothing in the box inherits the grader's (the seccomp filter refuses the keyring
@@ -20,6 +20,8 @@ JSON: ``{"argv": [...], "procs": [cgroup.procs files], "user": [uid, gid] or nul
 Any failure exits with code 121 and a line on stderr that starts with ``launcher:``.
 """
 
+from __future__ import annotations
+
 import ctypes
 import json
 import os
@@ -28,9 +30,10 @@ import signal
 import struct
 import sys
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # run as a script, -I
-from autograder.sandbox import cgroups  # noqa: E402
+from autograder.sandbox import cgroup_files  # noqa: E402
 
 FAILED = 121
 KEYCTL_JOIN_SESSION_KEYRING = 1
@@ -38,7 +41,8 @@ KEYCTL_JOIN_SESSION_KEYRING = 1
 KEYCTL = {"x86_64": 250, "aarch64": 219, "ppc64le": 283, "s390x": 280, "riscv64": 219}
 
 
-def join_fresh_keyring():
+def join_fresh_keyring() -> None:
+    """Join a fresh anonymous session keyring, so that nothing in the box inherits the grader's keys."""
     number = KEYCTL.get(platform.machine())
     if number is None:
         return  # the seccomp filter still refuses every keyring call inside the box
@@ -53,7 +57,7 @@ PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 REAP_SECONDS = 10.0
 
 
-def load_seccomp(fd):
+def load_seccomp(fd: int) -> None:
     """Install the BPF program in ``fd`` (libseccomp's export: 8-byte ``struct sock_filter`` entries) on this
     process; ``execv`` keeps it, and so does every child. ``no_new_privs`` first: no setuid binary undoes it."""
     with os.fdopen(fd, "rb") as handle:
@@ -70,7 +74,7 @@ def load_seccomp(fd):
             raise OSError(code, f"prctl({call[0]}): {os.strerror(code)}")
 
 
-def alive(uid):
+def alive(uid: int) -> list[int]:
     """PIDs of the processes whose real uid is ``uid`` and that are not zombies (a zombie is dead: it holds no
     memory and runs nothing, and only its parent can remove it), read from ``/proc``."""
     found = []
@@ -87,7 +91,7 @@ def alive(uid):
     return found
 
 
-def reap(user):
+def reap(user: tuple[int, int]) -> None:
     """As ``user``: SIGKILL every process of that uid (``kill(-1)`` reaches exactly those) until none is left alive."""
     os.setgroups([])
     os.setgid(user[1])
@@ -107,19 +111,20 @@ def reap(user):
         time.sleep(0.005)
 
 
-def main(spec):
+def main(spec: dict[str, Any]) -> None:
+    """Prepare this process as the JSON ``spec`` says, then become bwrap (or the runner, in container mode)."""
     if spec.get("reap"):
-        reap(tuple(int(v) for v in spec["reap"]))
+        reap((int(spec["reap"][0]), int(spec["reap"][1])))
         return
     join_fresh_keyring()
-    user = tuple(int(v) for v in spec["user"]) if spec.get("user") else None
+    user = (int(spec["user"][0]), int(spec["user"][1])) if spec.get("user") else None
     home = spec.get("home")
     if home:  # container mode: the student's only writable folder, made fresh and handed over before the drop
         if not user:
             raise OSError("a home folder is only for a sandbox user")
         os.mkdir(home, 0o700)
         os.chown(home, user[0], user[1])
-    cgroups.join(spec.get("procs") or [], user)
+    cgroup_files.join(spec.get("procs") or [], user)
     if user and (os.getuid() != user[0] or os.geteuid() != user[0] or user[0] == 0):
         raise OSError(f"could not drop to uid {user[0]}")
     if home:

@@ -15,9 +15,13 @@ The filter is compiled with libseccomp through its Python binding: Debian's ``py
 binding with the same API, in ``requirements-dev.txt``), which needs only ``libseccomp.so.2``.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 # Refused outright (EPERM). Names the running kernel or libseccomp does not know are skipped.
 REFUSED = {
@@ -61,7 +65,7 @@ class FilterUnavailable(RuntimeError):
     """No libseccomp binding (or no libseccomp) here: the filter cannot be built."""
 
 
-def _binding():
+def _binding() -> ModuleType:
     try:
         import seccomp  # libseccomp's own binding (Debian: python3-seccomp)
 
@@ -86,33 +90,35 @@ class Filter:
 
     memfd: int
     binding: str
-    refused: tuple
+    refused: tuple[str, ...]
     network_refused: bool = False
 
-    def open_fd(self):
+    def open_fd(self) -> int:
         """A fresh read-only descriptor on the program, at its start (bwrap reads to the end, so one per sandbox)."""
         return os.open(f"/proc/self/fd/{self.memfd}", os.O_RDONLY | os.O_CLOEXEC)
 
-    def describe(self):
+    def describe(self) -> str:
+        """The report's words for this filter: how many calls it refuses, and which binding built it."""
         sockets = "; sockets other than AF_UNIX refused" if self.network_refused else ""
         return f"seccomp filter ({len(self.refused)} calls refused, namespace flags of clone refused{sockets}; {self.binding})"
 
-    def program(self):
+    def program(self) -> bytes:
         """The BPF program's bytes (``struct sock_filter`` entries), for a launcher that loads it itself."""
         with open(self.open_fd(), "rb") as handle:
             return handle.read()
 
-    def remove(self):
+    def remove(self) -> None:
+        """Close the program's memory file (idempotent); no later sandbox can load it."""
         if self.memfd >= 0:
             os.close(self.memfd)
             self.memfd = -1
 
 
-def _names():
+def _names() -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for group in REFUSED.values() for name in group))
 
 
-def build(refusal=errno.EPERM, refuse_network=False):
+def build(refusal: int = errno.EPERM, refuse_network: bool = False) -> Filter:
     """Compile the filter for this machine's architecture into a private file; ``FilterUnavailable`` if it cannot.
 
     ``refusal``: the errno a refused call returns (tests pick one the kernel never gives, to tell the filter's
@@ -149,7 +155,7 @@ def build(refusal=errno.EPERM, refuse_network=False):
     return Filter(memfd, getattr(seccomp, "__name__", "seccomp"), tuple(refused), refuse_network)
 
 
-def _refuse_personality(rules, seccomp, eperm):
+def _refuse_personality(rules: Any, seccomp: ModuleType, eperm: Any) -> None:
     """``personality(x)`` answers only the query (``x == 0xffffffff``) and ``PER_LINUX`` (``x == 0``), what
     Python and the C library use; changing it (``ADDR_NO_RANDOMIZE`` turns address randomisation off) is refused.
 

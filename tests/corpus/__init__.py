@@ -14,12 +14,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.assignment import check_cells, mutants
+from autograder.assignment import check_cells, mutants, regions
 from autograder.authoring import stubs
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = tuple(dict.fromkeys(stubs.exercises().values()))
-EXERCISE_MODULE = stubs.exercises()
+MODULES = tuple(dict.fromkeys(regions.module_by_exercise().values()))
+EXERCISE_MODULE = regions.module_by_exercise()
 
 
 @dataclass

@@ -310,19 +310,19 @@ def _steps(T):
     return 2.0 * np.arange(1, T + 1)
 
 
-def _derive_alphas(up, betas):
+def derive_alphas(up, betas):
     alphas = 1.0 - betas
     abar = np.cumprod(alphas)
     return {"alphas": alphas, "alphas_cumprod": abar}, {"alphas": 1.0 + betas, "alphas_cumprod": abar * _steps(len(betas))}
 
 
-def _derive_prev(up, betas):
+def derive_prev(up, betas):
     abar = up("alphas_cumprod")
     prev = np.concatenate([[1.0], abar[:-1]])
     return {"alphas_cumprod_prev": prev}, {"alphas_cumprod_prev": prev * _steps(len(betas))}
 
 
-def _derive_sqrt(up, betas):
+def derive_sqrt(up, betas):
     alphas, abar = up("alphas"), up("alphas_cumprod")
     n = _steps(len(betas))
     with np.errstate(all="ignore"):
@@ -340,7 +340,7 @@ def _derive_sqrt(up, betas):
     return values, scales
 
 
-def _derive_posterior(up, betas):
+def derive_posterior(up, betas):
     abar, prev = up("alphas_cumprod"), up("alphas_cumprod_prev")
     n = _steps(len(betas))
     with np.errstate(all="ignore"):
@@ -436,7 +436,7 @@ def model_scale(model, x, x_scale, t):
     return mixed * w.shape[1] + 2.0 + 0.01 * (1.0 + 0.37 * t)
 
 
-def _loss_scale(loss_type, pred, noise, pred_scale, loss):
+def loss_scale(loss_type, pred, noise, pred_scale, loss):
     d, n = _np(pred) - _np(noise), _np(noise).size
     weight = {"l2": 2.0 * np.abs(d), "l1": np.ones_like(d), "huber": np.minimum(np.abs(d), 1.0)}[loss_type]
     return float(np.mean(weight * (pred_scale + _abs(noise) + np.abs(d)))) + abs(loss) * (2.0 + math.log2(n))
@@ -469,7 +469,7 @@ def ref_p_losses(inputs):
             pred = model(x_t, t)
         x_scale = q_sample_scale(ci, ci["x_0"], ci["t"], ci["noise"])
         out[f"{c}/out"] = np.array(loss)
-        out[f"{c}/out.scale"] = np.array(_loss_scale(loss_type, pred, noise, model_scale(model, x_t, x_scale, t), loss))
+        out[f"{c}/out.scale"] = np.array(loss_scale(loss_type, pred, noise, model_scale(model, x_t, x_scale, t), loss))
     return out
 
 
@@ -1138,7 +1138,7 @@ def ref_p_losses_cfg_mask(inputs):
             x_t = q_sample(schedule64(ci), x_0, t, noise=noise)
             pred = model(x_t, t, used)
         x_scale = q_sample_scale(ci, ci["x_0"], ci["t"], ci["noise"])
-        scale = _loss_scale("l2", pred, noise, class_model_scale(model, x_t, x_scale, t, used), loss)
+        scale = loss_scale("l2", pred, noise, class_model_scale(model, x_t, x_scale, t, used), loss)
         out[f"{c}/out"], out[f"{c}/out.scale"] = np.array(loss), np.array(scale)
     return out
 
