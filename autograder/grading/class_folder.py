@@ -31,7 +31,7 @@ from autograder.assignment import exercises
 from autograder.grading.class_grader import ClassGrader
 from autograder.grading.student_row import StudentRow, row_from_report
 from autograder.intake import lms, roster, submission
-from autograder.intake.lms_entries import Entry
+from autograder.intake.lms_entries import Collection, Entry
 from autograder.paths import ROOT
 from autograder.reporting import gradebook, late, overrides
 from autograder.reporting.class_files import ClassRun, write_class_folder
@@ -112,7 +112,43 @@ def _chosen(entries: list[Entry], only: list[str] | None, folder: Path) -> list[
     return [e for e in entries if e.student_id in set(only)]
 
 
+def _overrides(given: str | None, out: Path) -> dict[str, dict[str, tuple[float, str]]]:
+    """The instructor's overrides: ``--overrides``, else the class folder's ``overrides.csv`` when there is one."""
+    path = Path(given) if given else out / "overrides.csv"
+    if given and not path.is_file():
+        raise GradeError(f"--overrides {path} not found")
+    return overrides.load_overrides(path, exercises.POINTS) if path.is_file() else {}
+
+
+def _collection_facts(collection: Collection, entries: list[Entry], kept_sources: dict[str, str]) -> dict[str, Any]:
+    """``report.json``'s ``collection``: the layouts seen, what was skipped, and which name made each id that is
+    not the name itself (``kept_sources``: those of the rows kept), for the next run into this folder."""
+    made = {e.student_id: submission.id_source(e.raw_id) for e in entries if e.raw_id not in ("", e.student_id)}
+    return {
+        "layouts": sorted(collection.layouts),
+        "skipped": [list(s) for s in collection.skipped],
+        "id_sources": kept_sources | made,
+    }
+
+
+def _run_facts(grader: ClassGrader, args: argparse.Namespace, elapsed: float, collected: dict[str, Any]) -> ClassRun:
+    isolation = grader.run.isolation
+    return ClassRun(
+        seed=grader.run.seed,
+        isolation=isolation.describe(),
+        isolation_mode=isolation.mode,
+        seconds=elapsed,
+        jobs=args.jobs,
+        exercises=list(exercises.EXERCISES),
+        required=list(exercises.REQUIRED),
+        bonus=list(exercises.BONUS),
+        collection=collected,
+        roster=args.roster,
+    )
+
+
 def grade_class(args: argparse.Namespace) -> int:
+    """The ``grade`` command: grade, merge, finalize, record in nbgrader, write the class folder."""
     folder = Path(args.submissions)
     if not folder.is_dir() and not (folder.is_file() and folder.suffix.lower() == ".zip"):
         raise GradeError(f"{folder} is not a folder of submissions (or the zip of one)")
@@ -123,10 +159,7 @@ def grade_class(args: argparse.Namespace) -> int:
     earlier, settings = earlier_grading(out, args.replace)
     seed = _settings(args, out, earlier, settings)
     roster_rows = roster.load(args.roster) if args.roster else None
-    overrides_path = Path(args.overrides) if args.overrides else out / "overrides.csv"
-    decided = overrides.load_overrides(overrides_path, exercises.POINTS) if overrides_path.is_file() else {}
-    if args.overrides and not overrides_path.is_file():
-        raise GradeError(f"--overrides {overrides_path} not found")
+    decided = _overrides(args.overrides, out)
     policy = late_policy(args.config)
     course_dir = Path(args.course_dir).resolve() if args.course_dir else out / COURSE_FOLDER
     try:
@@ -164,24 +197,8 @@ def grade_class(args: argparse.Namespace) -> int:
             gradebook.record_class(course, rows, decisions, log=say)
         elapsed = time.monotonic() - start
         out.mkdir(parents=True, exist_ok=True)
-        collected: dict[str, Any] = {"layouts": sorted(collection.layouts), "skipped": [list(s) for s in collection.skipped]}
-        # which name made each id that is not the name itself, kept for the next run into this folder
-        made = {e.student_id: submission.id_source(e.raw_id) for e in entries if e.raw_id not in ("", e.student_id)}
-        collected["id_sources"] = {sid: src for sid, src in sources.items() if sid in kept} | made
-        isolation = grader.run.isolation
-        facts = ClassRun(
-            seed=grader.run.seed,
-            isolation=isolation.describe(),
-            isolation_mode=isolation.mode,
-            seconds=elapsed,
-            jobs=args.jobs,
-            exercises=list(exercises.EXERCISES),
-            required=list(exercises.REQUIRED),
-            bonus=list(exercises.BONUS),
-            collection=collected,
-            roster=args.roster,
-        )
-        write_class_folder(out, rows, facts)
+        collected = _collection_facts(collection, entries, {sid: src for sid, src in sources.items() if sid in kept})
+        write_class_folder(out, rows, _run_facts(grader, args, elapsed, collected))
     grader.run.close()  # the seccomp program and the run's cgroups
     missing = collection.missing(roster_rows) if roster_rows else []
     if missing:
