@@ -7,20 +7,22 @@ writer can fail on it), and passes through ``clean`` before it reaches a flag, a
 or a notebook; ``csv_cell``, ``html`` and ``markdown`` then escape it for where it goes (and
 make sure it can be encoded, for rows kept from earlier runs). ``clean`` also withholds any text
 that quotes the grader's code (a reference dependency the sandbox received, a solution line),
-forwards or backwards, however spaced, cased or spelt, so feedback never carries it.
+forwards or backwards, however spaced, cased or spelt, so feedback never carries it. Which lines
+are the grader's is known to ``autograder.grading.withheld``, which passes their fingerprints in:
+this module imports nothing of the course.
 """
 
 import html as _html
 import re
 import unicodedata
-from functools import lru_cache
+from collections.abc import Iterable
 
 WITHHELD = "[message withheld: it quotes the grader's code]"
 REPLACEMENT = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def visible(text):
+def visible(text: object) -> str:
     """Student text as printable ``str``, the one cleaning at the boundary: bytes decoded as UTF-8, undecodable
     bytes and lone surrogates (``os.listdir``'s escapes of non-UTF-8 names, ``\\udcff`` escapes in JSON) made
     U+FFFD, so no writer can fail to encode it; control and format characters (zero-width spaces, bidi
@@ -30,7 +32,7 @@ def visible(text):
     return "".join(ch for ch in encodable(text) if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf"))
 
 
-def encodable(text):
+def encodable(text: object) -> str:
     """``str(text)`` with lone surrogates made U+FFFD, so UTF-8 can hold it: the escapers' last defence, for
     text that missed ``visible`` (a row kept from an older report.json, a command-line argument)."""
     return _SURROGATE.sub(REPLACEMENT, str(text))
@@ -45,17 +47,18 @@ _CONFUSABLES = str.maketrans(
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
-def _normal(text):
+def _normal(text: str) -> str:
     """Text as compared with the grader's code: printable, NFKC (fullwidth and compatibility forms), case-folded,
     look-alike letters made Latin."""
     return unicodedata.normalize("NFKC", visible(text)).casefold().translate(_CONFUSABLES)
 
 
-def _squash(text):
+def squash(text: str) -> str:
+    """``text`` as the leak check compares it: normalised (NFKC, case-folded, look-alikes made Latin), no whitespace."""
     return re.sub(r"\s+", "", _normal(text))
 
 
-def _spellings(line):
+def spellings(line: str) -> set[str]:
     """The whitespace-free forms in which ``line`` could reach a message: as written, its tokens (identifiers,
     numbers, operators) or its words in reverse order, and each of those character-reversed."""
     text = _normal(line)
@@ -63,55 +66,60 @@ def _spellings(line):
     return forms | {form[::-1] for form in forms}
 
 
-@lru_cache(maxsize=1)
-def grader_fingerprints():
-    """Every spelling (``_spellings``) of the distinctive lines of the reference solutions and of the dependency
-    code sent to sandboxes; a line the released (public) code also holds, even inside a longer line, is no leak."""
-    from autograder.assignment.hidden_tests import per_run
-    from autograder.authoring import release, stubs
-
-    lines = set(release.solution_lines())
-    for source in per_run.dep_sources().values():
-        lines |= {line.strip() for line in source.splitlines()}
-    public = {_squash(line) for text in stubs.generate().values() for line in text.splitlines()}
-    public = "\n".join(public)  # one text: a secret line inside any public line is found by one search
-    secret = {line for line in lines if not line.startswith("#") and len(_squash(line)) >= 14}
-    secret = {line for line in secret if _squash(line) not in public}
-    return tuple(sorted({form for line in secret for form in _spellings(line)}))
+def fingerprints(secret_lines: Iterable[str], public_texts: Iterable[str]) -> tuple[str, ...]:
+    """Every spelling (:func:`spellings`) of the distinctive ``secret_lines``; a line that a public text also holds,
+    even inside a longer line, is no leak. The grader's own lines come from ``autograder.grading.withheld``."""
+    public = "\n".join({squash(line) for text in public_texts for line in text.splitlines()})  # one search finds any
+    secret = {line for line in secret_lines if not line.startswith("#") and len(squash(line)) >= 14}
+    secret = {line for line in secret if squash(line) not in public}
+    return tuple(sorted({form for line in secret for form in spellings(line)}))
 
 
-def quotes_grader_code(text):
-    """Whether ``text`` holds a grader line, forwards or backwards, however spaced, cased or spelt (NFKC,
-    look-alikes). Only within one text: a line split over several messages is not recognised."""
-    squashed = _squash(text)
-    return any(fingerprint in squashed for fingerprint in grader_fingerprints())
+def quotes(text: str, prints: Iterable[str]) -> bool:
+    """Whether ``text`` holds one of the fingerprints ``prints`` (:func:`fingerprints`), however spaced, cased or
+    spelt. Only within one text: a line split over several messages is not recognised."""
+    squashed = squash(text)
+    return any(fingerprint in squashed for fingerprint in prints)
 
 
-def clean(text, limit=240, lines=1):
-    """At most ``lines`` lines and ``limit`` characters, without control characters; withheld if it quotes grader code."""
+def clean(text: str | bytes, prints: Iterable[str], limit: int = 240, lines: int = 1) -> str:
+    """At most ``lines`` lines and ``limit`` characters, without control characters; :data:`WITHHELD` if it holds
+    one of the fingerprints ``prints``."""
     text = visible(text)
-    if quotes_grader_code(text):
+    if quotes(text, prints):
         return WITHHELD
     kept = [line.rstrip() for line in text.splitlines() if line.strip()][:lines]
     text = "\n".join(kept)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def csv_cell(value):
-    """A CSV cell a spreadsheet shows as text (a leading ``= + - @``, tab or CR would start a formula)."""
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text (a leading ``= + - @``, tab or CR would start a formula);
+    None is an empty cell."""
+    if value is None:
+        return ""
     if isinstance(value, (int, float)):
         return str(value)
     text = encodable(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text[:1] in FORMULA_START else text
 
 
-def html(text):
+def csv_text(cell: str | None) -> str:
+    """A cell's text as :func:`csv_cell` was given it: stripped, without the ``'`` put before a formula start."""
+    cell = (cell or "").strip()
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_START else cell
+
+
+def html(text: object) -> str:
     return _html.escape(encodable(text), quote=True)
 
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
-def markdown(text):
+def markdown(text: object) -> str:
     """Literal text in a markdown cell: HTML-escaped, then every markdown character backslash-escaped."""
     return MARKDOWN_SPECIAL.sub(r"\\\1", _html.escape(encodable(text), quote=False)).replace("\n", "  \n")

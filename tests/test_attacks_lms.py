@@ -9,9 +9,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
-from autograder.grading import class_grader
+from autograder.grading import class_folder
 from autograder.intake import lms, submission
 from tests.test_lms import _ids, _write, _zip_bytes
 
@@ -280,10 +279,10 @@ def test_a_regrade_of_a_cleaned_name_finds_its_row_through_the_report(tmp_path):
     students = [{"student_id": sid, "checks": {}} for sid in ("bob", "bob__2")]
     collection = {"id_sources": {"bob__2": submission.id_source("bob!"), "gone": "sha256:0"}}
     _write(out / "report.json", json.dumps({"seed": 7, "students": students, "collection": collection}))
-    rows, settings = class_grader._earlier(out, SimpleNamespace(replace=False))
+    rows, settings = class_folder.earlier_grading(out, replace=False)
     assert sorted(rows) == ["bob", "bob__2"] and settings["id_sources"] == {"bob__2": submission.id_source("bob!")}
     owners = {sid: settings["id_sources"].get(sid) for sid in rows}
     ids = {name: sid for name, sid, _flag in submission.assign_ids(["bob!", "bob?"], earlier=owners)}
     assert ids == {"bob!": "bob__2", "bob?": "bob__3"}
     _write(out / "report.json", json.dumps({"seed": 7, "students": students}))
-    assert class_grader._earlier(out, SimpleNamespace(replace=False))[1]["id_sources"] == {}
+    assert class_folder.earlier_grading(out, replace=False)[1]["id_sources"] == {}

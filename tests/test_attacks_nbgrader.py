@@ -23,6 +23,8 @@ import pytest
 
 from autograder.assignment import check_cells, exercises
 from autograder.authoring import stubs
+from autograder.grading.records import ExerciseVerdict, PartVerdict
+from autograder.grading.student_row import StudentRow
 from autograder.reporting import gradebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,10 +92,9 @@ def _row(sid, cells):
     verdicts, checks = {}, {}
     for grade_id, (_nb, _src, points) in cells.items():
         exercise = grade_id[len("check_") :]
-        part = {"part": "value", "ok": True, "message": "", "points": points, "max": points}
-        verdicts[exercise] = {"points": points, "max": points, "parts": [part]}
+        verdicts[exercise] = ExerciseVerdict(points, points, [PartVerdict("value", points, points, True, "")])
         checks[exercise] = (True, "ok")
-    return {"student_id": sid, "verdicts": verdicts, "checks": checks, "flags": [], "regraded": True}
+    return StudentRow(sid, verdicts, checks, regraded=True)
 
 
 def _canaries(tmp_path):

@@ -23,8 +23,11 @@ import pytest
 
 from autograder import untrusted
 from autograder.assignment import check_cells, exercises
-from autograder.grading import class_grader, scoring
+from autograder.grading import class_grader, scoring, withheld
+from autograder.grading.student_row import StudentRow, report_entry
 from autograder.intake import submission
+from autograder.reporting import class_files, feedback
+from autograder.reporting.final_scores import finalize
 from tests import attacks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +72,7 @@ def test_visible_turns_surrogates_and_bytes_into_printable_text():
     assert untrusted.visible(b"bad\xff.py") == "bad\ufffd.py"  # undecodable bytes replaced, not refused
     assert untrusted.visible("a\x00b\x1b[31mc\u200bd\u202ee\nf\tg") == "ab[31mcde\nf\tg"
     for text in ("x" + SURROGATE, b"\xff\xfe", "\udc80\udcff" * 3):
-        assert _encodable(untrusted.clean(text)) and _encodable(untrusted.csv_cell(text))
+        assert _encodable(withheld.clean(text)) and _encodable(untrusted.csv_cell(text))
         assert _encodable(untrusted.html(text)) and _encodable(untrusted.markdown(text))
 
 
@@ -110,40 +113,32 @@ def test_notebook_text_is_cleaned_once_where_it_is_read(tmp_path):
 
 
 def _grader(tmp_path):
-    """A ClassGrader for its writers only: no sandbox, no course."""
+    """A ClassGrader without a sandbox: its run stands in (no student code can run)."""
     grader = class_grader.ClassGrader.__new__(class_grader.ClassGrader)
-    grader.out = tmp_path / "out"
-    grader.course_dir = tmp_path / "course"
     grader.cells = check_cells.course_cells()
     grader.points = dict(exercises.POINTS)
-    grader.bonus = list(exercises.BONUS)
-    grader.required = list(exercises.REQUIRED)
-    grader.roster = None
-    grader.use_nbgrader = True
     isolation = SimpleNamespace(describe=lambda: "test isolation", summary=lambda: "test", mode="bubblewrap")
     grader.run = SimpleNamespace(seed=7, inputs={}, references={}, isolation=isolation)
+    grader.out = tmp_path / "out"  # where _write puts the class folder
     return grader
+
+
+def _write(grader, rows, skipped=()):
+    """The class folder's files, as ``grade`` writes them at the end of a run."""
+    collection = {"layouts": [], "skipped": [list(s) for s in skipped]}
+    run = class_files.ClassRun(7, "test isolation", "bubblewrap", 1.0, 1, exercises.EXERCISES, exercises.REQUIRED,
+                               exercises.BONUS, collection, None)  # fmt: skip
+    class_files.write_class_folder(grader.out, rows, run)
 
 
 def _row(grader, sid, text):
     """A row as the writers get it, with ``text`` everywhere a student's text can be (as an earlier
     report.json can hold it, uncleaned)."""
-    verdicts = {e: dataclasses.asdict(v) for e, v in scoring.score(grader.points, {}, {}, {}).items()}
+    _nothing, verdicts = class_grader.sandbox_and_verdicts(grader.run, None, grader.points)
     for verdict in verdicts.values():
-        for part in verdict["parts"]:
-            part["message"] = text
-    row = {
-        "student_id": sid,
-        "verdicts": verdicts,
-        "checks": {"extract": (False, text)},
-        "flags": [text],
-        "submitted_at": None,
-        "time_source": None,
-        "source": text,
-        "seconds": 0,
-        "regraded": True,
-    }
-    return class_grader.finalize(row, grader.required, grader.bonus, {}, {}, None)
+        verdict.parts = [dataclasses.replace(part, message=text) for part in verdict.parts]
+    row = StudentRow(sid, verdicts, {"extract": (False, text)}, [text], source=text, regraded=True)
+    return finalize(row, exercises.REQUIRED, exercises.BONUS, {}, {}, None)
 
 
 def _outputs(out):
@@ -156,7 +151,7 @@ def test_writers_never_raise_on_student_text(tmp_path):
     grader = _grader(tmp_path)
     texts = {"alice": "boom " + SURROGATE, "bob": "=cmd|' /C calc'!A0 \x00\x1b\u202e", "carol": "\ud800\udfff" + "é" * 3}
     rows = [_row(grader, sid, text) for sid, text in texts.items()]
-    grader.write(rows, 1.0, 1, {"layouts": [], "skipped": [["x" + SURROGATE, "junk"]]})
+    _write(grader, rows, [["x" + SURROGATE, "junk"]])
     by_id, report = _outputs(grader.out)
     assert set(by_id) == set(texts) and [s["student_id"] for s in report["students"]] == sorted(texts)
     assert "boom \ufffd" in by_id["alice"]["flags"] and by_id["bob"]["flags"].startswith("'=")
@@ -177,15 +172,15 @@ def test_export_writes_text_utf8_cannot_hold(tmp_path):
 def test_one_students_feedback_failure_costs_only_that_row(tmp_path, monkeypatch):
     grader = _grader(tmp_path)
     rows = [_row(grader, sid, "fine") for sid in ("alice", "bob", "carol")]
-    page = grader.feedback_html
+    page = feedback.page
 
-    def failing(row):
-        if row["student_id"] == "bob":
+    def failing(row, bonus):
+        if row.student_id == "bob":
             raise OSError(28, "No space left on device")
-        return page(row)
+        return page(row, bonus)
 
-    monkeypatch.setattr(grader, "feedback_html", failing)
-    grader.write(rows, 1.0, 1, {"layouts": [], "skipped": []})
+    monkeypatch.setattr(feedback, "page", failing)
+    _write(grader, rows)
     by_id, report = _outputs(grader.out)
     assert set(by_id) == {"alice", "bob", "carol"} and len(report["students"]) == 3
     assert "feedback page not written" in by_id["bob"]["flags"]
@@ -209,19 +204,18 @@ def test_one_students_nbgrader_record_failure_costs_only_that_row(tmp_path, monk
             pass
 
         def record(self, row, student_cells, helpers, decisions):
-            if row["student_id"] == "bob":
+            if row.student_id == "bob":
                 raise UnicodeEncodeError("utf-8", SURROGATE, 0, 1, "surrogates not allowed")
-            recorded.append(row["student_id"])
+            recorded.append(row.student_id)
 
         def finish(self, rows):
             recorded.append("finished")
 
-    monkeypatch.setattr(gradebook, "Course", Course)
     grader = _grader(tmp_path)
     rows = [_row(grader, sid, "fine") for sid in ("alice", "bob", "carol")]
-    grader.nbgrader_phase(rows, tmp_path, {})
+    gradebook.record_class(Course(), rows, {})
     assert recorded == ["alice", "carol", "finished"]
-    flags = {row["student_id"]: "; ".join(row["flags"]) for row in rows}
+    flags = {row.student_id: "; ".join(row.flags) for row in rows}
     assert "nbgrader" in flags["bob"] and "UnicodeEncodeError" in flags["bob"]
     assert "nbgrader" not in flags["alice"] + flags["carol"]
 
@@ -235,14 +229,15 @@ def test_a_grading_error_with_student_text_still_gives_a_writable_row(tmp_path, 
     monkeypatch.setattr(grader, "grade_one", crash)
     entry = SimpleNamespace(student_id="dave", notes=[], submitted_at=None, time_source=None, original_name="dave" + SURROGATE)
     row = grader.safe_grade_one(entry)
-    assert row["student_id"] == "dave" and "grading error" in row["flags"][0]
-    assert _encodable(json.dumps(row, ensure_ascii=False)) and "\ufffd" in row["flags"][0] + row["source"]
+    assert row.student_id == "dave" and "grading error" in row.flags[0]
+    entry_json = json.dumps(report_entry(finalize(row, exercises.REQUIRED, exercises.BONUS, {}, {}, None)), ensure_ascii=False)
+    assert _encodable(entry_json) and "\ufffd" in row.flags[0] + row.source
     # even when the zero row cannot be scored, the hand-in keeps a row (and the class its outputs)
     monkeypatch.setattr(scoring, "score", lambda *args: 1 / 0)
     row = grader.safe_grade_one(entry)
-    assert row["student_id"] == "dave" and "grading error (ZeroDivisionError)" in row["flags"][0]
-    class_grader.finalize(row, grader.required, grader.bonus, {}, {}, None)
-    grader.write([row], 1.0, 1, {"layouts": [], "skipped": []})
+    assert row.student_id == "dave" and "grading error (ZeroDivisionError)" in row.flags[0]
+    finalize(row, exercises.REQUIRED, exercises.BONUS, {}, {}, None)
+    _write(grader, [row])
     assert set(_outputs(grader.out)[0]) == {"dave"}
 
 
@@ -278,7 +273,7 @@ TRANSFORMS = {
 def test_reference_lines_are_withheld_however_they_are_spelt(line, how):
     assert line in attacks.secret_lines()
     text = "RuntimeError: ATK " + TRANSFORMS[how](line) + " (from the sandbox)"
-    assert untrusted.clean(text) == untrusted.WITHHELD, how
+    assert withheld.clean(text) == untrusted.WITHHELD, how
     assert attacks.leaks(text), how  # the attack suite's detector sees it too
     assert attacks.leaks(untrusted.html(text)) and attacks.leaks(untrusted.markdown(text)), how
 
@@ -299,7 +294,7 @@ HONEST = (
 def test_honest_messages_are_not_withheld():
     for message in HONEST:
         for text in (message, message[::-1], message.upper()):
-            assert untrusted.clean(text) == text, text
+            assert withheld.clean(text) == text, text
             assert attacks.leaks(text) == [], text
 
 
@@ -308,8 +303,8 @@ def test_the_public_code_is_not_withheld():
     from autograder.authoring import stubs
 
     lines = {line.strip() for text in stubs.generate().values() for line in text.splitlines() if len(line.strip()) >= 14}
-    withheld = [line for line in sorted(lines) if untrusted.quotes_grader_code(line) or untrusted.quotes_grader_code(line[::-1])]
-    assert withheld == []
+    quoted = [line for line in sorted(lines) if withheld.quotes_grader_code(line) or withheld.quotes_grader_code(line[::-1])]
+    assert quoted == []
 
 
 # ----------------------------------------------------------------------------- row 10: odd notebooks

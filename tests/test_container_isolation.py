@@ -66,10 +66,10 @@ def student_processes(user):
 
 def test_a_local_grade_never_chooses_container_mode(tmp_path):
     """Without --isolation, grade uses bubblewrap or refuses, even as root where container mode could run."""
-    from autograder.grading import class_grader
+    from autograder.commands import grade
 
     parser = __import__("argparse").ArgumentParser()
-    class_grader.add_arguments(parser)
+    grade.add_arguments(parser)
     assert parser.parse_args(["subs"]).isolation == container.BUBBLEWRAP
     subs = tmp_path / "subs"
     solution_helpers(subs / "alice" / "helpers")

@@ -5,7 +5,10 @@ import csv
 
 import pytest
 
+from autograder import untrusted
+from autograder.commands import export as export_command
 from autograder.reporting import export
+from autograder.reporting.numbers import score_text
 
 GRADES = [
     ["student_id", "ex1", "ex2", "total", "max_total", "bonus1", "flags", "late_minutes"],
@@ -45,8 +48,8 @@ def course(tmp_path):
 
 def run(*argv):
     parser = argparse.ArgumentParser()
-    export.add_arguments(parser)
-    return export.run(parser.parse_args([str(a) for a in argv]))
+    export_command.add_arguments(parser)
+    return export_command.run(parser.parse_args([str(a) for a in argv]))
 
 
 # --------------------------------------------------------------------------- Canvas
@@ -250,7 +253,7 @@ def test_unwritable_output(course, tmp_path, capsys):
     ],
 )
 def test_every_text_cell_is_protected(cell, written):
-    assert export.safe(cell) == written
+    assert untrusted.csv_cell(cell) == written
 
 
 def test_hostile_assignment_name_is_escaped(course, tmp_path):
@@ -261,8 +264,15 @@ def test_hostile_assignment_name_is_escaped(course, tmp_path):
 
 @pytest.mark.parametrize("cell, plain", [("'=cmd", "=cmd"), ("'-1", "-1"), ("'quoted", "'quoted"), ("  bob ", "bob"), ("", "")])
 def test_unquote_strips_only_the_graders_quote(cell, plain):
-    assert export.unquote(cell) == plain
+    assert untrusted.csv_text(cell) == plain
 
 
 def test_scores_are_plain_numbers():
-    assert [export.fmt(v) for v in (7.5, 10.0, 1 / 3, 0.0, -0.0, 2.50004)] == ["7.5", "10", "0.3333", "0", "0", "2.5"]
+    assert [score_text(v, export.PLACES) for v in (7.5, 10.0, 1 / 3, 0.0, -0.0, 2.50004)] == [
+        "7.5",
+        "10",
+        "0.3333",
+        "0",
+        "0",
+        "2.5",
+    ]

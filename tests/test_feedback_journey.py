@@ -66,9 +66,9 @@ def _notebooks(prefix="ddpm/"):
 
 
 def _nbgrader_export(course, home):
-    from autograder.reporting import gradebook
+    from autograder.reporting import nbgrader_cli
 
-    done = gradebook.nbgrader(["export", "--to", str(course / "export.csv")], course, home)
+    done = nbgrader_cli.nbgrader(["export", "--to", str(course / "export.csv")], course, home)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return {row["student_id"]: row for row in csv.DictReader(open(course / "export.csv"))}
 
@@ -157,29 +157,28 @@ def test_semester_to_feedback(tmp_path):
 
 
 def _final_row(tmp_path):
-    """Ada, full marks, two days late, one override: her row after ``class_grader.finalize``."""
-    from autograder.grading import class_grader
+    """Ada, full marks, two days late, one override: her row after ``final_scores.finalize``."""
+    from autograder.grading.records import ExerciseVerdict, PartVerdict
+    from autograder.grading.student_row import StudentRow
     from autograder.reporting import late
+    from autograder.reporting.final_scores import finalize
 
-    verdicts = {
-        e: {"points": p, "max": p, "parts": [{"part": "values", "ok": True, "points": p, "max": p, "message": ""}]}
-        for e, p in exercises.POINTS.items()
-    }
+    verdicts = {e: ExerciseVerdict(p, p, [PartVerdict("values", p, p, True, "")]) for e, p in exercises.POINTS.items()}
     when = (DUE + dt.timedelta(days=1, hours=1)).isoformat()
-    row = {"student_id": "ada", "verdicts": verdicts, "checks": {}, "flags": [], "submitted_at": when}
+    row = StudentRow("ada", verdicts, submitted_at=when)
     policy = late.Policy.from_rule(DUE, "-10% per day, max 3 days", "UTC")
     overrides = {"ada": {"extract": (0.5, "copied, from bob")}}
-    return class_grader.finalize(row, exercises.REQUIRED, exercises.BONUS, {}, overrides, policy)
+    return finalize(row, exercises.REQUIRED, exercises.BONUS, {}, overrides, policy)
 
 
 def test_the_graders_own_page_states_the_total_penalty_and_override(tmp_path):
-    from .test_attacks_text import _grader
+    from autograder.reporting import feedback
 
     row = _final_row(tmp_path)
     full = sum(exercises.POINTS.values())
     total = (full - 0.5) * 0.8
-    assert row["final"]["total"] == pytest.approx(total)
-    page = _grader(tmp_path).feedback_html(row)
+    assert row.final.total == pytest.approx(total)
+    page = feedback.page(row, exercises.BONUS)
     seen = _text(page)
     assert "<title>Feedback for ada</title>" in page
     assert f"Your total: {total:g} / {exercises.MAX_TOTAL:g} (+ bonus" in seen
@@ -192,10 +191,10 @@ def test_nbgraders_notebook_states_the_same_summary_and_the_overridden_score(tmp
 
     row = _final_row(tmp_path)
     course = gradebook.Course(tmp_path / "course", check_cells.course_cells(), tmp_path / "home")
-    cells = course._autograded(row)["cells"]
+    cells = course.autograded_notebook(row)["cells"]
     summary = _text("".join(cells[1]["source"]))
     assert summary.startswith("## Feedback for ada") and "Late penalty" in summary and "copied, from bob" in summary
-    said = _text(gradebook.verdict_markdown("extract", row["verdicts"]["extract"], (True, ""), row["final"]))
+    said = _text(gradebook.verdict_markdown("extract", row.verdicts["extract"], (True, ""), row.final))
     assert said.startswith("**Your score for `extract`: 0.5 / 1 points**") and "this is your score" not in said
     bonus = {g for g, (_nb, _src, points) in check_cells.course_cells().items() if gradebook.gradebook_points(g, points) == 0}
     assert bonus == {f"check_{e}" for e in exercises.BONUS}  # nbgrader's maximum is max_total

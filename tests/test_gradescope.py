@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from autograder.assignment import check_cells, exercises
-from autograder.harnesses import gradescope
+from autograder.commands import gradescope as gradescope_command
+from autograder.harnesses import common, gradescope, gradescope_runtime
 
+from .harness_reports import one_student_report
 from .test_hygiene import ROOT
 
 SEED = 4242
@@ -26,10 +28,10 @@ SEED = 4242
 def bundle(tmp_path_factory):
     """The zip as the command builds it (visibility after_due_date, to see it carried through)."""
     parser = argparse.ArgumentParser()
-    gradescope.add_arguments(parser)
+    gradescope_command.add_arguments(parser)
     out = tmp_path_factory.mktemp("gradescope") / "autograder.zip"
     args = parser.parse_args(["--out", str(out), "--seed", str(SEED), "--visibility", "after_due_date"])
-    assert gradescope.run(args) == 0
+    assert gradescope_command.run(args) == 0
     return out
 
 
@@ -90,14 +92,14 @@ def test_bundle_holds_the_scripts_and_the_course_code_only(bundle):
     with zipfile.ZipFile(bundle) as archive:
         infos = {info.filename: info for info in archive.infolist()}
         setup = archive.read("setup.sh").decode()
-        config = json.loads(archive.read(gradescope.CONFIG))
+        config = json.loads(archive.read(gradescope_runtime.CONFIG))
     for script in ("setup.sh", "run_autograder"):
         mode = infos[script].external_attr >> 16
         assert stat.S_ISREG(mode) and mode & 0o111 == 0o111, (script, oct(mode))
     names = set(infos)
     for needed in (
         "autograder/grading/class_grader.py",
-        "autograder/harnesses/gradescope.py",
+        "autograder/harnesses/gradescope_runtime.py",
         "autograder/assignment/hidden_tests/__init__.py",
         "pyproject.toml",
     ):
@@ -126,7 +128,7 @@ def test_scripts_are_valid_bash(bundle, tmp_path):
 
 def test_rejects_an_unknown_visibility():
     parser = argparse.ArgumentParser()
-    gradescope.add_arguments(parser)
+    gradescope_command.add_arguments(parser)
     with pytest.raises(SystemExit):
         parser.parse_args(["--visibility", "sometimes"])
 
@@ -135,32 +137,9 @@ def test_rejects_an_unknown_visibility():
 
 
 def test_report_becomes_one_test_per_part_with_extra_credit_named():
-    def part(name, points, most, ok, message=""):
-        return {"part": name, "points": points, "max": most, "ok": ok, "message": message}
-
-    report = {
-        "seed": 3,
-        "isolation": "bubblewrap",
-        "bonus": ["ddim_step"],
-        "students": [
-            {
-                "student_id": "submission",
-                "verdicts": {
-                    "extract": {"points": 1.0, "max": 1.0, "parts": [part("a[t] shaped", 1.0, 1.0, True)]},
-                    "p_sample": {
-                        "points": 1.5,
-                        "max": 3.0,
-                        "parts": [part("mean", 1.5, 1.5, True), part("noise", 0.0, 1.5, False, "1 of 4 cases fail")],
-                    },
-                    "ddim_step": {"points": 0.5, "max": 0.5, "parts": [part("deterministic", 0.5, 0.5, True)]},
-                },
-                "flags": ["zip submission"],
-                "seconds": 1.0,
-                "self_checks": {"extract": True, "p_sample": False, "ddim_step": True},
-            }
-        ],
-    }
-    results = gradescope.convert(report, "hidden", notes=["several zips uploaded"])
+    checks = {"extract": True, "p_sample": False, "ddim_step": True}
+    report = one_student_report(0.5, {"seconds": 1.0, "self_checks": checks}, isolation="bubblewrap")
+    results = gradescope_runtime.convert(report, "hidden", notes=["several zips uploaded"])
     assert results["score"] == 3.0 and results["visibility"] == "hidden" and results["stdout_visibility"] == "hidden"
     names = [t["name"] for t in results["tests"]]
     assert names == ["extract: a[t] shaped", "p_sample: mean", "p_sample: noise", "ddim_step (extra credit): deterministic"]
@@ -179,8 +158,8 @@ def test_stage_grades_a_lone_zip_as_a_zip_and_a_folder_as_a_folder(tmp_path):
     (upload / "helpers" / "link.py").symlink_to("/etc/passwd")
     dest = tmp_path / "subs"
     dest.mkdir()
-    assert gradescope.stage(upload, dest) == []
-    copied = dest / gradescope.STUDENT_ID / "helpers"
+    assert common.stage(upload, dest) == []
+    copied = dest / common.STUDENT_ID / "helpers"
     assert (copied / "schedules.py").read_bytes() == (ROOT / "solutions" / "schedules.py").read_bytes()
     assert (copied / "link.py").is_symlink()  # kept as a link: grading never follows it
 
@@ -191,16 +170,16 @@ def test_stage_grades_a_lone_zip_as_a_zip_and_a_folder_as_a_folder(tmp_path):
             archive.writestr("ddpm/helpers/schedules.py", "x = 1\n")
     dest2 = tmp_path / "subs2"
     dest2.mkdir()
-    notes = gradescope.stage(zipped, dest2)
-    assert [p.name for p in dest2.iterdir()] == [f"{gradescope.STUDENT_ID}.zip"] and "'a.zip'" in notes[0]
+    notes = common.stage(zipped, dest2)
+    assert [p.name for p in dest2.iterdir()] == [f"{common.STUDENT_ID}.zip"] and "'a.zip'" in notes[0]
 
 
 def test_the_students_copy_lives_outside_the_bundle(monkeypatch):
-    monkeypatch.setattr(gradescope.tempfile, "tempdir", str(gradescope.ROOT / "autograder"))
-    assert gradescope.scratch_parent() == "/tmp"
-    monkeypatch.setattr(gradescope.tempfile, "tempdir", None)
-    parent = Path(gradescope.scratch_parent()).resolve()
-    assert gradescope.ROOT not in parent.parents and parent != gradescope.ROOT
+    monkeypatch.setattr(common.tempfile, "tempdir", str(common.ROOT / "autograder"))
+    assert common.scratch_parent() == "/tmp"
+    monkeypatch.setattr(common.tempfile, "tempdir", None)
+    parent = Path(common.scratch_parent()).resolve()
+    assert common.ROOT not in parent.parents and parent != common.ROOT
 
 
 # ----------------------------------------------------------------------------- run_autograder, simulated
@@ -257,7 +236,7 @@ def test_without_a_sandbox_the_result_says_why(bundle, tmp_path):
     assert results["score"] == 0 and len(results["tests"]) == 1
     test = results["tests"][0]
     assert test["visibility"] == "visible" and test["status"] == "failed"
-    assert test["max_score"] == pytest.approx(json.loads((root / "source" / gradescope.CONFIG).read_text())["max_points"])
+    assert test["max_score"] == pytest.approx(json.loads((root / "source" / gradescope_runtime.CONFIG).read_text())["max_points"])
     assert "could not grade this submission" in test["output"] and "not with your work" in test["output"]
     assert "refusing to run student code without a sandbox" in test["output"] and "bubblewrap" in test["output"]
     assert "refusing to run student code" in stdout  # the whole story for the instructor

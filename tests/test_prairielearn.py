@@ -19,6 +19,7 @@ from autograder.assignment import check_cells, exercises, mutants, regions
 from autograder.harnesses import common, prairielearn
 from autograder.sandbox import bubblewrap, container
 
+from .harness_reports import one_student_report, part
 from .test_hygiene import ROOT
 
 SEED = 4242
@@ -89,32 +90,8 @@ def test_refuses_to_write_the_question_inside_the_course():
 
 
 def test_a_report_becomes_a_score_between_0_and_1_with_one_test_per_part():
-    def part(name, points, most, ok, message=""):
-        return {"part": name, "points": points, "max": most, "ok": ok, "message": message}
-
-    report = {
-        "seed": 3,
-        "isolation": "bubblewrap 0.8.0 ...",
-        "isolation_mode": "bubblewrap",
-        "bonus": ["ddim_step"],
-        "students": [
-            {
-                "student_id": "submission",
-                "isolation": "bubblewrap 0.8.0, seccomp",
-                "verdicts": {
-                    "extract": {"points": 1.0, "max": 1.0, "parts": [part("a[t] shaped", 1.0, 1.0, True)]},
-                    "p_sample": {
-                        "points": 1.5,
-                        "max": 3.0,
-                        "parts": [part("mean", 1.5, 1.5, True), part("noise", 0.0, 1.5, False, "1 of 4 cases fail")],
-                    },
-                    "ddim_step": {"points": 1.0, "max": 1.0, "parts": [part("deterministic", 1.0, 1.0, True)]},
-                },
-                "flags": ["zip submission"],
-                "self_checks": {"extract": True, "p_sample": False},
-            }
-        ],
-    }
+    student = {"isolation": "bubblewrap 0.8.0, seccomp", "self_checks": {"extract": True, "p_sample": False}}
+    report = one_student_report(1.0, student, isolation="bubblewrap 0.8.0 ...", isolation_mode="bubblewrap")
     results = prairielearn.convert(report, notes=["several zips uploaded"])
     assert results["gradable"] and results["score"] == pytest.approx(3.5 / 4)  # extra credit on top of 2.5 / 4
     assert [t["name"] for t in results["tests"]] == [

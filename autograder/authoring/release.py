@@ -172,7 +172,7 @@ def _prepare_notebook(path: Path, repo_url: str | None) -> dict[str, Any]:
 
 
 def _nbgrader(args, cwd, env=None):
-    from autograder.reporting.gradebook import LAUNCH
+    from autograder.reporting.nbgrader_cli import LAUNCH
 
     cmd = [sys.executable, "-c", LAUNCH, *args]
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)

@@ -118,4 +118,3 @@ class GradingRun:
         sandbox = self.run(files, exercises)
         verdicts = scoring.score(exercise_points or {}, self.inputs, self.references, sandbox.results)
         return GradedHandIn(verdicts, dict(sandbox.imports.errors), list(sandbox.events))
-

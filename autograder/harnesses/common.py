@@ -21,17 +21,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from autograder.grading.records import PartVerdict
+from autograder.grading.student_row import StudentRow, row_from_report
+from autograder.intake.junk import OS_JUNK
 from autograder.paths import ROOT
+from autograder.reporting.numbers import score_text
 from autograder.sandbox import container
 from autograder.untrusted import visible
 
 STUDENT_ID = "submission"
 CODE_SUFFIXES = (".py", ".ipynb")
-OS_JUNK = {".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX"}
 STAFF_ONLY = "Details are in the autograder output, which only course staff can see."
 ISOLATION_ENV = "DDPM_HARNESS_ISOLATION"  # bubblewrap | container | auto (default)
 
@@ -40,9 +44,9 @@ ISOLATION_ENV = "DDPM_HARNESS_ISOLATION"  # bubblewrap | container | auto (defau
 class Graded:
     """One hand-in's grading: ``report`` (grade's report.json) or ``reason`` (why it did not run)."""
 
-    report: dict | None
+    report: dict[str, Any] | None
     reason: str = ""
-    notes: list = field(default_factory=list)  # what staging skipped or chose, for the student
+    notes: list[str] = field(default_factory=list)  # what staging skipped or chose, for the student
 
 
 def failure_message(reason: str) -> str:
@@ -52,7 +56,7 @@ def failure_message(reason: str) -> str:
     )
 
 
-def _has_code(folder, limit=20_000):
+def _has_code(folder: Path, limit: int = 20_000) -> bool:
     """Whether ``folder`` holds a .py or .ipynb file anywhere (links not followed)."""
     seen = 0
     for _dirpath, _dirnames, filenames in os.walk(folder):
@@ -63,7 +67,7 @@ def _has_code(folder, limit=20_000):
     return False
 
 
-def stage(submission, submissions):
+def stage(submission: str | Path, submissions: str | Path) -> list[str]:
     """Copy the harness's submission folder into ``submissions`` (a grade SUBMISSIONS folder) as one
     student: the zip when that is all the student uploaded, else the folder. Returns notes for the output."""
     submission, notes = Path(submission), []
@@ -85,19 +89,19 @@ def stage(submission, submissions):
     return notes
 
 
-def scratch_parent():
+def scratch_parent() -> str:
     """Where the student's copy goes: the system's temporary folder, never inside the bundle's checkout."""
     folder = Path(tempfile.gettempdir()).resolve()
     return "/tmp" if folder == ROOT or ROOT in folder.parents else str(folder)
 
 
-def _reason(stderr):
+def _reason(stderr: str) -> str:
     """grade's own one-line explanation of why it did not run (its lines start with ``grade:``)."""
     said = [line.strip() for line in stderr.splitlines() if line.startswith("grade:")]
     return visible(" ".join(said))[:1500] if said else f"grading stopped unexpectedly. {STAFF_ONLY}"
 
 
-def isolation_mode(environ=None) -> str:
+def isolation_mode(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     mode = environ.get(ISOLATION_ENV) or container.AUTO
     if mode not in container.MODES:
@@ -105,7 +109,7 @@ def isolation_mode(environ=None) -> str:
     return mode
 
 
-def grade_hand_in(submission, seed: int, timeout: float, mode: str = container.AUTO) -> Graded:
+def grade_hand_in(submission: str | Path, seed: int, timeout: float, mode: str = container.AUTO) -> Graded:
     """Grade one hand-in folder with the course's own ``grade`` (never raises for a grading failure)."""
     if mode != container.BUBBLEWRAP:
         container.lock_course(ROOT)  # as the image's setup does: the student user must not read the course
@@ -128,7 +132,7 @@ def grade_hand_in(submission, seed: int, timeout: float, mode: str = container.A
         return Graded(json.loads(report.read_text()), "", notes)
 
 
-def write_results(root: Path, results: dict, started: float) -> Path:
+def write_results(root: Path, results: dict[str, Any], started: float) -> Path:
     """``results/results.json`` under the harness's root, written whole or not at all (the harness reads it once)."""
     results["execution_time"] = round(time.monotonic() - started, 1)
     target = root / "results" / "results.json"
@@ -140,41 +144,42 @@ def write_results(root: Path, results: dict, started: float) -> Path:
     return target
 
 
-def fmt(x):
-    return f"{x:.2f}".rstrip("0").rstrip(".")
+def the_student(report: dict[str, Any]) -> StudentRow:
+    """The one student's row of a harness's ``report.json``."""
+    return row_from_report(report["students"][0])
 
 
-def parts(report) -> Iterator[tuple]:
+def parts(report: dict[str, Any]) -> Iterator[tuple[int, int, str, bool, PartVerdict]]:
     """``(exercise number, part number, exercise, extra credit?, part)`` for every graded part of the one student."""
-    student = report["students"][0]
     bonus = set(report.get("bonus", []))
-    for n, (exercise, verdict) in enumerate(student["verdicts"].items(), 1):
-        for m, part in enumerate(verdict["parts"], 1):
+    for n, (exercise, verdict) in enumerate(the_student(report).verdicts.items(), 1):
+        for m, part in enumerate(verdict.parts, 1):
             yield n, m, exercise, exercise in bonus, part
 
 
-def summary(report, notes=()) -> tuple[float, float, float, float, list]:
+def summary(report: dict[str, Any], notes: list[str] | tuple[str, ...] = ()) -> tuple[float, float, float, float, list[str]]:
     """``(points, max, extra points, extra max, lines)``: the totals and the text a student reads first (score,
     self-checks re-run, the grader's notes, which isolation graded the hand-in)."""
-    student = report["students"][0]
+    student = the_student(report)
     bonus = set(report.get("bonus", []))
     got, most = {False: 0.0, True: 0.0}, {False: 0.0, True: 0.0}  # keyed by "extra credit?"
-    for exercise, verdict in student["verdicts"].items():
-        got[exercise in bonus] += verdict["points"]
-        most[exercise in bonus] += verdict["max"]
-    lines = [f"Score: {fmt(got[False])} / {fmt(most[False])}"]
+    for exercise, verdict in student.verdicts.items():
+        got[exercise in bonus] += verdict.points
+        most[exercise in bonus] += verdict.max
+    lines = [f"Score: {score_text(got[False])} / {score_text(most[False])}"]
     if most[True]:
-        lines[0] += f", plus extra credit {fmt(got[True])} / {fmt(most[True])}: {fmt(got[False] + got[True])} in all"
-    checks = student.get("self_checks", {})
-    failing = [e for e, ok in checks.items() if not ok]
-    if checks:
-        lines.append(
-            f"Your notebooks' self-checks, re-run by the grader: {len(checks) - len(failing)} of {len(checks)} pass"
-            + (f" (failing: {', '.join(failing)})" if failing else "")
+        lines[0] += (
+            f", plus extra credit {score_text(got[True])} / {score_text(most[True])}: {score_text(got[False] + got[True])} in all"
         )
-    flags = [*notes, *student.get("flags", [])]
+    failing = [e for e, (ok, _message) in student.checks.items() if not ok]
+    if student.checks:
+        lines.append(
+            f"Your notebooks' self-checks, re-run by the grader: {len(student.checks) - len(failing)} of "
+            f"{len(student.checks)} pass" + (f" (failing: {', '.join(failing)})" if failing else "")
+        )
+    flags = [*notes, *student.flags]
     if flags:
         lines += ["", "Notes from the grader:", *(f"- {flag}" for flag in flags)]
-    if student.get("isolation"):
-        lines += ["", f"Your code ran isolated by: {student['isolation']}"]
+    if student.isolation:
+        lines += ["", f"Your code ran isolated by: {student.isolation}"]
     return got[False], most[False], got[True], most[True], lines

@@ -1,28 +1,18 @@
-"""``python -m autograder gradescope [--out autograder.zip] [--seed N] [--visibility V]``: a Gradescope autograder.
+"""The Gradescope autograder bundle (``python -m autograder gradescope``): the zip to upload as the assignment's
+autograder. What runs inside Gradescope's container for each submission is ``autograder.harnesses.gradescope_runtime``.
 
-The zip (upload it as the assignment's autograder) holds, at its top level:
+The zip holds, at its top level:
 
 - ``setup.sh``: run once by Gradescope, as root, when it builds the autograder's Docker image
   (Ubuntu): bubblewrap, a virtual environment in ``/opt/ddpm-grader-venv`` with the course tooling
   (CPU wheels of torch, in the version range ``requirements.txt`` allows);
-- ``run_autograder``: run for every submission; it calls ``python -m autograder.harnesses.gradescope``;
+- ``run_autograder``: run for every submission; it calls ``python -m autograder.harnesses.gradescope_runtime``;
 - ``gradescope_config.json``: what was decided at build time (the seed, the tests' visibility);
 - the course code grading needs: ``autograder/``, ``solutions/``, ``helpers/``, ``notebooks/``,
   ``requirements.txt``, ``requirements-grader.txt`` (what setup.sh installs), ``pyproject.toml``
   (no ``tests/``, ``docs/``, ``.git``, outputs or venvs; no ``requirements-dev.txt``: the tests' tools).
 
-For each submission the entry below copies ``/autograder/submission`` (the student's files, a
-folder laid out like the release, loose files or one zip) into a fresh temporary folder outside
-the bundle, runs the course's own ``grade`` on it (``autograder.harnesses.common``: bubblewrap where the container
-lets it make namespaces, else container mode, student code as the user ``ddpm-student``; same hidden tests,
-``--no-nbgrader``, the seed baked in at build time, so every student gets the same inputs) and
-turns its ``report.json`` into ``/autograder/results/results.json``: one Gradescope test per
-exercise part, the bonus parts named as extra credit, the grader's flags as the top-level output.
-When grading cannot run (no usable sandbox in the container, a broken install), the results
-say so in a test visible to everyone, with score 0, and the script still exits 0.
-
-``GRADESCOPE_ROOT`` (default ``/autograder``), ``GRADESCOPE_PYTHON`` (default the venv's python)
-and ``GRADESCOPE_SEED`` (default the baked-in seed) let the tests run it in a temporary folder.
+``GRADESCOPE_PYTHON`` (default the venv's python) lets the tests run ``run_autograder`` with their own.
 """
 
 import json
@@ -30,22 +20,20 @@ import os
 import secrets
 import shlex
 import stat
-import sys
 import tempfile
-import time
-import traceback
 import zipfile
 from pathlib import Path
+from typing import Any
 
-from autograder.harnesses import common
-from autograder.harnesses.common import STAFF_ONLY, STUDENT_ID, failure_message, scratch_parent, stage  # noqa: F401 - this module's API
+from autograder.assignment import check_cells
+from autograder.harnesses.common import failure_message
+from autograder.harnesses.gradescope_runtime import CONFIG, failure_results
 from autograder.paths import ROOT
 from autograder.sandbox import container
 
 DEFAULT_OUT = ROOT / "autograder.zip"
 VISIBILITIES = ("after_published", "visible", "hidden", "after_due_date")
 VENV = "/opt/ddpm-grader-venv"
-CONFIG = "gradescope_config.json"
 DEFAULT_GRADE_TIMEOUT = 900  # seconds: a hostile submission costs its time-outs (README), an ordinary one seconds
 COURSE_DIRS = ("autograder", "solutions", "helpers", "notebooks")
 GRADER_REQUIREMENTS = "requirements-grader.txt"  # what setup.sh installs (requirements-dev.txt holds the tests' tools)
@@ -105,7 +93,7 @@ RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
 rm -f "$RESULTS"
 if command -v "$PY" >/dev/null 2>&1; then
-  (cd "$ROOT/source" && PYTHONPATH="$ROOT/source" "$PY" -m autograder.harnesses.gradescope)
+  (cd "$ROOT/source" && PYTHONPATH="$ROOT/source" "$PY" -m autograder.harnesses.gradescope_runtime)
 else
   echo "run_autograder: no Python interpreter at $PY (did setup.sh run?)"
 fi
@@ -121,44 +109,22 @@ exit 0
 # ----------------------------------------------------------------------------- building the bundle
 
 
-def add_arguments(parser):
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="the zip to write (default: autograder.zip)")
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="seed of the hidden tests' inputs, the same for every student (default: drawn now and baked in)",
-    )
-    parser.add_argument(
-        "--visibility",
-        choices=VISIBILITIES,
-        default="after_published",
-        help="when students see the per-part results (Gradescope's test visibility; default: after_published)",
-    )
-    parser.add_argument(
-        "--grade-timeout",
-        type=int,
-        default=DEFAULT_GRADE_TIMEOUT,
-        help=f"seconds one submission's grading may take (default {DEFAULT_GRADE_TIMEOUT}); set Gradescope's timeout above it",
-    )
-
-
-def course_files(exclude=()):
+def course_files(exclude: list[Path] | tuple[Path, ...] = ()) -> list[str]:
     """Paths (relative, POSIX) of the course files the bundle carries, sorted."""
-    exclude = {Path(p).resolve() for p in exclude}
+    excluded = {Path(p).resolve() for p in exclude}
     found = [name for name in COURSE_FILES if (ROOT / name).is_file()]
     for folder in COURSE_DIRS:
         for dirpath, dirnames, filenames in os.walk(ROOT / folder):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS)
             for name in filenames:
                 path = Path(dirpath) / name
-                if name.startswith(".") or name.endswith(".pyc") or path.is_symlink() or path.resolve() in exclude:
+                if name.startswith(".") or name.endswith(".pyc") or path.is_symlink() or path.resolve() in excluded:
                     continue
                 found.append(path.relative_to(ROOT).as_posix())
     return sorted(found)
 
 
-def torch_requirements(requirements=ROOT / "requirements.txt"):
+def torch_requirements(requirements: Path = ROOT / "requirements.txt") -> list[str]:
     """The ``torch`` and ``torchvision`` lines of ``requirements.txt`` (their version ranges), for setup.sh."""
     lines = []
     for line in Path(requirements).read_text().splitlines():
@@ -171,23 +137,23 @@ def torch_requirements(requirements=ROOT / "requirements.txt"):
     return lines or ["torch", "torchvision"]
 
 
-def fallback_results(max_points, visibility):
+def fallback_results(max_points: float, visibility: str) -> str:
     """What ``run_autograder`` writes when Python itself cannot start."""
     message = failure_message("the grader's Python environment could not start (did setup.sh run?)")
     return json.dumps(failure_results(message, max_points, visibility), indent=1)
 
 
-def setup_script():
+def setup_script() -> str:
     torch = " ".join(shlex.quote(r) for r in torch_requirements())
     script = SETUP_SH.replace("@VENV@", VENV).replace("@TORCH@", torch).replace("@GRADER_REQUIREMENTS@", GRADER_REQUIREMENTS)
     return script.replace("@CONTAINER_SETUP@", container.setup_lines('"$SOURCE"'))
 
 
-def run_script(max_points, visibility):
+def run_script(max_points: float, visibility: str) -> str:
     return RUN_AUTOGRADER.replace("@VENV@", VENV).replace("@FALLBACK@", fallback_results(max_points, visibility))
 
 
-def _write(archive, name, data, mode):
+def _write(archive: zipfile.ZipFile, name: str, data: str | bytes, mode: int) -> None:
     info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3  # Unix: the permission bits in external_attr count
@@ -195,15 +161,18 @@ def _write(archive, name, data, mode):
     archive.writestr(info, data)
 
 
-def build(out=DEFAULT_OUT, seed=None, visibility="after_published", grade_timeout=DEFAULT_GRADE_TIMEOUT):
+def build(
+    out: str | Path = DEFAULT_OUT,
+    seed: int | None = None,
+    visibility: str = "after_published",
+    grade_timeout: int = DEFAULT_GRADE_TIMEOUT,
+) -> tuple[Path, dict[str, Any]]:
     """Write the bundle to ``out`` (replaced); returns ``(path, config)``."""
-    from autograder.assignment import check_cells
-
     if visibility not in VISIBILITIES:
         raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}")
     points = check_cells.exercise_points()
     bonus = check_cells.bonus_exercises()
-    config = {
+    config: dict[str, Any] = {
         "seed": int(seed) if seed is not None else secrets.randbelow(1 << 31),
         "visibility": visibility,
         "grade_timeout": int(grade_timeout),
@@ -229,16 +198,12 @@ def build(out=DEFAULT_OUT, seed=None, visibility="after_published", grade_timeou
     return out, config
 
 
-def run(args):
-    try:
-        out, config = build(args.out, args.seed, args.visibility, args.grade_timeout)
-    except (OSError, ValueError) as error:
-        print(f"gradescope: {error}", file=sys.stderr)
-        return 1
+def instructions(out: Path, config: dict[str, Any]) -> str:
+    """What the instructor does with the bundle ``build`` wrote."""
     extra = ", ".join(f"{e} ({p:g})" for e, p in config["extra_credit"].items())
     with zipfile.ZipFile(out) as archive:
         files = len(archive.infolist())
-    print(
+    return (
         f"gradescope: {out} ({files} files). Upload it as the assignment's autograder (Ubuntu base image).\n"
         f"  seed {config['seed']}: every student's hidden tests get the same inputs; "
         f"per-part results visible to students: {config['visibility']}.\n"
@@ -248,89 +213,3 @@ def run(args):
         "  Each submission is graded in a bubblewrap sandbox where Gradescope's container allows one, else in container "
         "mode (student code as the user ddpm-student; the results' extra_data.isolation says which ran)."
     )
-    return 0
-
-
-# ----------------------------------------------------------------------------- inside Gradescope's container
-
-
-def failure_results(message, max_points, visibility):
-    return {
-        "score": 0,
-        "output": message,
-        "visibility": visibility,
-        "stdout_visibility": "hidden",
-        "tests": [
-            {
-                "name": "Autograder could not run",
-                "score": 0,
-                "max_score": max_points,
-                "status": "failed",
-                "output": message,
-                "visibility": "visible",
-            }
-        ],
-    }
-
-
-def convert(report, visibility, notes=()):
-    """Gradescope's results from grade's ``report.json`` (one student)."""
-    tests = []
-    for n, m, exercise, extra, part in common.parts(report):
-        label = f"{exercise} (extra credit)" if extra else exercise
-        tests.append(
-            {
-                "name": f"{label}: {part['part']}",
-                "number": f"{n}.{m}",
-                "score": part["points"],
-                "max_score": part["max"],
-                "status": "passed" if part["ok"] else "failed",
-                "output": part["message"] or "passed",
-                "visibility": visibility,
-                "tags": [exercise, *(["extra credit"] if extra else [])],
-            }
-        )
-    got, _most, extra_got, _extra_most, lines = common.summary(report, notes)
-    return {
-        "score": round(got + extra_got, 4),
-        "output": "\n".join(lines),
-        "visibility": visibility,
-        "stdout_visibility": "hidden",
-        "tests": tests,
-        "extra_data": {
-            "seed": report.get("seed"),
-            "isolation": report.get("isolation"),
-            "isolation_mode": report.get("isolation_mode"),
-        },
-    }
-
-
-def grade_submission(submission, config, seed, mode=container.AUTO):
-    """Results for one Gradescope submission (never raises for a grading failure)."""
-    graded = common.grade_hand_in(submission, seed, config["grade_timeout"], mode)
-    if graded.report is None:
-        return failure_results(failure_message(graded.reason), config["max_points"], config["visibility"])
-    return convert(graded.report, config["visibility"], graded.notes)
-
-
-def autograde(environ=None):
-    """The entry ``run_autograder`` calls: always writes results.json, always returns 0."""
-    environ = os.environ if environ is None else environ
-    start = time.monotonic()
-    root = Path(environ.get("GRADESCOPE_ROOT") or "/autograder")
-    config = {"max_points": 0, "visibility": "after_published"}
-    try:
-        config = json.loads((ROOT / CONFIG).read_text())
-        seed = int(environ["GRADESCOPE_SEED"]) if environ.get("GRADESCOPE_SEED") else int(config["seed"])
-        results = grade_submission(root / "submission", config, seed, common.isolation_mode(environ))
-    except Exception as error:
-        traceback.print_exc()
-        reason = f"the Gradescope entry failed ({type(error).__name__}). {STAFF_ONLY}"
-        visibility = config.get("visibility") or "after_published"
-        results = failure_results(failure_message(reason), config.get("max_points", 0), visibility)
-    common.write_results(root, results, start)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(autograde())

@@ -1,6 +1,6 @@
-"""``python -m autograder prairielearn --out DIR [--seed N] [--image NAME] [--timeout S]``: a PrairieLearn question.
+"""A PrairieLearn question (``python -m autograder prairielearn``), and its grader inside PrairieLearn's container.
 
-Writes an externally graded PrairieLearn question folder ``DIR`` (put it in the course's ``questions/``):
+``build`` writes an externally graded PrairieLearn question folder ``DIR`` (put it in the course's ``questions/``):
 
 - ``info.json``: ``"gradingMethod": "External"`` and ``externalGradingOptions`` (``enabled``, ``image``,
   ``entrypoint`` ``/grade/tests/run.sh``, ``timeout``);
@@ -32,9 +32,12 @@ import sys
 import time
 import traceback
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from autograder.harnesses import common
+from autograder.assignment import check_cells
+from autograder.harnesses import common, gradescope
 from autograder.paths import ROOT
 from autograder.sandbox import container
 
@@ -83,35 +86,24 @@ RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 
 """
 
 
-def add_arguments(parser):
-    parser.add_argument("--out", required=True, help="the question folder to write (in your course's questions/)")
-    parser.add_argument(
-        "--seed", type=int, default=None, help="seed of the hidden tests' inputs, the same for every student (default: drawn now)"
-    )
-    parser.add_argument("--image", default=DEFAULT_IMAGE, help=f"the grader image's name (default {DEFAULT_IMAGE})")
-    parser.add_argument(
-        "--timeout", type=int, default=DEFAULT_TIMEOUT, help=f"seconds one submission may take (default {DEFAULT_TIMEOUT})"
-    )
-    parser.add_argument("--title", default="DDPM course: autograded hand-in", help="the question's title")
-    parser.add_argument("--topic", default="Diffusion models", help="the question's topic (one of your course's topics)")
-
-
 def grader_requirements() -> str:
     """The image's pip requirements: requirements-grader.txt (what grading needs, the Gradescope bundle's too), with
     the student requirements it includes written out."""
-    from autograder.harnesses.gradescope import GRADER_REQUIREMENTS
-
     lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if not line.startswith("-r")]
-    grader = (ROOT / GRADER_REQUIREMENTS).read_text().splitlines()
+    grader = (ROOT / gradescope.GRADER_REQUIREMENTS).read_text().splitlines()
     lines += [line.split("#", 1)[0].strip() for line in grader if line.strip() and not line.startswith(("-r", "#"))]
     return "\n".join(lines) + "\n"
 
 
-def build(out, seed=None, image=DEFAULT_IMAGE, timeout=DEFAULT_TIMEOUT, title=None, topic=None):
+def build(
+    out: str | Path,
+    seed: int | None = None,
+    image: str = DEFAULT_IMAGE,
+    timeout: int = DEFAULT_TIMEOUT,
+    title: str | None = None,
+    topic: str | None = None,
+) -> dict[str, Any]:
     """Write the question folder ``out`` (replaced); returns its config."""
-    from autograder.assignment import check_cells
-    from autograder.harnesses import gradescope
-
     out = Path(out).resolve()
     if out == ROOT or ROOT in out.parents:
         raise ValueError(f"{out} is inside the course checkout: write the question elsewhere")
@@ -159,43 +151,37 @@ def build(out, seed=None, image=DEFAULT_IMAGE, timeout=DEFAULT_TIMEOUT, title=No
     return config
 
 
-def run(args):
-    try:
-        config = build(args.out, args.seed, args.image, args.timeout, args.title, args.topic)
-    except (OSError, ValueError) as error:
-        print(f"prairielearn: {error}", file=sys.stderr)
-        return 1
-    out = Path(args.out).resolve()
-    print(
+def instructions(out: Path, image: str, config: dict[str, Any]) -> str:
+    """What the instructor does with the question ``build`` wrote."""
+    return (
         f"prairielearn: question written to {out}.\n"
-        f"  1. Build the grader image and push it as {args.image!r}: `docker build -t {args.image} {out / 'image'}`.\n"
+        f"  1. Build the grader image and push it as {image!r}: `docker build -t {image} {out / 'image'}`.\n"
         f"  2. Copy {out.name}/ into your PrairieLearn course's questions/ (keep tests/run.sh executable) and add it to "
         "an assessment.\n"
         f"  seed {config['seed']}: every student's hidden tests get the same inputs; the score is points out of "
         f"{config['max_points']:g} (extra credit on top, capped at 1)."
     )
-    return 0
 
 
 # ----------------------------------------------------------------------------- inside PrairieLearn's grader container
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return str(value)[:MAX_TEXT]
 
 
-def convert(report, notes=()) -> dict:
+def convert(report: dict[str, Any], notes: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """PrairieLearn's results from grade's ``report.json`` (one student): one test per exercise part."""
     tests = []
     for _n, _m, exercise, extra, part in common.parts(report):
         label = f"{exercise} (extra credit)" if extra else exercise
         tests.append(
             {
-                "name": f"{label}: {part['part']}",
-                "points": part["points"],
-                "max_points": part["max"],
-                "message": _text(part["message"] or "passed"),
-                "output": "" if part["ok"] else _text(part["message"]),
+                "name": f"{label}: {part.part}",
+                "points": part.points,
+                "max_points": part.max,
+                "message": _text(part.message or "passed"),
+                "output": "" if part.ok else _text(part.message),
             }
         )
     got, most, extra_got, _extra_most, lines = common.summary(report, notes)
@@ -212,13 +198,13 @@ def convert(report, notes=()) -> dict:
     }
 
 
-def failure_results(reason: str) -> dict:
+def failure_results(reason: str) -> dict[str, Any]:
     """Grading could not run (the course's setup, not the student's work): not gradable, so no attempt is charged."""
     message = common.failure_message(reason)
     return {"gradable": False, "score": 0.0, "message": message, "format_errors": [message], "tests": []}
 
 
-def grade(environ=None) -> int:
+def grade(environ: Mapping[str, str] | None = None) -> int:
     """The entry ``run.sh`` calls: always writes ``results/results.json``, always returns 0."""
     environ = os.environ if environ is None else environ
     start = time.monotonic()

@@ -1,4 +1,4 @@
-"""``python -m autograder export DIR --roster roster.csv [--canvas FILE] [--moodle FILE] ...``: LMS import files.
+"""LMS import files (``python -m autograder export DIR --roster roster.csv [--canvas FILE] [--moodle FILE] ...``).
 
 Reads ``DIR/grades.csv`` (written by ``grade``; only its ``student_id``, ``total`` and ``max_total``
 columns are used) and the class roster (``autograder.roster``), and writes, for every roster student,
@@ -35,55 +35,35 @@ and roster students without a grade, are listed on stderr; the exit code is stil
 grades.csv, an unusable roster or an unwritable output gives exit code 2 and one line on stderr.
 """
 
+import argparse
 import csv
 import math
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from autograder import untrusted
 from autograder.intake import roster as roster_mod
+from autograder.reporting.numbers import score_text
 
 CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 CANVAS_ROSTER_COLUMNS = ("name", "canvas_id", "sis_user_id", "sis_login_id", "section")
 CANVAS_MATCH_COLUMNS = ("canvas_id", "sis_user_id", "sis_login_id")
 POINTS_POSSIBLE = "Points Possible"
 DEFAULT_ASSIGNMENT = "DDPM"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLACES = 4  # decimals of a score in the LMS files
+Row = dict[str, str]  # a roster line or a grades.csv line, by column
 
 
 class ExportError(ValueError):
     """An input the export cannot use; the message is the one line shown to the user."""
 
 
-def add_arguments(parser):
-    parser.add_argument("dir", metavar="DIR", help="the grading output folder holding grades.csv")
-    parser.add_argument("--roster", required=True, help="class roster CSV (student_id plus the ids each LMS knows)")
-    parser.add_argument("--canvas", metavar="FILE", help="write a Canvas gradebook import CSV here")
-    parser.add_argument("--moodle", metavar="FILE", help="write a Moodle 'Import grades from CSV' file here")
-    parser.add_argument(
-        "--assignment",
-        default=DEFAULT_ASSIGNMENT,
-        help='grade column name; for Canvas give the assignment id in parentheses, e.g. "DDPM (12345)" (default: DDPM)',
-    )
-    parser.add_argument(
-        "--points-possible", type=float, metavar="N", help="Canvas 'Points Possible' (default: max_total from grades.csv)"
-    )
-    parser.add_argument(
-        "--moodle-feedback", metavar="COLUMN", help="also write a Moodle Feedback column copied from this grades.csv column"
-    )
-
-
 # --------------------------------------------------------------------------- reading
 
 
-def unquote(cell):
-    """A grades.csv cell without the ``'`` the grader puts before a leading ``= + - @``, tab or CR."""
-    cell = (cell or "").strip()
-    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_START else cell
-
-
-def read_grades(path):
+def read_grades(path: str | Path) -> tuple[list[str], list[Row]]:
     """``(header, rows)`` of a grades.csv, cells unquoted; ``ExportError`` when it is missing or unusable."""
     path = Path(path)
     if not path.is_file():
@@ -95,25 +75,19 @@ def read_grades(path):
             missing = [c for c in ("student_id", "total") if c not in header]
             if missing:
                 raise ExportError(f"{path}: no {' or '.join(missing)} column (header: {', '.join(header) or 'empty'})")
-            rows = [dict(zip(header, (unquote(c) for c in line))) for line in reader if any(c.strip() for c in line)]
+            rows = [dict(zip(header, (untrusted.csv_text(c) for c in line))) for line in reader if any(c.strip() for c in line)]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ExportError(f"{path}: cannot read it ({error})") from error
     return header, rows
 
 
-def number(text):
+def number(text: str) -> float | None:
     """A finite float from a cell, or None."""
     try:
-        value = float(unquote(text))
+        value = float(untrusted.csv_text(text))
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
-
-
-def fmt(value):
-    """A score as a plain number: ``7.5``, ``10``, ``0.3333``."""
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
 
 
 # --------------------------------------------------------------------------- matching
@@ -122,9 +96,11 @@ def fmt(value):
 class Match:
     """Roster students and grades.csv rows paired by ``student_id``, with what did not pair."""
 
-    def __init__(self, roster_rows, grade_rows):
+    def __init__(self, roster_rows: list[Row], grade_rows: list[Row]) -> None:
         self.roster = roster_rows
-        self.grades, self.duplicates, self.bad_totals = {}, [], []
+        self.grades: dict[str, Row] = {}
+        self.duplicates: list[str] = []
+        self.bad_totals: list[str] = []
         for row in grade_rows:
             sid = row.get("student_id", "")
             if not sid:
@@ -137,7 +113,7 @@ class Match:
         self.not_in_roster = [sid for sid in self.grades if sid not in known]
         self.no_grade = [r["student_id"] for r in roster_rows if r["student_id"] not in self.grades]
 
-    def score(self, sid):
+    def score(self, sid: str) -> str:
         """The student's total as a plain-number string, or "" (no row, or a total that is not a number)."""
         row = self.grades.get(sid)
         if row is None:
@@ -147,9 +123,9 @@ class Match:
             if sid not in self.bad_totals:
                 self.bad_totals.append(sid)
             return ""
-        return fmt(value)
+        return score_text(value, PLACES)
 
-    def max_total(self):
+    def max_total(self) -> tuple[float | None, bool]:
         """The most common ``max_total`` of the matched rows, and whether they disagree."""
         rows = [self.grades[r["student_id"]] for r in self.roster if r["student_id"] in self.grades]
         counts = Counter(v for v in (number(row.get("max_total", "")) for row in rows) if v is not None)
@@ -161,16 +137,16 @@ class Match:
 # --------------------------------------------------------------------------- formats
 
 
-def canvas_rows(match, assignment, points_possible):
+def canvas_rows(match: Match, assignment: str, points_possible: float | None) -> list[list[str]]:
     """Header, ``Points Possible`` row, then one row per roster student (roster order)."""
-    points = fmt(points_possible) if points_possible is not None else ""
+    points = score_text(points_possible, PLACES) if points_possible is not None else ""
     rows = [[*CANVAS_IDENTITY, assignment], [POINTS_POSSIBLE, "", "", "", "", points]]
     for student in match.roster:
         rows.append([*(student.get(c, "") for c in CANVAS_ROSTER_COLUMNS), match.score(student["student_id"])])
     return rows
 
 
-def moodle_columns(roster_rows):
+def moodle_columns(roster_rows: list[Row]) -> list[tuple[str, str]]:
     """The identifier columns to write, ``[(header, roster column)]``: those every roster student has (the
     instructor may map on any of them), else the one most students have (the others are left out)."""
     columns = [("Email address", "email"), ("ID number", "moodle_idnumber")]
@@ -182,7 +158,7 @@ def moodle_columns(roster_rows):
     return [best] if filled[best[1]] else []
 
 
-def moodle_rows(match, assignment, feedback_column=None):
+def moodle_rows(match: Match, assignment: str, feedback_column: str | None = None) -> tuple[list[list[str]], list[str]]:
     """``(rows, left_out)``: the header and one row per roster student who has every identifier written,
     and the student ids of those left out for lacking one."""
     ids = moodle_columns(match.roster)
@@ -205,20 +181,15 @@ def moodle_rows(match, assignment, feedback_column=None):
     return rows, left_out
 
 
-def safe(cell):
-    """A cell as written: text that a spreadsheet would read as a formula gets a leading ``'``."""
-    return untrusted.csv_cell("" if cell is None else str(cell))
-
-
-def write_csv(path, rows):
+def write_csv(path: str | Path, rows: list[list[Any]]) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # cells went through ``safe``; "replace" is the last defence for any text UTF-8 cannot hold
+        # cells go through ``csv_cell``; "replace" is the last defence for any text UTF-8 cannot hold
         with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
             writer = csv.writer(f)
             for row in rows:
-                writer.writerow([safe(cell) for cell in row])
+                writer.writerow([untrusted.csv_cell(None if cell is None else str(cell)) for cell in row])
     except OSError as error:
         raise ExportError(f"cannot write {path}: {error.strerror or error}") from error
 
@@ -226,37 +197,40 @@ def write_csv(path, rows):
 # --------------------------------------------------------------------------- command
 
 
-def _ids(ids, limit=20):
+def _ids(ids: list[str], limit: int = 20) -> str:
     shown = ", ".join(repr(untrusted.visible(i)) for i in ids[:limit])
     return shown + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
 
 
-def _report(warnings, what, ids):
+def _report(warnings: list[str], what: str, ids: list[str]) -> None:
     if ids:
         warnings.append(f"{len(ids)} {what}: {_ids(ids)}")
 
 
-def _canvas(args, match, warnings):
-    points = args.points_possible
+def _canvas(match: Match, assignment: str, points: float | None, warnings: list[str]) -> list[list[str]]:
     if points is None:
         points, varies = match.max_total()
-        if varies:
-            warnings.append(f"max_total differs between students; Points Possible = {fmt(points)} (the most common)")
+        if varies and points is not None:  # several values: the most common one is never None
+            warnings.append(
+                f"max_total differs between students; Points Possible = {score_text(points, PLACES)} (the most common)"
+            )
         if points is None:
             warnings.append("no max_total in grades.csv and no --points-possible: the Points Possible row is empty")
-    if "(" not in args.assignment or not args.assignment.rstrip().endswith(")"):
-        warnings.append(f"Canvas: {args.assignment!r} has no '(assignment id)': Canvas will offer to create a new assignment")
+    if "(" not in assignment or not assignment.rstrip().endswith(")"):
+        warnings.append(f"Canvas: {assignment!r} has no '(assignment id)': Canvas will offer to create a new assignment")
     no_id = [s["student_id"] for s in match.roster if not any(s.get(c) for c in CANVAS_MATCH_COLUMNS)]
     _report(warnings, "roster student(s) with no canvas_id, sis_user_id or sis_login_id for Canvas to match", no_id)
-    return canvas_rows(match, args.assignment, points)
+    return canvas_rows(match, assignment, points)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
+    """The ``export`` command: both files (or those asked for), warnings on stderr; 2 and one line when it cannot."""
     out_dir = Path(args.dir)
     canvas_path, moodle_path = args.canvas, args.moodle
     if not canvas_path and not moodle_path:
         canvas_path, moodle_path = out_dir / "canvas_import.csv", out_dir / "moodle_import.csv"
-    warnings, files = [], []
+    warnings: list[str] = []
+    files: list[tuple[str, str | Path, list[list[str]], int]] = []
     try:
         if args.points_possible is not None and not (math.isfinite(args.points_possible) and args.points_possible > 0):
             raise ExportError(f"--points-possible must be a positive number, not {args.points_possible}")
@@ -271,7 +245,7 @@ def run(args):
             raise ExportError(f"roster {args.roster}: no students")
         match = Match(students, grade_rows)
         if canvas_path:
-            rows = _canvas(args, match, warnings)
+            rows = _canvas(match, args.assignment, args.points_possible, warnings)
             files.append(("Canvas", canvas_path, rows, len(rows) - 2))
         if moodle_path:
             rows, left_out = moodle_rows(match, args.assignment, args.moodle_feedback)

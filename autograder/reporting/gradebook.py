@@ -32,23 +32,38 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
+import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from autograder import untrusted
 from autograder.assignment import exercises
 from autograder.authoring import stubs
+from autograder.grading import withheld
+from autograder.grading.records import ExerciseVerdict
+from autograder.grading.student_row import FinalScores, SelfCheck, StudentCells, StudentRow, failure_flag
 from autograder.reporting import feedback
+from autograder.reporting.nbgrader_cli import nbgrader
+
+Cells = dict[str, tuple[str, str, float]]  # grade_id -> (notebook, source, points): the course's check cells
+Notebook = dict[str, Any]
+Decisions = dict[str, dict[str, tuple[float, str]]]  # student_id -> exercise -> (points, reason)
 
 HERE = Path(__file__).resolve().parent
 ASSIGNMENT = "ddpm"
 NOTEBOOK = "grading"
 
 
-def _code_cell(source, grade_id=None, points=None, outputs=()):
-    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": list(outputs), "source": source}
+def _code_cell(source: str, grade_id: str | None = None, points: float | None = None, outputs: tuple | list = ()) -> dict:
+    cell: dict[str, Any] = {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": list(outputs),
+        "source": source,
+    }
     if grade_id:
         cell["metadata"] = {
             "deletable": False,
@@ -66,7 +81,7 @@ def _code_cell(source, grade_id=None, points=None, outputs=()):
     return cell
 
 
-def _markdown(source):
+def _markdown(source: str) -> dict:
     return {"cell_type": "markdown", "metadata": {}, "source": source}
 
 
@@ -79,7 +94,7 @@ INTRO = (
 )
 
 
-def _notebook(cells):
+def _notebook(cells: list[dict]) -> Notebook:
     return {
         "cells": cells,
         "metadata": {
@@ -91,13 +106,13 @@ def _notebook(cells):
     }
 
 
-def gradebook_points(grade_id, points):
+def gradebook_points(grade_id: str, points: float) -> float:
     """A cell's points in nbgrader: a bonus exercise's are 0, and what it earns is ``extra_credit``, so
     nbgrader's maximum is the required points (``max_total``), as in grades.csv."""
     return 0 if grade_id[len("check_") :] in exercises.BONUS else points
 
 
-def grading_notebook(cells):
+def grading_notebook(cells: Cells) -> Notebook:
     """The grading notebook's source version: the course's own check cells (no student code)."""
     nb_cells = [_markdown(INTRO)]
     for grade_id, (_nb, source, points) in cells.items():
@@ -116,7 +131,7 @@ SUBMITTED_INTRO = (
 RUNNABLE = (".py", ".pyw", ".pyc", ".pyd", ".so", ".pth")
 
 
-def _fenced(text):
+def _fenced(text: str) -> str:
     """Student text as a fenced code block: a fence longer than any run of backticks in it, so no line
     of the text can close the block, and Markdown renderers escape everything inside."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
@@ -124,7 +139,7 @@ def _fenced(text):
     return f"{fence}python\n{text}\n{fence}"
 
 
-def submitted_notebook(cells, student_cells):
+def submitted_notebook(cells: Cells, student_cells: StudentCells | None) -> Notebook:
     """The student's copies of the check cells, as markdown (no code cell: nothing to execute)."""
     nb_cells = [_markdown(SUBMITTED_INTRO)]
     if student_cells is None:  # a row kept from an earlier run whose course folder is gone
@@ -139,7 +154,7 @@ def submitted_notebook(cells, student_cells):
     return _notebook(nb_cells)
 
 
-def _code_to_markdown(notebook):
+def _code_to_markdown(notebook: Path) -> bool:
     """Rewrite a grader-written notebook's code cells as fenced text; whether there were any."""
     try:
         nb = json.loads(notebook.read_text(errors="replace"))
@@ -155,7 +170,7 @@ def _code_to_markdown(notebook):
     return bool(code)
 
 
-def make_inert(folder, log=print, cells=True):
+def make_inert(folder: Path, log: Callable[[str], object] = print, cells: bool = True) -> None:
     """Turn what an earlier version of ``grade`` left in a ``submitted/<id>/ddpm`` folder (the student's
     modules as ``helpers/*.py``, their check cells as code cells) into text, nothing lost. ``cells``
     False: an ``autograded/<id>/ddpm`` folder, whose notebook is the grader's own (its code cells hold
@@ -176,56 +191,29 @@ def make_inert(folder, log=print, cells=True):
         log(f"{folder.relative_to(folder.parents[2])}: the student's code from an earlier run is now kept as text")
 
 
-def _config_text(root):
+def _config_text(root: Path) -> str:
     return (HERE / "nbgrader_config.py").read_text() + f"\nc.CourseDirectory.root = {str(root)!r}\n"
 
 
-def _env(home):
-    bindir = str(Path(sys.executable).parent)
-    return {
-        "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "JUPYTER_RUNTIME_DIR": str(Path(home) / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(Path(home) / "jupyter"),
-        "IPYTHONDIR": str(Path(home) / "ipython"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "LANG": "C.UTF-8",
-    }
-
-
-# `python -m nbgrader`, minus 1.6 s: jsonschema's optional IRI checker (rfc3987_syntax) builds a
-# grammar at import time that nbformat never uses; hiding it makes jsonschema skip that format.
-LAUNCH = (
-    "import sys; sys.modules['rfc3987_syntax'] = None; sys.argv[0] = 'nbgrader'; "
-    "from nbgrader.apps.nbgraderapp import main; main()"
-)
-
-
-def nbgrader(args, cwd, home, timeout=900):
-    return subprocess.run(
-        [sys.executable, "-c", LAUNCH, *args], cwd=cwd, env=_env(home), capture_output=True, text=True, timeout=timeout
-    )
-
-
-def verdict_markdown(exercise, verdict, check, final=None):
+def verdict_markdown(exercise: str, verdict: ExerciseVerdict, check: SelfCheck | None, final: FinalScores | None = None) -> str:
     """The hidden tests' verdict for one exercise, in escaped markdown (no test code). ``final``: the row's
     final scores, whose override or Formgrader score for this exercise (with its reason) is then said."""
     bonus = " (bonus: extra credit, on top of the required points)" if exercise in exercises.BONUS else ""
-    changed = [a for a in (final or {}).get("adjustments", ()) if a["exercise"] == exercise]
+    changed = [a for a in (final.adjustments if final is not None else ()) if a.exercise == exercise]
     if changed:
         last = changed[-1]
-        reason = untrusted.markdown(f"{last['source']}: {last.get('reason') or last['text']}")
+        reason = untrusted.markdown(f"{last.source}: {last.reason or last.text}")
         lines = [
-            f"**Your score for `{exercise}`: {last['points']:g} / {verdict['max']:g} points**{bonus}, set by the "
-            f"instructor ({reason}); the hidden tests gave {verdict['points']:g} / {verdict['max']:g}:"
+            f"**Your score for `{exercise}`: {last.points:g} / {verdict.max:g} points**{bonus}, set by the "
+            f"instructor ({reason}); the hidden tests gave {verdict.points:g} / {verdict.max:g}:"
         ]
     else:
-        score = f"{verdict['points']:g} / {verdict['max']:g}"
+        score = f"{verdict.points:g} / {verdict.max:g}"
         lines = [f"**Hidden tests for `{exercise}`: {score} points** (this is your score){bonus}"]
-    for part in verdict["parts"]:
-        mark = "passed" if part["ok"] else f"failed: {untrusted.markdown(part['message'])}"
-        lines.append(f"- {untrusted.markdown(part['part'])} ({part['points']:g}/{part['max']:g}): {mark}")
-    if check and check[0] and verdict["points"] < verdict["max"]:
+    for part in verdict.parts:
+        mark = "passed" if part.ok else f"failed: {untrusted.markdown(part.message)}"
+        lines.append(f"- {untrusted.markdown(part.part)} ({part.points:g}/{part.max:g}): {mark}")
+    if check and check[0] and verdict.points < verdict.max:
         lines.append("\nYour self-check passed; the hidden tests use other inputs (shapes, time steps, schedules).")
     return "\n".join(lines)
 
@@ -233,13 +221,13 @@ def verdict_markdown(exercise, verdict, check, final=None):
 class Course:
     """The nbgrader course directory used by ``grade``."""
 
-    def __init__(self, root, cells, home):
+    def __init__(self, root: str | Path, cells: Cells, home: str | Path) -> None:
         self.root = Path(root)
         self.cells = cells  # {grade_id: (notebook, source, points)}
         self.home = Path(home)
 
     @contextmanager
-    def locked(self):
+    def locked(self) -> Iterator["Course"]:
         """Exclusive use of the course directory for one grading run (a second run waits)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)  # every student's work is in here
@@ -250,7 +238,7 @@ class Course:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _gradebook(self):
+    def _gradebook(self) -> Any:
         import warnings
 
         from nbgrader.api import Gradebook
@@ -258,11 +246,11 @@ class Course:
         warnings.filterwarnings("ignore", message=".*not in session.*")
         return Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", course_id=ASSIGNMENT)
 
-    def decisions(self):
+    def decisions(self) -> Decisions:
         """``{student_id: {exercise: (points, reason)}}``: the scores set by hand in Formgrader."""
         if not (self.root / "gradebook.db").is_file():
             return {}
-        found = {}
+        found: Decisions = {}
         with self._gradebook() as gb:
             try:
                 submissions = gb.find_assignment(ASSIGNMENT).submissions
@@ -278,7 +266,7 @@ class Course:
                             )
         return found
 
-    def _drop_changed(self, log):
+    def _drop_changed(self, log: Callable[[str], object]) -> None:
         """Remove recorded submissions when the grading notebook's cells changed (nbgrader would refuse)."""
         if not (self.root / "gradebook.db").is_file():
             return
@@ -299,7 +287,7 @@ class Course:
             "again (Formgrader scores kept)"
         )
 
-    def build(self, log=print):
+    def build(self, log: Callable[[str], object] = print) -> None:
         """(Re)write the course's config and source, and register the assignment in the gradebook."""
         (self.root / "nbgrader_config.py").write_text(_config_text(self.root))
         source = self.root / "source" / ASSIGNMENT
@@ -319,29 +307,33 @@ class Course:
         if done.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
-    def _autograded(self, row):
+    def autograded_notebook(self, row: StudentRow) -> Notebook:
+        """The student's graded notebook: the summary of their grade, each check cell with the self-check's
+        re-run as its output, and under it the hidden tests' verdict (student text cleaned and escaped)."""
         cells = [_markdown(INTRO)]
-        if "final" in row:
+        if row.final is not None:
             about = feedback.summary(row)
             said = "\n".join(f"- {untrusted.markdown(line)}" for line in about.lines())
             cells.append(_markdown(f"## {untrusted.markdown(about.title)}\n\n{said}"))
         for grade_id, (_nb, source, points) in self.cells.items():
             exercise = grade_id[len("check_") :]
-            check = row["checks"].get(exercise)
+            check = row.checks.get(exercise)
             if check is None:
                 text = "not run"
             else:
-                text = ("passed: " if check[0] else "failed: ") + untrusted.clean(check[1], 600, lines=6)
+                text = ("passed: " if check[0] else "failed: ") + withheld.clean(check[1], 600, lines=6)
             output = {"output_type": "stream", "name": "stdout", "text": text + "\n"}
             cells.append(_code_cell(PREFIX + source, grade_id, gradebook_points(grade_id, points), [output]))
-            if exercise in row["verdicts"]:
-                cells.append(_markdown(verdict_markdown(exercise, row["verdicts"][exercise], check, row.get("final"))))
+            if exercise in row.verdicts:
+                cells.append(_markdown(verdict_markdown(exercise, row.verdicts[exercise], check, row.final)))
         return _notebook(cells)
 
-    def record(self, row, student_cells, helpers, decisions):
+    def record(
+        self, row: StudentRow, student_cells: StudentCells | None, helpers: dict[str, bytes] | None, decisions: Decisions
+    ) -> None:
         """Write one student's submitted and autograded folders and gradebook entries. ``helpers`` None:
         a row kept from an earlier run (its submitted files stay as they are, made inert by ``build``)."""
-        sid = row["student_id"]
+        sid = row.student_id
         submitted = self.root / "submitted" / sid / ASSIGNMENT
         if helpers is not None or not submitted.is_dir():
             for kind in ("submitted", "autograded", "feedback"):
@@ -354,8 +346,8 @@ class Course:
             (submitted / f"{NOTEBOOK}.ipynb").write_text(json.dumps(submitted_notebook(self.cells, student_cells), indent=1))
         autograded = self.root / "autograded" / sid / ASSIGNMENT
         autograded.mkdir(parents=True, exist_ok=True)
-        (autograded / f"{NOTEBOOK}.ipynb").write_text(json.dumps(self._autograded(row), indent=1))
-        final = row.get("final", {}).get("exercises", {})
+        (autograded / f"{NOTEBOOK}.ipynb").write_text(json.dumps(self.autograded_notebook(row), indent=1))
+        final = row.final.exercises if row.final is not None else {}
         with self._gradebook() as gb:
             gb.update_or_create_student(sid)
             gb.update_or_create_submission(ASSIGNMENT, sid)
@@ -367,8 +359,8 @@ class Course:
                     continue
                 if exercise in exercises.BONUS:
                     grade.auto_score = 0.0  # a 0-point cell: what it earned is its extra credit (below)
-                elif exercise in row["verdicts"]:
-                    grade.auto_score = row["verdicts"][exercise]["points"]
+                elif exercise in row.verdicts:
+                    grade.auto_score = row.verdicts[exercise].points
                 kept = decisions.get(sid, {}).get(exercise)
                 if grade.manual_score is None and kept is not None:
                     grade.manual_score = kept[0]  # a Formgrader score from before the course was rebuilt
@@ -376,27 +368,49 @@ class Course:
                 wanted = final.get(exercise)
                 grade.extra_credit = None if wanted is None or base is None or wanted == base else wanted - base
                 grade.needs_manual_grade = False
-            if "final" in row:  # nbgrader's own late penalty, in points: its score is then grades.csv's total
+            if row.final is not None:  # nbgrader's own late penalty, in points: its score is then grades.csv's total
                 notebook = gb.find_submission_notebook(NOTEBOOK, ASSIGNMENT, sid)
-                lost = row["final"]["points"] - row["final"]["total"]
+                lost = row.final.points - row.final.total
                 notebook.late_submission_penalty = round(lost, 6) if lost > 0 else None
             gb.db.commit()
 
-    def finish(self, rows):
+    def finish(self, rows: list[StudentRow]) -> None:
         """nbgrader's feedback for the graded students; each row points at its HTML."""
-        students = [row["student_id"] for row in rows]
+        students = [row.student_id for row in rows]
         if not students:
             return
         done = nbgrader(["generate_feedback", ASSIGNMENT, "--force", "--log-level=WARN"], self.root, self.home)
         for row in rows:
-            path = self.root / "feedback" / row["student_id"] / ASSIGNMENT / f"{NOTEBOOK}.html"
+            path = self.root / "feedback" / row.student_id / ASSIGNMENT / f"{NOTEBOOK}.html"
             if path.is_file() and not path.is_symlink():
                 # nbgrader titles the page with the notebook's name: the student's id says whose it is
-                name = untrusted.html(feedback.title(row["student_id"]))
+                name = untrusted.html(feedback.title(row.student_id))
                 page = path.read_text(errors="replace").replace(f"<title>{NOTEBOOK}</title>", f"<title>{name}</title>", 1)
-                row["feedback_html"] = page
+                row.feedback_html = page
             else:
                 last = (done.stderr.strip().splitlines() or ["?"])[-1][:200]
                 flag = f"no nbgrader feedback ({last}): the feedback file is the grader's own summary"
-                if flag not in row["flags"]:  # a row kept from an earlier run may carry it already
-                    row["flags"].append(flag)
+                if flag not in row.flags:  # a row kept from an earlier run may carry it already
+                    row.flags.append(flag)
+
+
+def record_class(course: Course, rows: list[StudentRow], decisions: Decisions, log: Callable[[str], object] = print) -> None:
+    """nbgrader's gradebook and feedback for the class: any failure leaves the trusted scores standing, and a
+    failure recording one student costs that student's nbgrader entry only (each said in the row's flags)."""
+    try:
+        with course.locked():
+            course.build(log=log)
+            for row in rows:
+                try:  # a row kept from an earlier run: its submitted files stay as nbgrader has them
+                    course.record(
+                        row, row.student_cells if row.regraded else None, row.helpers if row.regraded else None, decisions
+                    )
+                except Exception as error:
+                    traceback.print_exc()
+                    row.flags.append(failure_flag("nbgrader record not written; scores are the trusted verdicts", error))
+            course.finish(rows)
+    except Exception as error:
+        traceback.print_exc()
+        for row in rows:
+            if row.regraded:
+                row.flags.append(f"nbgrader step failed ({type(error).__name__}); scores are the trusted verdicts")

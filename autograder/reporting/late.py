@@ -31,9 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from datetime import timezone as dt_timezone
 from pathlib import Path
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from autograder.paths import AUTOGRADER
+from autograder.reporting.numbers import score_text
 
 DEFAULT_CONFIG = AUTOGRADER / "course.ini"
 EXAMPLE = "'-10% per day, max 3 days, grace 15 min, after max: zero' (or 'none')"
@@ -62,15 +64,15 @@ _CLAUSES = (
 _NONE = {"none", "no penalty", "off", "0", "0%"}
 
 
-def _unit(word):
+def _unit(word: str) -> str:
     return "day" if word[0] == "d" else "hour"
 
 
-def _fail(text, problem):
+def _fail(text: object, problem: str) -> NoReturn:
     raise LateRuleError(f"late rule {text!r}: {problem}; write e.g. {EXAMPLE}")
 
 
-def parse_rule(text):
+def parse_rule(text: str) -> dict[str, Any]:
     """``{per_day, max_days, grace_minutes, after_max, unit}`` from a human rule (see the module doc).
 
     ``per_day`` is the fraction lost per ``unit`` (``"day"``, or ``"hour"`` for per-hour rules) and
@@ -127,14 +129,14 @@ def parse_rule(text):
 # --------------------------------------------------------------------------- times
 
 
-def _timezone(name):
+def _timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise LateConfigError(f"unknown time zone {name!r}: give an IANA name such as Europe/Paris or UTC") from error
 
 
-def parse_time(value, tz=None):
+def parse_time(value: datetime | str, tz: tzinfo | None = None) -> datetime:
     """An aware ``datetime`` from a ``datetime`` or an ISO 8601 string; naive times are wall-clock time in
     ``tz`` (a ``tzinfo``), or in this machine's local time zone when ``tz`` is None."""
     if isinstance(value, str):
@@ -152,22 +154,18 @@ def parse_time(value, tz=None):
     return value
 
 
-def _elapsed(start, end):
+def _elapsed(start: datetime, end: datetime) -> timedelta:
     """Real time from ``start`` to ``end``. (Python subtracts two datetimes sharing one tzinfo object as wall-clock
     times, which is an hour off across a daylight-saving change; in UTC it is exact.)"""
     return end.astimezone(dt_timezone.utc) - start.astimezone(dt_timezone.utc)
 
 
-def _duration(minutes):
+def _duration(minutes: float) -> str:
     minutes = int(round(minutes))
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
     parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{mins} min" if mins or not (days or hours) else ""]
     return " ".join(p for p in parts if p)
-
-
-def _number(x):
-    return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 # --------------------------------------------------------------------------- policy
@@ -195,7 +193,7 @@ class Policy:
     unit: str = "day"
     timezone: tzinfo | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.due.tzinfo is None or self.due.utcoffset() is None:
             raise ValueError("Policy.due must be timezone-aware (use parse_time)")
         if self.after_max not in AFTER_MAX:
@@ -206,14 +204,14 @@ class Policy:
             raise ValueError(f"per_day must be a fraction between 0 and 1, not {self.per_day!r}")
 
     @classmethod
-    def from_rule(cls, due, rule, timezone=None):
+    def from_rule(cls, due: datetime | str, rule: str | dict[str, Any], timezone: str | tzinfo | None = None) -> "Policy":
         """A policy from a due date (``datetime`` or ISO string) and a rule text or ``parse_rule`` dict;
         ``timezone`` is an IANA name or a ``tzinfo``."""
         tz = _timezone(timezone) if isinstance(timezone, str) else timezone
         spec = parse_rule(rule) if isinstance(rule, str) else dict(rule)
         return cls(due=parse_time(due, tz), timezone=tz, **spec)
 
-    def _units_late(self, submitted):
+    def _units_late(self, submitted: datetime) -> int:
         """Started units after the due date: calendar days on the course clock, or elapsed hours."""
         if self.unit == "hour":
             elapsed = _elapsed(self.due, submitted)
@@ -223,7 +221,7 @@ class Policy:
         step = UNITS[self.unit]
         return max(1, -(-elapsed // step))  # ceil; at least 1 once past the grace period
 
-    def assess(self, submitted_at):
+    def assess(self, submitted_at: datetime | str | None) -> Assessment:
         """How late ``submitted_at`` (aware or naive ``datetime``, ISO string, or None) is and what it costs."""
         if submitted_at is None:
             return Assessment(0.0, 0.0, "no submission time: no late penalty")
@@ -234,7 +232,9 @@ class Policy:
         minutes = delta.total_seconds() / 60
         late = f"submitted {_duration(minutes)} after the due date"
         if delta <= timedelta(minutes=self.grace_minutes):
-            return Assessment(minutes, 0.0, f"{late}, within the {_number(self.grace_minutes)}-minute grace period: no penalty")
+            return Assessment(
+                minutes, 0.0, f"{late}, within the {score_text(self.grace_minutes)}-minute grace period: no penalty"
+            )
         units = self._units_late(submitted)
         counted = f"{late} ({units} {self.unit}{'s' if units != 1 else ''} late)"
         if self.per_day == 0:
@@ -243,13 +243,13 @@ class Policy:
             if self.after_max == "zero":
                 return Assessment(minutes, 1.0, f"{counted}, beyond the {self.max_days}-{self.unit} maximum: scored 0")
             penalty = min(1.0, self.per_day * self.max_days)
-            note = f"{counted}, beyond the {self.max_days}-{self.unit} maximum: penalty capped at {_number(100 * penalty)}%"
+            note = f"{counted}, beyond the {self.max_days}-{self.unit} maximum: penalty capped at {score_text(100 * penalty)}%"
             return Assessment(minutes, penalty, note)
         penalty = min(1.0, self.per_day * units)
-        return Assessment(minutes, penalty, f"{counted}: -{_number(100 * penalty)}%")
+        return Assessment(minutes, penalty, f"{counted}: -{score_text(100 * penalty)}%")
 
 
-def apply(total, assessment):
+def apply(total: float, assessment: Assessment | None) -> float:
     """``total`` after the assessment's penalty (a fraction of the total), never below 0."""
     if assessment is None:
         return total
@@ -259,7 +259,7 @@ def apply(total, assessment):
 # --------------------------------------------------------------------------- config
 
 
-def load_config(path=DEFAULT_CONFIG):
+def load_config(path: str | Path = DEFAULT_CONFIG) -> Policy | None:
     """The ``Policy`` of the ``[late]`` section of an INI course config, or None when it sets no due date.
 
     Keys: ``due`` (ISO 8601; without an offset it is local time in ``timezone``, else this machine's),

@@ -34,7 +34,7 @@ def load_overrides(path: str | Path, maxima: Mapping[str, float]) -> dict[str, d
         missing = [c for c in COLUMNS if c not in header]
         if missing:
             raise OverridesError(f"{path}: the header needs {', '.join(COLUMNS)} (missing {', '.join(missing)})")
-        decisions = {}
+        decisions: dict[str, dict[str, tuple[float, str]]] = {}
         for raw in reader:
             number = reader.line_num  # the file's line (a quoted reason may span lines)
             where = f"{path}, line {number}"
