@@ -8,7 +8,9 @@ import argparse
 import importlib
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from autograder.paths import SOLUTIONS
 
@@ -31,7 +33,7 @@ COMMANDS = {
 }
 
 
-def course_code_error(error):
+def course_code_error(error: BaseException) -> str | None:
     """One line for an error raised while importing ``solutions/`` (a syntax error, a bad import), else None."""
     if isinstance(error, SyntaxError) and error.filename and Path(error.filename).resolve().parent == SOLUTIONS:
         return f"{Path(error.filename).name}:{error.lineno}: {error.msg}"
@@ -41,11 +43,11 @@ def course_code_error(error):
     return None
 
 
-def _command_module(name):
+def _command_module(name: str) -> ModuleType:
     return importlib.import_module(COMMANDS[name][0])
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description="DDPM course tooling.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_module, summary) in COMMANDS.items():
@@ -65,7 +67,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "unavailable", False):
         print(f"python -m autograder {args.command}: {args.unavailable}", file=sys.stderr)

@@ -31,8 +31,8 @@ from autograder.assignment import check_cells, regions
 from autograder.assignment.hidden_tests import per_run
 from autograder.authoring import release, stubs
 from autograder.intake import submission
+from autograder.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 MODULES = tuple(dict.fromkeys(regions.module_by_exercise().values()))
 EXERCISE_MODULE = regions.module_by_exercise()
 HTML_MARK = "alert(81"  # every HTML payload calls alert(81xx)

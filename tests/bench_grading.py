@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 from autograder.authoring import release
+from autograder.paths import ROOT
 from tests import corpus
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv=None):

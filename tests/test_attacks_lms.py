@@ -8,13 +8,12 @@ import itertools
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from autograder.grading import class_folder
 from autograder.intake import lms, submission
+from autograder.paths import ROOT
 from tests.test_lms import _ids, _write, _zip_bytes
 
-ROOT = Path(__file__).resolve().parent.parent
 UTC = dt.timezone.utc
 OLD, NEW = dt.datetime(2024, 5, 1, 10, tzinfo=UTC), dt.datetime(2024, 5, 2, 10, tzinfo=UTC)
 

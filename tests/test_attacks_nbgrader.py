@@ -25,9 +25,9 @@ from autograder.assignment import check_cells, exercises
 from autograder.authoring import stubs
 from autograder.grading.records import ExerciseVerdict, PartVerdict
 from autograder.grading.student_row import StudentRow
+from autograder.paths import ROOT
 from autograder.reporting import gradebook
 
-ROOT = Path(__file__).resolve().parents[1]
 CHECK = "check_cosine_beta_schedule"  # the check cell the attacks edit (notebook 01, schedules.py)
 STUDENT_MARK = "ATK-NBGRADER"  # in every line of code the student wrote, to find it wherever it lands
 

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from autograder.paths import ROOT
 from autograder.sandbox import bubblewrap, detection, launcher, syscall_filter
 from autograder.sandbox.isolation import Isolation, work_base
 from autograder.sandbox.limits import Limits
 from autograder.sandbox.protocol import SandboxProcess
 
-ROOT = Path(__file__).resolve().parents[1]
 OLD_BWRAP = os.environ.get("DDPM_OLD_BWRAP", "")
 MARK = 133  # EHWPOISON, "memory page has hardware error": no call below returns it by itself
 X86_64 = platform.machine() == "x86_64"

@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 from contextlib import nullcontext
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -26,11 +25,11 @@ from autograder.assignment import check_cells, exercises
 from autograder.grading import class_grader, scoring, withheld
 from autograder.grading.student_row import StudentRow, report_entry
 from autograder.intake import submission
+from autograder.paths import ROOT
 from autograder.reporting import class_files, feedback
 from autograder.reporting.final_scores import finalize
 from tests import attacks
 
-ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 MODULES = exercises.MODULES
 SURROGATE = "\udcff"  # what os.listdir makes of the byte 0xff, and what json.loads makes of "\udcff"

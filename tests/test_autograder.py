@@ -18,8 +18,7 @@ from autograder.assignment import check_cells, exercises, mutants, regions
 from autograder.authoring import release, stubs
 from autograder.grading.grading_run import GradingRun
 from autograder.intake import submission
-
-ROOT = Path(__file__).resolve().parent.parent
+from autograder.paths import ROOT
 
 
 def _config():

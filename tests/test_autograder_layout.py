@@ -2,11 +2,11 @@
 typed public functions, and no private names used across modules (tests included)."""
 
 import ast
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from autograder.paths import ROOT
+
 PACKAGE = ROOT / "autograder"
 MAX_LINES = 500
 # a config file nbgrader execs (no functions); everything else in autograder/ is held to the rules below

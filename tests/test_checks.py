@@ -9,7 +9,6 @@ import math
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,10 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from autograder.assignment import exercises
+from autograder.paths import ROOT
 from solutions import checks, ddim, forward, losses, sampling, schedules, unet
 from solutions.schedules import extract
 
-ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = exercises.EXERCISES  # the exercise table (autograder/assignment/exercises.py)
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from autograder.paths import ROOT
+
 NOTEBOOK = ROOT / "notebooks" / "01_noise_schedules.ipynb"
 SETUP_NOTEBOOK = ROOT / "notebooks" / "00_setup.ipynb"
 

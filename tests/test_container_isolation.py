@@ -22,12 +22,12 @@ import pytest
 
 from autograder.assignment import exercises, mutants
 from autograder.harnesses import gradescope, prairielearn
+from autograder.paths import ROOT
 from autograder.sandbox import bubblewrap, container, detection, launcher, syscall_filter
 from autograder.sandbox.limits import Limits
 
 from .test_gradescope import assert_full_marks, solution_helpers, unpack
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED = 4242
 MARK = 133  # EHWPOISON: no socket call returns it by itself
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="container mode switches to the student user: it needs root")

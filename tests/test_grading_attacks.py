@@ -30,11 +30,11 @@ import pytest
 from autograder import untrusted
 from autograder.assignment import check_cells
 from autograder.authoring import release
+from autograder.paths import ROOT
 from tests import attacks
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED = "7"
 OUT_FILES = {"grades.csv", "report.json", "feedback"}
 USER = "ddpmci"

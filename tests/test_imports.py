@@ -8,9 +8,9 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from autograder.paths import ROOT
+
 MODULES = sorted(path.stem for path in (ROOT / "solutions").glob("*.py") if path.stem != "__init__")
 
 # Runs under `python -I` (no cwd, no PYTHONPATH) with a temp copy of solutions/ first on sys.path;

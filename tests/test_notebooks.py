@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.paths import ROOT
 from tests.student_styles import VARIANTS
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CORE = [p for p in NOTEBOOKS if p.name[:2] <= "06"]
 NBGRADER_KEYS = {"grade", "grade_id", "locked", "points", "schema_version", "solution", "task"}

@@ -11,9 +11,8 @@ import pytest
 
 from autograder.authoring import reference_check
 from autograder.authoring.reference_checks.closed_forms import diffusers_scheduler
+from autograder.paths import ROOT
 from solutions import forward
-
-ROOT = Path(__file__).resolve().parent.parent
 
 EXERCISES = [
     "cosine_beta_schedule", "DiffusionSchedule", "extract", "q_sample", "p_losses", "q_posterior",

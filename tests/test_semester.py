@@ -16,9 +16,9 @@ import pytest
 
 from autograder.assignment import check_cells, exercises, regions
 from autograder.authoring import stubs
+from autograder.paths import ROOT
 from autograder.reporting import overrides
 
-ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_MODULES = sorted(p.name for p in stubs.SOLUTIONS.glob("*.py") if p.name != "__init__.py")
 
 

@@ -13,7 +13,6 @@ throw-away package and driven by the sandbox's own interpreter of the table's ca
 
 import importlib
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,10 +20,10 @@ import torch
 
 from autograder.assignment import exercises, mutants
 from autograder.assignment.hidden_tests import common, per_run
+from autograder.paths import ROOT
 from autograder.sandbox.box import calls, standins
 from solutions import tolerance
 
-ROOT = Path(__file__).resolve().parent.parent
 MODULES = tuple(exercises.MODULES)
 PROVIDED = ("checks", "checks_expected", "tolerance")
 SEEDS = (0, 1, 2)

@@ -52,7 +52,7 @@ import subprocess
 from autograder.sandbox import cgroup_files as files
 from autograder.sandbox.cgroup_box import NONE, PREFIX, SYSTEMD, V1, V2, Plan
 
-ROOT = "/sys/fs/cgroup"
+CGROUP_FS = "/sys/fs/cgroup"  # where the kernel mounts cgroups
 SELF_CGROUP = "/proc/self/cgroup"
 REQUIRED = ("memory", "pids")  # without both, a box is no stronger than rlimits
 CONTROLLERS = ("memory", "pids", "cpu")  # what v2 boxes get where the parent passes it down
@@ -282,7 +282,7 @@ def detect(
     processes: int,
     cpu_weight: int = 100,
     *,
-    root: str = ROOT,
+    root: str = CGROUP_FS,
     self_cgroup: str = SELF_CGROUP,
     systemd_run: str | None = "",
     systemctl: str | None = "",

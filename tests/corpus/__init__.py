@@ -16,8 +16,8 @@ from pathlib import Path
 
 from autograder.assignment import check_cells, mutants, regions
 from autograder.authoring import stubs
+from autograder.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 MODULES = tuple(dict.fromkeys(regions.module_by_exercise().values()))
 EXERCISE_MODULE = regions.module_by_exercise()
 
