@@ -13,7 +13,7 @@ from autograder.assignment.exercises import PARTS, POINTS
 from autograder.assignment.hidden_tests import common, schedules
 from autograder.authoring import stubs
 from autograder.grading import scoring
-from autograder.grading.records import TaskResult
+from autograder.records import TaskResult
 from autograder.sandbox.box import standins
 
 SCHEDULE_EXERCISES = ("cosine_beta_schedule", "DiffusionSchedule", "extract")

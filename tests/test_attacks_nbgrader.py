@@ -23,9 +23,9 @@ import pytest
 
 from autograder.assignment import check_cells, exercises
 from autograder.authoring import stubs
-from autograder.grading.records import ExerciseVerdict, PartVerdict
 from autograder.grading.student_row import StudentRow
 from autograder.paths import ROOT
+from autograder.records import ExerciseVerdict, PartVerdict
 from autograder.reporting import gradebook
 
 CHECK = "check_cosine_beta_schedule"  # the check cell the attacks edit (notebook 01, schedules.py)

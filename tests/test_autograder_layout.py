@@ -2,6 +2,7 @@
 typed public functions, and no private names used across modules (tests included)."""
 
 import ast
+import sys
 
 import pytest
 
@@ -153,3 +154,41 @@ def test_the_checks_above_can_fail(tmp_path):
     assert len(_private_uses(bad)) == 2
     tree = ast.parse(bad.read_text())
     assert [q for q, _ in _public_functions(tree)] == ["f"]
+
+
+BASE = ("autograder.paths", "autograder.records", "autograder.untrusted")
+
+
+@pytest.mark.parametrize("name", BASE)
+def test_base_modules_import_nothing_of_the_course(name):
+    tree = ast.parse(MODULES[name].read_text())
+    course = {"autograder", "solutions", "helpers"}
+    found = [
+        alias.name if isinstance(node, ast.Import) else node.module
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+        if ((alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0] in course or node_is_relative(node))
+    ]
+    assert not found, f"{name} imports course code: {found}"
+
+
+def node_is_relative(node):
+    return isinstance(node, ast.ImportFrom) and node.level > 0
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "sandbox" / "box").glob("*.py")), ids=lambda p: p.name)
+def test_box_files_import_nothing_of_the_grader(path):
+    """They run inside the sandbox, where ``autograder/`` is not there to import."""
+    allowed = {"numpy", "torch", "standins", "calls", "helpers"}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+            assert node.level == 0, f"{path.name}: relative import"
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            assert top in allowed or top in sys.stdlib_module_names, f"{path.name} imports {name}"

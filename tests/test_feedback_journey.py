@@ -158,8 +158,8 @@ def test_semester_to_feedback(tmp_path):
 
 def _final_row(tmp_path):
     """Ada, full marks, two days late, one override: her row after ``final_scores.finalize``."""
-    from autograder.grading.records import ExerciseVerdict, PartVerdict
     from autograder.grading.student_row import StudentRow
+    from autograder.records import ExerciseVerdict, PartVerdict
     from autograder.reporting import late
     from autograder.reporting.final_scores import finalize
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from autograder.assignment import check_cells, exercises
 from autograder.grading import scoring, withheld
 from autograder.grading.grading_run import GradingRun
-from autograder.grading.records import ExerciseVerdict, SandboxRun, TaskResult
 from autograder.grading.student_row import SelfCheck, StudentRow
 from autograder.intake import submission
 from autograder.intake.lms_entries import Entry
+from autograder.records import ExerciseVerdict, SandboxRun, TaskResult
 from autograder.sandbox import container
 from autograder.sandbox.limits import Limits
 

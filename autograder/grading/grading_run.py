@@ -19,7 +19,7 @@ from autograder.assignment.hidden_tests import per_run
 from autograder.assignment.hidden_tests.common import Task
 from autograder.authoring import stubs
 from autograder.grading import scoring
-from autograder.grading.records import GradedHandIn, SandboxRun
+from autograder.records import GradedHandIn, SandboxRun
 from autograder.sandbox import detection, student_run
 from autograder.sandbox.limits import Limits
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from autograder.assignment import exercises
 from autograder.assignment.hidden_tests.common import Arrays, Part
-from autograder.grading.records import ExerciseVerdict, PartVerdict, TaskResult
+from autograder.records import ExerciseVerdict, PartVerdict, TaskResult
 
 NOT_RUN = TaskResult("not run")
 

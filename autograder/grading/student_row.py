@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.grading.records import ExerciseVerdict, PartVerdict
+from autograder.records import ExerciseVerdict, PartVerdict
 
 SelfCheck = tuple[bool, str]  # a notebook self-check re-run in the sandbox: passed?, what it printed (cleaned)
 StudentCells = dict[str, "tuple[str, str] | None"]  # grade_id -> (source, saved output) of the hand-in's check cell

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.grading.records import PartVerdict
 from autograder.grading.student_row import StudentRow, row_from_report
 from autograder.intake.junk import OS_JUNK
 from autograder.paths import ROOT
+from autograder.records import PartVerdict
 from autograder.reporting.numbers import score_text
 from autograder.sandbox import container
 from autograder.untrusted import visible

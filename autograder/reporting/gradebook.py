@@ -42,8 +42,8 @@ from autograder import untrusted
 from autograder.assignment import exercises
 from autograder.authoring import stubs
 from autograder.grading import withheld
-from autograder.grading.records import ExerciseVerdict
 from autograder.grading.student_row import FinalScores, SelfCheck, StudentCells, StudentRow, failure_flag
+from autograder.records import ExerciseVerdict
 from autograder.reporting import feedback
 from autograder.reporting.nbgrader_cli import nbgrader
 

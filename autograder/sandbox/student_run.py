@@ -5,7 +5,7 @@ a student chose): the student's ``helpers/``, the stubs, the task inputs, the in
 Tasks are sent one at a time over the process protocol (``autograder.sandbox.protocol``); a task that times
 out or kills its process is recorded as such and the remaining tasks go to a fresh process (at most
 ``Limits.max_restarts``), and a module whose import hangs or kills the process is replaced by its stub.
-The answer is a :class:`~autograder.grading.records.SandboxRun`, plain data that scoring reads.
+The answer is a :class:`~autograder.records.SandboxRun`, plain data that scoring reads.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from autograder.grading.records import ImportReport, SandboxRun, TaskResult
+from autograder.records import ImportReport, SandboxRun, TaskResult
 from autograder.sandbox.cgroup_box import Plan
 from autograder.sandbox.isolation import Isolation, new_cgroup, student_home, work_base
 from autograder.sandbox.limits import Limits
