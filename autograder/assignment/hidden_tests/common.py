@@ -188,6 +188,16 @@ def raised(err: Any) -> str:
     return f"raised {text[:200]}"
 
 
+def case_error(student: Arrays, case: str, label: object) -> str | None:
+    """What feedback says when the student's code raised on ``case`` (None: it did not): a stub's
+    "not implemented yet" alone, any other error after the case's label."""
+    err = student.get(f"{case}/error")
+    if err is None:
+        return None
+    message = raised(err)
+    return message if message.startswith("not implemented yet") else f"{label}: {message}"
+
+
 def all_cases_check(key: str = "out", select: Callable[[Arrays], bool] | None = None) -> PartCheck:
     """A part check: every case (optionally those ``select(case_inputs)`` keeps) matches the reference
     within the tolerance of its error scale ``reference[case/key.scale]``."""

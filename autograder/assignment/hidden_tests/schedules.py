@@ -14,11 +14,11 @@ from autograder.assignment.hidden_tests.common import (
     PartCheck,
     as_numpy,
     as_tensor,
+    case_error,
     case_inputs,
     cases_of,
     compare,
     f64,
-    raised,
     timesteps,
 )
 from autograder.sandbox.box import standins
@@ -107,10 +107,9 @@ def schedule_part(names: tuple[str, ...], derive: Derivation) -> PartCheck:
     def check(inputs: Arrays, reference: Arrays, student: Arrays) -> tuple[bool, str]:
         for c in cases_of(inputs):
             ci = case_inputs(inputs, c)
-            err = student.get(f"{c}/error")
-            if err is not None:
-                message = raised(err)
-                return False, message if message.startswith("not implemented yet") else f"{ci['label']}: {message}"
+            error = case_error(student, c, ci["label"])
+            if error is not None:
+                return False, error
             ref_c = {n: np.asarray(reference[f"{c}/{n}"], dtype=np.float64) for n in standins.SCHEDULE_ATTRS}
             expected, scales = derive(ref_c.__getitem__, ci["betas"].astype(np.float64))
             for name in names:
