@@ -27,13 +27,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from autograder import untrusted
-from autograder.assignment import check_cells, regions
+from autograder.assignment import check_cells, exercises, regions
 from autograder.assignment.hidden_tests import per_run
 from autograder.authoring import release, stubs
 from autograder.intake import submission
 from autograder.paths import ROOT
 
-MODULES = tuple(dict.fromkeys(regions.module_by_exercise().values()))
+MODULES = tuple(exercises.MODULES)
 EXERCISE_MODULE = regions.module_by_exercise()
 HTML_MARK = "alert(81"  # every HTML payload calls alert(81xx)
 

@@ -14,11 +14,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.assignment import check_cells, mutants, regions
+from autograder.assignment import check_cells, exercises, mutants, regions
 from autograder.authoring import stubs
 from autograder.paths import ROOT
 
-MODULES = tuple(dict.fromkeys(regions.module_by_exercise().values()))
+MODULES = tuple(exercises.MODULES)
 EXERCISE_MODULE = regions.module_by_exercise()
 
 
