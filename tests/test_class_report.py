@@ -9,6 +9,7 @@ import itertools
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 
@@ -111,11 +112,11 @@ def test_a_folder_without_report_json_is_refused(tmp_path, capsys):
 
 
 def test_without_copydetect_the_report_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(similarity, "missing_library", lambda: "copydetect is not installed: pip install copydetect==0.5.0")
+    monkeypatch.setitem(sys.modules, "copydetect", None)  # what `import copydetect` does when it is not installed
     folder = _synthetic(tmp_path)
     assert main(["report", str(folder)]) == 0
     page = (folder / "report.html").read_text()
-    assert "copydetect is not installed: pip install copydetect==0.5.0" in page and "Named mistakes" in page
+    assert "copydetect is not installed" in page and "pip install copydetect==0.5.0" in page and "Named mistakes" in page
     assert not (folder / "report_similarity.csv").exists()
 
 
@@ -199,6 +200,22 @@ def test_flagged_pairs_side_by_side_escaped_in_the_page(tmp_path):
     assert [(r["student_a"], r["student_b"], r["shown"]) for r in table][0] == ("ann", "cy", "yes")
     assert [r["shown"] for r in table[1:]] == ["", ""]
     assert (folder / "grades.csv").read_text() == before  # never a column or a flag of grades.csv
+
+    # after `grade --no-nbgrader` nothing is kept: the report says how to read the download instead, and does
+    shutil.move(folder / "nbgrader" / "submitted", tmp_path / "download")
+    (folder / "report_similarity.csv").unlink()
+    assert main(["report", str(folder)]) == 0
+    assert "give --submissions DIR" in (folder / "report.html").read_text()
+    assert not (folder / "report_similarity.csv").exists()
+    for sid in ("ann", "cy", "dee"):  # a plain download: <student id>/helpers/*.py
+        kept = tmp_path / "download" / sid / "ddpm" / "helpers"
+        for path in kept.glob("*.txt"):
+            path.rename(path.with_suffix(""))
+        shutil.move(kept, tmp_path / "download" / sid / "helpers")
+    assert main(["report", str(folder), "--submissions", str(tmp_path / "download")]) == 0
+    table = _csv(folder / "report_similarity.csv")
+    assert [(r["student_a"], r["student_b"], r["shown"]) for r in table][0] == ("ann", "cy", "yes") and len(table) == 3
+    assert [r["shown"] for r in table[1:]] == ["", ""]
 
 
 # -- a generated class, graded end to end ------------------------------------------------------------------------

@@ -11,7 +11,9 @@ the other's). A pair is shown side by side when it reaches ``THRESHOLD`` and sha
 ``MIN_OVERLAP`` characters of tokenised code. Measured on ``tests/student_styles/`` (nine correct solutions
 written independently in different styles, every exercise): the 36 independent pairs reach at most 0.26
 (0.38 without the reference as boilerplate), a copy of one style with its local variables renamed 0.99;
-``THRESHOLD`` sits between them. It is evidence for a person to judge: never a score, a penalty or a
+``THRESHOLD`` sits between them. ``MIN_OVERLAP`` keeps out two students who made the same one-line mistake in
+otherwise reference code (a class graded with the mutants: such pairs share about 50 characters, all of
+their non-reference code, so their similarity is 1.0). It is evidence for a person to judge: never a score, a penalty or a
 column of ``grades.csv``.
 
 ``copydetect`` is in ``requirements-grader.txt``; where it is not installed the report says so and how to
@@ -168,7 +170,8 @@ def section(pairs: list[Pair] | None, documents: Mapping[str, str], note: str, t
     table = (
         "<table><tr><th>student A</th><th>student B</th><th>similarity</th><th>share of A in B</th>"
         f"<th>share of B in A</th><th>characters in common</th></tr>{rows}</table>"
-        f"<p>{len(flagged)} of {len(pairs)} pair(s) at or over {threshold:g} (marked &#9873;).</p>"
+        f"<p>{len(flagged)} of {len(pairs)} pair(s) shown side by side below (marked &#9873;): similarity {threshold:g} or more "
+        f"and at least {MIN_OVERLAP} characters of code in common.</p>"
     )
     views = "".join(
         f'<h3>{untrusted.html(p.a)} and {untrusted.html(p.b)}: {p.similarity:.2f}</h3><table class="side"><tr>'
