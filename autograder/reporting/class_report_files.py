@@ -54,7 +54,12 @@ def similarity_part(data: ClassData, args: argparse.Namespace) -> tuple[str, str
         )
         return similarity.section(None, {}, note), None
     generated = stubs.generate()
-    documents = {sid: similarity.document(solution_code.student_code(files, generated)) for sid, files in found.items()}
+    documents, unread = {}, []
+    for sid, files in found.items():
+        try:  # a hand-in the report cannot read costs that student's place in the table, said on the page
+            documents[sid] = similarity.document(solution_code.student_code(files, generated))
+        except Exception as error:
+            unread.append(f"{sid} ({type(error).__name__})")
     reference_files = {p.name: p.read_text() for p in sorted(stubs.SOLUTIONS.glob("*.py"))}
     reference = similarity.document(solution_code.student_code(reference_files, generated))
     pairs = similarity.compare(documents, reference)
@@ -62,6 +67,8 @@ def similarity_part(data: ClassData, args: argparse.Namespace) -> tuple[str, str
     note = f"Read {len(found)} hand-in(s) from {where}."
     if absent:
         note += f" Not found there, so not compared: {', '.join(absent)}."
+    if unread:
+        note += f" Could not be read, so not compared: {', '.join(unread)}."
     header, lines = similarity.csv_lines(pairs, args.threshold)
     return similarity.section(pairs, documents, note, args.threshold), class_report.csv_text(header, lines)
 

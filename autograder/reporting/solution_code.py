@@ -71,7 +71,7 @@ def module_code(module: str, text: str, stub: str, found: list[regions.Region]) 
     lines = text.splitlines()
     try:
         tree, stub_tree = ast.parse(text), ast.parse(stub)
-    except (SyntaxError, ValueError):  # a module that does not parse: all that is not the stub's
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # does not parse: all that is not the stub's
         whole = own_lines(lines, stub_lines)
         return {f"{module}.py (does not parse)": "\n".join(whole)} if whole else {}
     code: dict[str, list[str]] = {}
