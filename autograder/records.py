@@ -45,14 +45,29 @@ class SandboxRun:
 
 
 @dataclass(frozen=True)
+class NamedMistake:
+    """The catalogue entry a failed part's outputs match: its id, ``kind`` ("mistake" or "alternative")
+    and the sentence a student reads."""
+
+    id: str
+    kind: str
+    text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "kind": self.kind, "text": self.text}
+
+
+@dataclass(frozen=True)
 class PartVerdict:
-    """One unit of credit of an exercise: its share of the points and whether the hidden test passed."""
+    """One unit of credit of an exercise: its share of the points and whether the hidden test passed.
+    A failed part names the known mistake its outputs match (``mistake``; None: none matches)."""
 
     part: str
     points: float
     max: float
     ok: bool
     message: str
+    mistake: NamedMistake | None = None
 
 
 @dataclass

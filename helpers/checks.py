@@ -8,12 +8,20 @@ float64, by the course's reference implementation, so this file contains checks,
 answers. Results are compared with the rule of ``tolerance.py``, the one the grader uses:
 float32 rounding passes, mistakes do not. A check that passes prints one line; a check
 that fails raises ``CheckFailure`` (an ``AssertionError``) with a short message.
+
+The known mistakes come from the course's catalogue (``autograder/assignment/catalogue/``): each is a
+mutation of the reference, run through these same checks when the course is built, and shipped here as
+numbers (``checks_expected.MISTAKES``) with the sentence that explains it (``checks_expected.EXPLAIN``).
+A check whose exercise calls another exercise checks that one first when it fails
+(``checks_expected.DEPENDS``), so one mistake is reported once, where it is.
 """
 
 import contextlib
+import functools
 import io
 import math
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 from torch import nn
@@ -99,6 +107,12 @@ class FrozenSchedule:
         for name in SCHEDULE_FIELDS:
             setattr(self, name, getattr(self, name).to(device))
         return self
+
+
+def seeded_noise(x, seed):
+    """The z that ``torch.randn_like(x)`` draws right after ``torch.manual_seed(seed)``."""
+    torch.manual_seed(seed)
+    return torch.randn_like(x)
 
 
 def frozen_schedule():
@@ -241,9 +255,89 @@ def _not_asked(what, hint, numbers=""):
     _fail(f"{what} is a valid alternative, but not what this exercise asks. {hint} {NO_CREDIT}{numbers}")
 
 
-def _compare(what, got, want, mistakes=(), scale=None, alternatives=()):
+# ----------------------------------------------------------------------------
+# The catalogue's known mistakes, and the exercise each check is about
+# ----------------------------------------------------------------------------
+
+_EXERCISE = ContextVar("exercise", default=None)  # the exercise whose check is running
+_RECORDING = ContextVar("recording", default=None)  # {what: value} while the course's tooling records values
+
+
+@contextmanager
+def recording():
+    """For the course's tooling (``python -m autograder helpers``): while the block runs, every compared
+    value is stored in the yielded ``{what: tensor}`` instead of being checked, so that running a check on
+    a mutated reference gives that mistake's values."""
+    values = {}
+    token = _RECORDING.set(values)
+    try:
+        yield values
+    finally:
+        _RECORDING.reset(token)
+
+
+def _dependency_failure(exercise):
+    """The message when one of the exercises ``exercise`` calls fails its own check (None: they pass)."""
+    for dependency in EXPECTED.DEPENDS.get(exercise, ()):
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                globals()[f"check_{dependency}"]()
+        except CheckFailure:
+            return (
+                f"{exercise} calls your {dependency}, which fails its own check: fix {dependency} first "
+                f"(checks.check_{dependency}() says what is wrong), then run this check again."
+            )
+    return None
+
+
+def _checks(exercise):
+    """The self-check of ``exercise``: its comparisons know the exercise's mistakes, and when it fails,
+    an exercise it calls that fails its own check is named instead."""
+
+    def decorate(check):
+        @functools.wraps(check)
+        def run():
+            __tracebackhide__ = True
+            token = _EXERCISE.set(exercise)
+            try:
+                return check()
+            except CheckFailure as failure:
+                if _RECORDING.get() is None and not str(failure).startswith("not implemented"):
+                    blamed = _dependency_failure(exercise)
+                    if blamed:
+                        raise CheckFailure(blamed) from None
+                raise
+            finally:
+                _EXERCISE.reset(token)
+
+        return run
+
+    return decorate
+
+
+def _known(what, noise):
+    """``[(kind, sentence, value)]``: the catalogue's mistakes of the running exercise at ``what``; a value
+    drawn with noise is ``mean + coef * noise`` (``noise``: the z the check's seed gives)."""
+    known = []
+    for mistake, mean, coef in EXPECTED.MISTAKES.get(_EXERCISE.get(), {}).get(what, ()):
+        value = torch.tensor(mean, dtype=torch.float64)
+        if coef is not None:
+            if noise is None:
+                continue
+            value = value + torch.tensor(coef, dtype=torch.float64) * torch.as_tensor(noise).double()
+        kind, sentence = EXPECTED.EXPLAIN[mistake]
+        known.append((kind, sentence, value))
+    return known
+
+
+def _compare(what, got, want, scale=None, noise=None):
     """Pass when ``got`` matches ``want``; otherwise name the matching valid alternative (a choice the
-    papers allow, but not this exercise's) or known mistake, or show the numbers."""
+    papers allow, but not this exercise's) or known mistake, or show the numbers. ``noise``: the z the
+    code under test drew (after the check's seed), for the mistakes whose values depend on it."""
+    recorded = _RECORDING.get()
+    if recorded is not None:
+        recorded[what] = torch.as_tensor(got).detach().double().clone() if torch.is_tensor(got) else got
+        return
     if not torch.is_tensor(got):
         _fail(f"{what} should be a torch.Tensor, got {type(got).__name__}")
     want = torch.as_tensor(want)
@@ -251,16 +345,27 @@ def _compare(what, got, want, mistakes=(), scale=None, alternatives=()):
         _fail(f"{what} has shape {tuple(got.shape)}, expected {tuple(want.shape)}")
     if not torch.is_floating_point(got):
         _fail(f"{what} has dtype {got.dtype}, expected a float tensor")
+    if got.dtype != torch.float32:
+        _fail(
+            f"{what} has dtype {got.dtype}, but every input here is float32: return float32 (look for a float64 "
+            "constant, torch.tensor(..., dtype=torch.float64) or a numpy array). A float64 result makes training "
+            "fail later with 'Input type (double) and bias type (float)'."
+        )
+    if got.device.type != "cpu":
+        _fail(f"{what} is on {got.device}, but every input here is on the CPU: keep the inputs' device (x.device)")
     if not bool(torch.isfinite(got).all()):
         _fail(f"{what} contains NaN or inf: {_fmt(got)}")
     if _close(got, want, scale):
         return
-    for other, hint, *own_scale in alternatives:  # an alternative may bring its own error scale
-        if _close(got, other, own_scale[0] if own_scale else scale):
-            _not_asked(what, hint, f"\n  expected {_fmt(want)}\n  got      {_fmt(got)}")
-    for mistaken, hint in mistakes:
-        if mistaken is not None and _close(got, mistaken, scale):
-            _fail(f"{what} is wrong. {hint}\n  expected {_fmt(want)}\n  got      {_fmt(got)}")
+    numbers = f"\n  expected {_fmt(want)}\n  got      {_fmt(got)}"
+    base = torch.as_tensor(scale, dtype=torch.float64) if scale is not None else want.double().abs()
+    for kind, sentence, value in _known(what, noise):
+        # a mistake matches within a looser tolerance of its own magnitude: the correct value's error
+        # scale can be far smaller than the mistaken value (e.g. when a swapped term is the large one)
+        if tuple(value.shape) == tuple(got.shape) and _close(got, value, base + 100.0 * value.abs()):
+            if kind == "alternative":
+                _not_asked(what, sentence, numbers)
+            _fail(f"{what} is wrong. {sentence}{numbers}")
     shift = _shifted(got, want)
     if shift:
         _fail(
@@ -285,6 +390,7 @@ def _tensor(name):
 # ----------------------------------------------------------------------------
 
 
+@_checks("cosine_beta_schedule")
 def check_cosine_beta_schedule():
     """``schedules.cosine_beta_schedule``: values for T = 10 and T = 1000, dtype, range, clipping."""
     __tracebackhide__ = True
@@ -337,6 +443,7 @@ def check_cosine_beta_schedule():
     _passed("cosine_beta_schedule", f"beta_1 = {float(got_long[0]):.3g}, beta_T = {float(got_long[-1]):.3g} for T = 1000")
 
 
+@_checks("DiffusionSchedule")
 def check_DiffusionSchedule():
     """``schedules.DiffusionSchedule``: every constant, for betas = linspace(0.05, 0.5, 10)."""
     __tracebackhide__ = True
@@ -401,6 +508,7 @@ def check_DiffusionSchedule():
     _passed("DiffusionSchedule", f"abar_T = {float(schedule.alphas_cumprod[-1]):.3g} for these betas")
 
 
+@_checks("extract")
 def check_extract():
     """``schedules.extract``: values, shape for several ranks, device."""
     __tracebackhide__ = True
@@ -434,34 +542,22 @@ def check_extract():
 # ----------------------------------------------------------------------------
 
 
+@_checks("q_sample")
 def check_q_sample():
     """``forward.q_sample`` with a fixed schedule, images and noise."""
     __tracebackhide__ = True
     schedule = frozen_schedule()
     x_0, noise, t = pattern(**X0), pattern(**NOISE), torch.tensor(Q_T)
+    torch.manual_seed(SEED)  # noise drawn although noise= was given is then the z of seeded_noise
     with _running("q_sample", "forward"):
         got = forward.q_sample(schedule, x_0, t, noise=noise)
         got_default = forward.q_sample(schedule, x_0, t)
-    want = EXPECTED.Q_SAMPLE
     _compare(
         "q_sample(schedule, x_0, t, noise)",
         got,
-        _tensor(want["x_t"]),
-        mistakes=[
-            (
-                _tensor(want["one_minus_abar"]),
-                "You scaled the noise by (1 - abar_t), a variance; use its square root sqrt(1 - abar_t).",
-            ),
-            (
-                _tensor(want["no_sqrt"]),
-                "Both coefficients lack their square roots: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise.",
-            ),
-            (_tensor(want["alphas"]), "You used alphas instead of alphas_cumprod: q(x_t | x_0) needs the product abar_t."),
-            (_tensor(want["t_minus_1"]), "Off by one: you used the constants at t - 1. t is already the 0-based index."),
-            (_tensor(want["t_plus_1"]), "Off by one: you used the constants at t + 1. t is already the 0-based index."),
-            (_tensor(want["swapped"]), "The coefficients are swapped: sqrt(abar_t) multiplies x_0, sqrt(1 - abar_t) the noise."),
-        ],
+        _tensor(EXPECTED.Q_SAMPLE["x_t"]),
         scale=SCALES["Q_SAMPLE"],
+        noise=seeded_noise(x_0, SEED),
     )
     if tuple(got_default.shape) != tuple(x_0.shape):
         _fail(f"q_sample without noise returned shape {tuple(got_default.shape)}, expected {tuple(x_0.shape)}")
@@ -475,6 +571,7 @@ def check_q_sample():
 # ----------------------------------------------------------------------------
 
 
+@_checks("p_losses")
 def check_p_losses():
     """``losses.p_losses`` for l1, l2 and huber with a fixed stand-in model."""
     __tracebackhide__ = True
@@ -538,19 +635,7 @@ def check_p_losses():
     _passed("p_losses", ", ".join(f"{k} = {float(v.detach()):.4f}" for k, v in got.items()))
 
 
-def _compare_named(what, got, want, mistakes, scale):
-    """``_compare``, but a named mistake matches within a looser tolerance of its own magnitude: the
-    correct value's error scale can be far smaller than the mistaken value (e.g. when a swapped term
-    is the large one)."""
-    __tracebackhide__ = True
-    if torch.is_tensor(got) and tuple(got.shape) == tuple(want.shape) and bool(torch.isfinite(got).all()):
-        if not _close(got, want, scale):
-            for mistaken, hint in mistakes:
-                if _close(got, mistaken, 100.0 * mistaken.abs() + torch.as_tensor(scale)):
-                    _fail(f"{what} is wrong. {hint}\n  expected {_fmt(want)}\n  got      {_fmt(got)}")
-    _compare(what, got, want, (), scale)
-
-
+@_checks("q_posterior")
 def check_q_posterior():
     """``posterior.q_posterior``: the mean and variance of q(x_{t-1} | x_t, x_0) at indices 0, 4 and 9."""
     __tracebackhide__ = True
@@ -649,6 +734,7 @@ ASKED_EMBEDDING = (
 )
 
 
+@_checks("SinusoidalPositionEmbeddings")
 def check_SinusoidalPositionEmbeddings():
     """``unet.SinusoidalPositionEmbeddings(16)`` on t = 0, 1, 7, 250, 999."""
     __tracebackhide__ = True
@@ -748,6 +834,7 @@ def _block_structure(block, dim, dim_out, groups):
         _fail(f"Block should have exactly one Conv2d and one GroupNorm, found {len(convs)} and {len(norms)}")
 
 
+@_checks("Block")
 def check_Block():
     """``unet.Block(4, 8, groups=2)``: layers, output with and without scale_shift."""
     __tracebackhide__ = True
@@ -785,6 +872,7 @@ def check_Block():
     _passed("Block")
 
 
+@_checks("ResnetBlock")
 def check_ResnetBlock():
     """``unet.ResnetBlock``: with a time embedding and 4 -> 8 channels, and without one at 8 -> 8."""
     __tracebackhide__ = True
@@ -847,6 +935,7 @@ def sample_schedule(schedule, use_betas_as_variance):
     return schedule.replace(posterior_variance=schedule.betas) if use_betas_as_variance else schedule
 
 
+@_checks("p_sample")
 def check_p_sample():
     """``sampling.p_sample``: one reverse step at t_index 6 (with and without clipping) and at t_index 0."""
     __tracebackhide__ = True
@@ -912,6 +1001,7 @@ def _recording_p_sample():
         sampling.p_sample = original
 
 
+@_checks("p_sample_loop")
 def check_p_sample_loop():
     """``sampling.p_sample_loop``: the order of the steps, what each step receives, and what is returned."""
     __tracebackhide__ = True
@@ -976,6 +1066,7 @@ def check_p_sample_loop():
     _passed("p_sample_loop")
 
 
+@_checks("vlb_term")
 def check_vlb_term():
     """``likelihood.vlb_term``: the KL terms L_{t-1} of three images, with each of the two variances."""
     __tracebackhide__ = True
@@ -1009,12 +1100,7 @@ def check_vlb_term():
 # ----------------------------------------------------------------------------
 
 
-def seeded_noise(x, seed):
-    """The z that ``torch.randn_like(x)`` draws right after ``torch.manual_seed(seed)``."""
-    torch.manual_seed(seed)
-    return torch.randn_like(x)
-
-
+@_checks("ddim_step")
 def check_ddim_step():
     """``ddim.ddim_step``: deterministic jumps (with and without clipping), the jump to x_0, and eta = 1."""
     __tracebackhide__ = True
@@ -1084,6 +1170,7 @@ class ClassEpsNet(nn.Module):
         return self.gain * (eps_model(x, t) + offset)
 
 
+@_checks("p_losses_cfg")
 def check_p_losses_cfg():
     """``guidance.p_losses_cfg``: the loss with a given drop mask, then the share of labels dropped without one."""
     __tracebackhide__ = True
@@ -1137,6 +1224,7 @@ def check_p_losses_cfg():
     _passed("p_losses_cfg", f"loss = {float(got.detach()):.4f}; about {100 * CFG_P_UNCOND:.0f} % of labels dropped")
 
 
+@_checks("p_sample_guided")
 def check_p_sample_guided():
     """``guidance.p_sample_guided``: which labels each model call gets, then the step for w = 0, 2 and 3."""
     __tracebackhide__ = True

@@ -191,7 +191,8 @@ def entry_text(node: ast.FunctionDef | ast.ClassDef, module: str, notebook: str,
         f'        tasks=({task}("{name}", "{module}", lambda rng: [\n' + case + "            for _ in range(4)\n"
         "        ]),),\n"
         f'        parts=(P("{part}", "{name}"),),\n'
-        f'        mutants=(),  # known mistakes: M("id", "text in the solution region", "the mistaken text", "pitfall")\n'
+        "        # known mistakes: M(id, text in the solution region, the mistaken text, the sentence a student reads)\n"
+        "        mutants=(),\n"
         f"        example={example!r},\n"
         f"    ),\n"
     )

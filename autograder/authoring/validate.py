@@ -6,8 +6,9 @@
    notebooks' check-cell points are up to date.
 1. The reference solutions score full marks on every exercise.
 2. The untouched stubs (``helpers/`` as released) score zero on every exercise.
-3. Every mutant of the table loses points on its exercise; prints the mutation score (all
-   mutants, and the contract §5 pitfalls alone, which must be 100%).
+3. Every mutant of the catalogue loses points on its exercise, only there, and the grader's diagnosis
+   names it (or an entry with the same outputs); prints the mutation score (all mutants, and the
+   contract §5 pitfalls alone, which must be 100%).
 4. A release built into a temporary folder passes the leak check.
 
 ``validate(...)`` returns the exit code: 0 when all of these hold.
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.assignment import check_cells, exercises, mutants, regions
-from autograder.assignment.mutants import Mutant
+from autograder.assignment.mutants import Mistake
 from autograder.authoring import reference_check, release, self_check_values, stubs
 from autograder.grading.grading_run import GradingRun
 from autograder.paths import HELPERS, SOLUTIONS
@@ -83,7 +84,7 @@ def check_reference() -> list[str]:
 # ----------------------------------------------------------------------------- 1-3: grading
 
 
-def solution_files(tmp: Path, name: str, mutant: Mutant | None = None) -> dict[str, Path]:
+def solution_files(tmp: Path, name: str, mutant: Mistake | None = None) -> dict[str, Path]:
     """``{module: path}`` of a copy of the reference's exercise modules in ``tmp/name``, ``mutant`` applied."""
     folder = Path(tmp) / name
     folder.mkdir()
@@ -121,7 +122,7 @@ def grade_reference_and_stubs(grading: GradingRun, tmp: Path, points: Mapping[st
 class MutantOutcome:
     """One mutant graded: its verdicts, or (``verdicts`` None) why it could not be applied."""
 
-    mutant: Mutant
+    mutant: Mistake
     verdicts: Mapping[str, Any] | None
     note: str
 
@@ -142,7 +143,7 @@ class MutationScore:
         )
 
 
-def grade_mutant(grading: GradingRun, tmp: Path, points: Mapping[str, float], mutant: Mutant) -> MutantOutcome:
+def grade_mutant(grading: GradingRun, tmp: Path, points: Mapping[str, float], mutant: Mistake) -> MutantOutcome:
     """One mutant of the reference, graded like a hand-in."""
     try:
         files = solution_files(tmp, mutant.id, mutant)
@@ -174,6 +175,11 @@ def judge_mutant(outcome: MutantOutcome, score: MutationScore) -> list[str]:
     problems = []
     if not is_killed:
         problems.append(f"mutant {mutant.id} survived ({mutant.exercise} kept {own.points:g}/{own.max:g})")
+    names = [part.mistake.id for part in own.parts if not part.ok and part.mistake is not None]
+    if is_killed and not names:
+        problems.append(f"mutant {mutant.id} is not named: no failed part of {mutant.exercise} matches a catalogue entry")
+    elif names and mutant.id not in names:
+        print(f"           {mutant.id} is named as {', '.join(dict.fromkeys(names))} (the same outputs on these inputs)")
     if collateral:
         problems.append(f"mutant {mutant.id} of {mutant.exercise} also cost {collateral}: grading is not isolated")
     return problems

@@ -32,7 +32,7 @@ def sandbox_and_verdicts(
 ) -> tuple[SandboxRun, dict[str, ExerciseVerdict]]:
     """What the sandbox gave back for ``helpers`` (None: nothing run, every exercise scores 0) and the verdicts."""
     sandbox = run.run(helpers) if helpers is not None else SandboxRun()
-    return sandbox, scoring.score(points, run.inputs, run.references, sandbox.results)
+    return sandbox, scoring.score(points, run.inputs, run.references, sandbox.results, diagnosis=run.diagnosis)
 
 
 class ClassGrader:

@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 
 from autograder.assignment import exercises as table
+from autograder.assignment import mutants
 from autograder.assignment.hidden_tests import per_run
 from autograder.assignment.hidden_tests.common import Task
 from autograder.authoring import stubs
 from autograder.grading import scoring
+from autograder.grading.diagnosis import Diagnosis
 from autograder.records import GradedHandIn, SandboxRun
 from autograder.sandbox import detection, student_run
 from autograder.sandbox.limits import Limits
@@ -57,8 +59,10 @@ class GradingRun:
         self.owns_isolation = isolation is None  # then its seccomp program and cgroups are this run's to release
         self.isolation = isolation or detection.detect(hidden, user, unsafe, self.limits, mode)
         self.inputs = per_run.make_inputs(self.seed, table.TASKS)
-        self.references = per_run.make_references(self.inputs, table.TASKS)
-        self.dep_sources = per_run.dep_sources()
+        with mutants.LOCK:  # the reference modules, not a mutant another run's diagnosis swapped in
+            self.references = per_run.make_references(self.inputs, table.TASKS)
+            self.dep_sources = per_run.dep_sources()
+        self.diagnosis = Diagnosis(self.inputs, self.references)
         self.input_bytes = {}
         for task, arrays in self.inputs.items():
             buffer = io.BytesIO()
@@ -116,5 +120,5 @@ class GradingRun:
             for name, data in student_files.items()
         }
         sandbox = self.run(files, exercises)
-        verdicts = scoring.score(exercise_points or {}, self.inputs, self.references, sandbox.results)
+        verdicts = scoring.score(exercise_points or {}, self.inputs, self.references, sandbox.results, diagnosis=self.diagnosis)
         return GradedHandIn(verdicts, dict(sandbox.imports.errors), list(sandbox.events))

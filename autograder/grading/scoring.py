@@ -3,7 +3,9 @@
 Each part of the exercise table (``autograder.assignment.exercises.PARTS``) checks the outputs of one task
 against its float64 references and earns its share of the exercise's points, all or nothing. A task the
 sandbox did not answer (time-out, crash, not run) fails its parts with the sandbox's reason; an output
-that breaks a check (wrong type, missing key) fails the part, never grading.
+that breaks a check (wrong type, missing key) fails the part, never grading. A result that is not float32
+where every input is float32 fails the parts of its task (it breaks the training code that uses it). A
+failed part names the known mistake its outputs match (``diagnosis``), or says that none does.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from autograder.assignment import exercises
 from autograder.assignment.hidden_tests.common import Arrays, Part
+from autograder.grading.diagnosis import NO_MATCH, Diagnosis, named
 from autograder.records import ExerciseVerdict, PartVerdict, TaskResult
 
 NOT_RUN = TaskResult("not run")
@@ -24,9 +27,11 @@ def score(
     results: Mapping[str, TaskResult],
     parts: Sequence[Part] = exercises.PARTS,
     points: Mapping[str, float] = exercises.POINTS,
+    diagnosis: Diagnosis | None = None,
 ) -> dict[str, ExerciseVerdict]:
     """``{exercise: verdict}`` for every exercise of ``points`` (the table's, by default): ``exercise_points``
-    overrides an exercise's points; ``results``: ``{task name: TaskResult}`` from the sandbox."""
+    overrides an exercise's points; ``results``: ``{task name: TaskResult}`` from the sandbox; ``diagnosis``:
+    names the known mistake of each failed part (None: nothing is named)."""
     verdicts = {}
     for exercise in points:
         own = [p for p in parts if p.exercise == exercise]
@@ -35,9 +40,15 @@ def score(
         got, details = 0.0, []
         for part in own:
             share = max_points * part.weight / total_weight
-            ok, message = part_verdict(part, inputs, references, results.get(part.task, NOT_RUN))
+            result = results.get(part.task, NOT_RUN)
+            ok, message = part_verdict(part, inputs, references, result)
+            mistake = None
+            if not ok and diagnosis is not None and result.status == "ok" and not message.startswith("not implemented"):
+                entry = diagnosis.name(part, result)
+                mistake = named(entry)
+                message = f"{message} {entry.message() if entry is not None else NO_MATCH}".strip()
             got += share if ok else 0.0
-            details.append(PartVerdict(part.name, round(share if ok else 0.0, 4), round(share, 4), ok, message))
+            details.append(PartVerdict(part.name, round(share if ok else 0.0, 4), round(share, 4), ok, message, mistake))
         verdicts[exercise] = ExerciseVerdict(round(got, 4), max_points, details)
     return verdicts
 
@@ -48,7 +59,23 @@ def part_verdict(
     """``(ok, message)`` of one part on its task's result."""
     if result.status != "ok":
         return False, f"{result.status}: {result.detail}".strip(": ")
+    widened = dtype_problem(result.outputs)
+    if widened:
+        return False, widened
     try:
         return part.check(inputs[part.task], references[part.task], result.outputs)
     except Exception as error:  # a malformed output is a failure, never a crash of grading
         return False, f"unusable output ({type(error).__name__}: {error})"
+
+
+def dtype_problem(outputs: Mapping[str, object]) -> str:
+    """What is wrong when a result is not float32 (the sandbox records ``key.dtype`` for such a tensor), or ""."""
+    for key in sorted(outputs):
+        if key.endswith(".dtype"):
+            what = key[: -len(".dtype")].split("/", 1)[-1]
+            return (
+                f"the result {what!r} is {outputs[key]} where every input is float32: keep the inputs' dtype "
+                "(look for a float64 constant, torch.tensor(..., dtype=torch.float64) or a numpy array), or the "
+                "training code that feeds it to the network fails with 'Input type (double) and bias type (float)'"
+            )
+    return ""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.records import ExerciseVerdict, PartVerdict
+from autograder.records import ExerciseVerdict, NamedMistake, PartVerdict
 
 SelfCheck = tuple[bool, str]  # a notebook self-check re-run in the sandbox: passed?, what it printed (cleaned)
 StudentCells = dict[str, "tuple[str, str] | None"]  # grade_id -> (source, saved output) of the hand-in's check cell
@@ -20,14 +20,16 @@ StudentCells = dict[str, "tuple[str, str] | None"]  # grade_id -> (source, saved
 
 @dataclass(frozen=True)
 class Adjustment:
-    """An instructor's decision that replaced the hidden tests' verdict on one exercise."""
+    """An instructor's decision: a score that replaced the hidden tests' verdict on one exercise, or an extension
+    (``exercise`` empty; ``points`` and ``was`` are then the total with and without it)."""
 
     exercise: str
     points: float
     was: float  # the score before this decision
-    source: str  # "Formgrader" or "overrides.csv"
+    source: str  # "Formgrader", "overrides.csv" or "extensions.csv"
     reason: str
     text: str  # the line grades.csv's ``adjustments`` column shows
+    date: str = ""  # when it was made, ISO (``autograder.reporting.audit``)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +39,7 @@ class Adjustment:
             "source": self.source,
             "reason": self.reason,
             "text": self.text,
+            "date": self.date,
         }
 
 
@@ -102,13 +105,33 @@ def failure_flag(what: str, error: BaseException) -> str:
 
 
 def verdict_to_json(verdict: ExerciseVerdict) -> dict[str, Any]:
-    parts = [{"part": p.part, "points": p.points, "max": p.max, "ok": p.ok, "message": p.message} for p in verdict.parts]
+    parts = [
+        {
+            "part": p.part,
+            "points": p.points,
+            "max": p.max,
+            "ok": p.ok,
+            "message": p.message,
+            "mistake": p.mistake.to_json() if p.mistake is not None else None,
+        }
+        for p in verdict.parts
+    ]
     return {"points": verdict.points, "max": verdict.max, "parts": parts}
 
 
 def verdict_from_json(data: dict[str, Any]) -> ExerciseVerdict:
-    parts = [PartVerdict(p["part"], p["points"], p["max"], p["ok"], p["message"]) for p in data["parts"]]
+    parts = [
+        PartVerdict(p["part"], p["points"], p["max"], p["ok"], p["message"], named_mistake(p.get("mistake")))
+        for p in data["parts"]
+    ]
     return ExerciseVerdict(data["points"], data["max"], parts)
+
+
+def named_mistake(data: Any) -> NamedMistake | None:
+    """A part's ``mistake`` as ``report.json`` holds it (absent in an older report: None)."""
+    if not isinstance(data, dict):
+        return None
+    return NamedMistake(str(data.get("id", "")), str(data.get("kind", "mistake")), str(data.get("text", "")))
 
 
 def report_entry(row: StudentRow) -> dict[str, Any]:

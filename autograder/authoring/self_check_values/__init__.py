@@ -7,8 +7,8 @@ cases) are the checks' own constants, read from ``solutions.checks``; the error 
 grader's, from the hidden tests' public scale functions.
 
 One function per exercise module computes its values and their error scales (``training_values``:
-notebooks 01-04, ``sampling_values``: 05, 08 and 10); ``build_expected`` puts them together in the
-file's order.
+notebooks 01-04, ``sampling_values``: 05, 08 and 10); the known mistakes' values come from the catalogue
+(``mistakes``); ``build_expected`` puts them together in the file's order.
 """
 
 import pprint
@@ -18,6 +18,7 @@ from typing import Any
 from autograder.assignment import exercises
 from autograder.assignment.regions import regions
 from autograder.authoring.self_check_values.inputs import CheckSchedule, Values, error_scale, literal
+from autograder.authoring.self_check_values.mistakes import mistake_values
 from autograder.authoring.self_check_values.sampling_values import (
     ddim_values,
     guidance_values,
@@ -74,6 +75,7 @@ def build_expected() -> Values:
         out.update(values)
         scales.update(value_scales)
     out["SCALES"] = scales
+    out.update(mistake_values())
     out["REGIONS"] = {region.what: (region.exercise, region.module) for region in regions()}
     return out
 
