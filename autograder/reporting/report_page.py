@@ -138,7 +138,7 @@ def mistakes_section(data: ClassData) -> str:
         body += "<table><tr><th>exercise</th><th>mistake</th><th>kind</th><th>students</th><th>what it is</th></tr>"
         body += "".join(
             f"<tr><td>{untrusted.html(m.exercise)}</td><td>{untrusted.html(m.id)}</td><td>{untrusted.html(m.kind)}</td>"
-            f"<td class=n>{len(m.students)}</td><td>{untrusted.html(m.text)}</td></tr>"
+            f"<td class=n>{len(m.students)}</td><td>{untrusted.html(m.text) or '<em>(no sentence in the catalogue)</em>'}</td></tr>"
             for m in counts
         )
         body += "</table>"
