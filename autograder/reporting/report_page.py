@@ -120,6 +120,9 @@ def parts_section(data: ClassData) -> str:
     )
 
 
+NO_TEXT = "<em>(no sentence in the catalogue)</em>"
+
+
 def mistakes_section(data: ClassData) -> str:
     counts = class_report.mistake_counts(data)
     unnamed = {e: n for e, n in class_report.unnamed_failures(data).items() if n}
@@ -138,7 +141,7 @@ def mistakes_section(data: ClassData) -> str:
         body += "<table><tr><th>exercise</th><th>mistake</th><th>kind</th><th>students</th><th>what it is</th></tr>"
         body += "".join(
             f"<tr><td>{untrusted.html(m.exercise)}</td><td>{untrusted.html(m.id)}</td><td>{untrusted.html(m.kind)}</td>"
-            f"<td class=n>{len(m.students)}</td><td>{untrusted.html(m.text) or '<em>(no sentence in the catalogue)</em>'}</td></tr>"
+            f"<td class=n>{len(m.students)}</td><td>{untrusted.html(m.text) or NO_TEXT}</td></tr>"
             for m in counts
         )
         body += "</table>"
