@@ -34,7 +34,7 @@ class ControlledNoise(Float64):
         super().__init__()
         self.z = z
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         if func is torch.randn_like:
             return torch.full(tuple(args[0].shape), self.z, dtype=torch.float64, device=args[0].device)
         if func is torch.randn:
