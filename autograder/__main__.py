@@ -28,6 +28,10 @@ COMMANDS = {
         "scaffold a new exercise: its table entry, self-check and notebook cell",
     ),
     "export": ("autograder.commands.export", "write Canvas and Moodle gradebook CSVs from grades.csv and a roster"),
+    "report": (
+        "autograder.commands.report",
+        "class report of a graded class folder: report.html and CSV (scores, failures, mistakes, similarity)",
+    ),
     "gradescope": ("autograder.commands.gradescope", "build a Gradescope autograder bundle (same sandbox and hidden tests)"),
     "prairielearn": ("autograder.commands.prairielearn", "write an externally graded PrairieLearn question (same hidden tests)"),
 }

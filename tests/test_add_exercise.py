@@ -33,8 +33,9 @@ class ScaledTanh(nn.Module):
 '''
 
 MUTANTS = (
-    'M("scaled_difference_sum", "(x_t - noise) * scale", "(x_t + noise) * scale")',
-    'M("scaled_tanh_no_bias", "* self.gain[:, None, None] + self.bias[:, None, None]", "* self.gain[:, None, None]")',
+    'M("scaled_difference_sum", "(x_t - noise) * scale", "(x_t + noise) * scale", "You added the noise: subtract it.")',
+    'M("scaled_tanh_no_bias", "* self.gain[:, None, None] + self.bias[:, None, None]", "* self.gain[:, None, None]",'
+    ' "The bias is missing: add self.bias after the gain.")',
 )
 
 
@@ -50,7 +51,7 @@ def test_a_function_and_a_class_exercise_added_in_a_copy_are_graded(tmp_path):
     text = table.read_text()
     assert 'function_task("scaled_difference", "forward"' in text and 'class_task("ScaledTanh", "unet"' in text
     for mutant in MUTANTS:  # the entries come in the order they were added
-        text = text.replace("        mutants=(),  # known mistakes", f"        mutants=({mutant},),  # known", 1)
+        text = text.replace("        mutants=(),\n", f"        mutants=({mutant},),\n", 1)
     table.write_text(text)
     done = _cli("helpers", cwd=course)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -139,6 +139,7 @@ def test_semester_to_feedback(tmp_path):
     assert "extract: 0.5 / 1 points instead of the hidden tests' 1 (overrides.csv: copied, from bob)" in ada
     assert "Your score for extract: 0.5 / 1 points" in ada  # beside the exercise, not "1 / 1 (this is your score)"
     assert "copied, from bob" in report["ada"]["final"]["adjustments"][0]["reason"]
+    assert report["ada"]["final"]["adjustments"][0]["date"] == dt.date.today().isoformat()  # first seen today
     cy = _text((out / "feedback" / "cy.html").read_text())
     assert "no helpers/ folder" in cy and "COMPLETE THIS" not in cy and "not implemented" not in cy
     assert rows["cy"]["flags"].count("no helpers/ folder") == 1 and "py missing" not in rows["cy"]["flags"]
@@ -184,6 +185,8 @@ def test_the_graders_own_page_states_the_total_penalty_and_override(tmp_path):
     assert f"Your total: {total:g} / {exercises.MAX_TOTAL:g} (+ bonus" in seen
     assert f"(2 days late): -20%: {full - 0.5:g} points before the penalty, {total:g} after" in seen
     assert "extract: 0.5 / 1 points instead of the hidden tests' 1 (overrides.csv: copied, from bob)" in seen
+    # in its own section, dated (no audit trail given: the day it was seen, today)
+    assert "<h2>Adjustments</h2>" in page and f"copied, from bob), on {dt.date.today().isoformat()}" in seen
 
 
 def test_nbgraders_notebook_states_the_same_summary_and_the_overridden_score(tmp_path):
@@ -194,6 +197,7 @@ def test_nbgraders_notebook_states_the_same_summary_and_the_overridden_score(tmp
     cells = course.autograded_notebook(row)["cells"]
     summary = _text("".join(cells[1]["source"]))
     assert summary.startswith("## Feedback for ada") and "Late penalty" in summary and "copied, from bob" in summary
+    assert summary.index("Late penalty") < summary.index("Adjustments") < summary.index("copied, from bob")
     said = _text(gradebook.verdict_markdown("extract", row.verdicts["extract"], (True, ""), row.final))
     assert said.startswith("**Your score for `extract`: 0.5 / 1 points**") and "this is your score" not in said
     bonus = {g for g, (_nb, _src, points) in check_cells.course_cells().items() if gradebook.gradebook_points(g, points) == 0}

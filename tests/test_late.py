@@ -144,6 +144,16 @@ def test_no_submission_time_means_no_penalty():
     assert policy("-10% per day").assess(None) == late.Assessment(0.0, 0.0, "no submission time: no late penalty")
 
 
+def test_an_extended_due_date_counts_from_the_students_own_date():
+    p = policy("-10% per day, max 3 days", tz="Europe/Paris")
+    own = p.extended_to(at(days=2))
+    assert (own.per_day, own.max_days, own.timezone) == (p.per_day, p.max_days, p.timezone)
+    assert own.assess(at(days=2)).penalty == 0 and p.assess(at(days=2)).penalty == pytest.approx(0.2)
+    a = own.assess(at(days=2, hours=1))
+    assert a.penalty == pytest.approx(0.1) and a.note == "submitted 1 h after your extended due date (1 day late): -10%"
+    assert p.clock(own.due) == "2026-12-03 23:59 CET"
+
+
 # --------------------------------------------------------------------------- time zones
 
 

@@ -83,10 +83,8 @@ def test_add_an_exercise_after_submissions_exist(tmp_path):
     done = _cli("new-exercise", "quadratic_beta_schedule", "--module", "schedules", "--notebook", "01", cwd=course)
     assert done.returncode == 0, done.stderr
     table = course / "autograder" / "assignment" / "exercises.py"
-    mutant = 'M("quadratic_no_square", "dtype=torch.float32) ** 2", "dtype=torch.float32)")'
-    table.write_text(
-        table.read_text().replace("        mutants=(),  # known mistakes", f"        mutants=({mutant},),  # known", 1)
-    )
+    mutant = 'M("quadratic_no_square", "dtype=torch.float32) ** 2", "dtype=torch.float32)", "The square is missing.")'
+    table.write_text(table.read_text().replace("        mutants=(),\n", f"        mutants=({mutant},),\n", 1))
     assert _cli("helpers", cwd=course).returncode == 0
     assert "check_quadratic_beta_schedule" in (course / "notebooks" / "01_noise_schedules.ipynb").read_text()
 

@@ -51,7 +51,7 @@ def load_package(tmp_path, name, changes=()):
         sys.path.remove(str(tmp_path))
 
 
-def _install(mods, source):
+def install_dependency(mods, source):
     namespace = {"__name__": "dep"}
     exec(compile(source.replace("from standins import", "from autograder.sandbox.box.standins import"), "dep", "exec"), namespace)
     for module, dotted, obj in namespace["__targets__"]:
@@ -70,7 +70,7 @@ def student_outputs(mods, inputs):
         saved = {m: dict(vars(mod)) for m, mod in mods.items()}
         saved_block = dict(vars(mods["unet"].Block))
         for dep in task.deps:
-            _install(mods, deps[dep])
+            install_dependency(mods, deps[dep])
         out = calls.run_cases(task.call, inputs[task.name], mods, standins)
         results[task.name] = {"status": "ok", "outputs": out, "detail": ""}
         for m, mod in mods.items():  # undo the patched dependencies

@@ -131,14 +131,15 @@ TABLE = [
     Exercise(
         "q_sample", "forward", "02", points=2,
         tasks=(T("q_sample", forward.make_q_sample, forward.ref_q_sample, deps=("extract",),
-                call=C.returns(C.call("q_sample", C.schedule(), C.tensor("x_0"), C.tensor("t"), noise=C.tensor("noise")))),),
+                call=C.spec(C.seed(C.integer("seed")), C.out("out", C.call("q_sample", C.schedule(), C.tensor("x_0"), C.tensor("t"), noise=C.tensor("noise"))))),),
         parts=(P("eq. 4", "q_sample"),),
     ),
     Exercise(
         "p_losses", "losses", "03", points=2,
         tasks=(T("p_losses", losses.make_p_losses, losses.ref_p_losses, deps=("q_sample",),
-                call=C.returns(C.call("p_losses", C.standin("StandInModel", C.size("x_0", 1)), C.schedule(), C.tensor("x_0"), C.tensor("t"),
-                                      noise=C.tensor("noise"), loss_type=C.text("loss_type")))),),
+                call=C.spec(C.let("model", C.standin("StandInModel", C.size("x_0", 1))), C.seed(C.integer("seed")),
+                            C.out("out", C.call("p_losses", C.ref("model"), C.schedule(), C.tensor("x_0"), C.tensor("t"),
+                                                noise=C.tensor("noise"), loss_type=C.text("loss_type"))))),),
         parts=(
             P("l2 loss on the predicted noise", "p_losses", all_cases_check(select=_sel({"l2"}))),
             P("l1 and huber losses", "p_losses", all_cases_check(select=_sel({"l1", "huber"}))),

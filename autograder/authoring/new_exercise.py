@@ -191,7 +191,8 @@ def entry_text(node: ast.FunctionDef | ast.ClassDef, module: str, notebook: str,
         f'        tasks=({task}("{name}", "{module}", lambda rng: [\n' + case + "            for _ in range(4)\n"
         "        ]),),\n"
         f'        parts=(P("{part}", "{name}"),),\n'
-        f'        mutants=(),  # known mistakes: M("id", "text in the solution region", "the mistaken text", "what the student did, what to do")\n'
+        "        # known mistakes: M(id, text in the solution region, the mistaken text, the sentence a student reads)\n"
+        "        mutants=(),\n"
         f"        example={example!r},\n"
         f"    ),\n"
     )
@@ -216,9 +217,9 @@ def check_text(name: str, module: str, is_class: bool = False) -> str:
         example = tensors % f'EXPECTED.EXAMPLES["{name}"]'
         body = f'    example = {example}\n    with _running("{name}", "{module}"):\n        got = {module}.{name}(**example)\n'
     return (
-        f"\n\ndef check_{name}():\n"
-        f'    """{what} on the example inputs of its table entry (scaffolded by ``new-exercise``:\n'
-        f'    name the likely mistakes with ``_compare(..., mistakes=[(mistaken value, hint)])``)."""\n'
+        f'\n\n@_checks("{name}")\ndef check_{name}():\n'
+        f'    """{what} on the example inputs of its table entry (scaffolded by ``new-exercise``; the\n'
+        f'    mistakes it names are those its table entry lists, recorded by ``python -m autograder helpers``)."""\n'
         "    __tracebackhide__ = True\n" + body + f'    want = _tensor(EXPECTED.OUTPUTS["{name}"])\n'
         f'    _compare("{name}(...)", torch.as_tensor(got), want, scale=_tensor(SCALES["{name}"]))\n'
         f'    _passed("{name}")\n'

@@ -11,8 +11,9 @@ stays, and the class's seed is reused), and ``--only ID ...`` regrades some stud
 decisions survive every regrade: the lines of ``DIR/overrides.csv`` and the scores set by hand in nbgrader's
 Formgrader (the class's own course, ``DIR/nbgrader``, with its ``gradebook.db``) replace the hidden tests'
 verdict for that exercise (``autograder.reporting.final_scores``). Late penalties follow the course config
-(``autograder/course.ini``, ``[late]``). nbgrader records the rows as its gradebook and renders the feedback
-(``autograder.reporting.gradebook``), without running any student code itself.
+(``autograder/course.ini``, ``[late]``), counted from a student's own due date where ``DIR/extensions.csv`` gives
+one; ``DIR/adjustments.json`` dates every adjustment (``autograder.reporting.audit``). nbgrader records the rows as
+its gradebook and renders the feedback (``autograder.reporting.gradebook``), without running any student code itself.
 Exit code 0 whenever grading ran, whatever the scores; 2 when it could not (no sandbox, a bad option).
 """
 
@@ -33,12 +34,13 @@ from autograder.grading.student_row import StudentRow, row_from_report
 from autograder.intake import lms, roster, submission
 from autograder.intake.lms_entries import Collection, Entry
 from autograder.paths import ROOT
-from autograder.reporting import gradebook, late, overrides
+from autograder.reporting import audit, extensions, gradebook, late, overrides
 from autograder.reporting.class_files import ClassRun, write_class_folder
 from autograder.reporting.final_scores import finalize
 from autograder.sandbox import bubblewrap
 
 COURSE_FOLDER = "nbgrader"  # the class folder's own nbgrader course: its gradebook lists this class only
+DECISIONS = ("overrides.csv", extensions.FILE)  # an instructor may write these before the first grading
 
 
 class GradeError(Exception):
@@ -54,7 +56,7 @@ def earlier_grading(out: Path, replace: bool) -> tuple[dict[str, StudentRow], di
     ``id_sources``: which name made each cleaned id), or ``({}, {})``; refuses a folder that is not one.
     ``replace``: the earlier rows are to be dropped (once grading can run, never before)."""
     report = out / "report.json"
-    if not out.exists() or not any(out.iterdir()):
+    if not out.exists() or all(p.name in DECISIONS for p in out.iterdir()):
         return {}, {}
     if not report.is_file():
         raise GradeError(f"--out {out} is not empty and holds no report.json of an earlier grading: choose another folder")
@@ -76,7 +78,7 @@ def late_policy(config: str) -> late.Policy | None:
 def run(args: argparse.Namespace) -> int:
     try:
         return grade_class(args)
-    except (GradeError, roster.RosterError, overrides.OverridesError) as error:
+    except (GradeError, roster.RosterError, overrides.OverridesError, extensions.ExtensionsError, audit.AuditError) as error:
         print(f"grade: {error}", file=sys.stderr)
         return 2
 
@@ -112,12 +114,17 @@ def _chosen(entries: list[Entry], only: list[str] | None, folder: Path) -> list[
     return [e for e in entries if e.student_id in set(only)]
 
 
-def _overrides(given: str | None, out: Path) -> dict[str, dict[str, tuple[float, str]]]:
+def _overrides(given: str | None, out: Path) -> dict[str, dict[str, overrides.Override]]:
     """The instructor's overrides: ``--overrides``, else the class folder's ``overrides.csv`` when there is one."""
     path = Path(given) if given else out / "overrides.csv"
     if given and not path.is_file():
         raise GradeError(f"--overrides {path} not found")
-    return overrides.load_overrides(path, exercises.POINTS) if path.is_file() else {}
+    return overrides.read_overrides(path, exercises.POINTS) if path.is_file() else {}
+
+
+def _extensions(out: Path, policy: late.Policy | None) -> dict[str, extensions.Extension]:
+    path = out / extensions.FILE
+    return extensions.load_extensions(path, policy) if path.is_file() else {}
 
 
 def _collection_facts(collection: Collection, entries: list[Entry], kept_sources: dict[str, str]) -> dict[str, Any]:
@@ -161,6 +168,7 @@ def grade_class(args: argparse.Namespace) -> int:
     roster_rows = roster.load(args.roster) if args.roster else None
     decided = _overrides(args.overrides, out)
     policy = late_policy(args.config)
+    granted, trail = _extensions(out, policy), audit.Trail.open(out)
     course_dir = Path(args.course_dir).resolve() if args.course_dir else out / COURSE_FOLDER
     try:
         grader = ClassGrader(args, seed, hidden=[course_dir, Path(args.submissions).resolve(), out])
@@ -192,13 +200,17 @@ def grade_class(args: argparse.Namespace) -> int:
         course = gradebook.Course(course_dir, grader.cells, Path(tmp) / "nbgrader-home") if not args.no_nbgrader else None
         decisions = course.decisions() if course is not None else {}
         for row in rows:
-            finalize(row, exercises.REQUIRED, exercises.BONUS, decisions, decided, policy)
+            finalize(row, exercises.REQUIRED, exercises.BONUS, decisions, decided, policy, granted, trail)
+        unknown = extensions.unknown(granted, (row.student_id for row in rows))
+        if unknown:
+            say(f"{extensions.FILE}: no row for {', '.join(unknown)} (ids are grades.csv's student_id): not applied")
         if course is not None:
             gradebook.record_class(course, rows, decisions, log=say)
         elapsed = time.monotonic() - start
         out.mkdir(parents=True, exist_ok=True)
         collected = _collection_facts(collection, entries, {sid: src for sid, src in sources.items() if sid in kept})
         write_class_folder(out, rows, _run_facts(grader, args, elapsed, collected))
+        trail.save()
     grader.run.close()  # the seccomp program and the run's cgroups
     missing = collection.missing(roster_rows) if roster_rows else []
     if missing:

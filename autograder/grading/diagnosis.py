@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 
 from autograder.assignment import exercises, mutants
@@ -21,6 +22,7 @@ from autograder.assignment.hidden_tests.common import Arrays, Part, Task, compar
 from autograder.records import NamedMistake, TaskResult
 
 NO_MATCH = "No known mistake matches these outputs."
+ERROR_CHARS = 300  # the sandbox keeps this much of a case's error text
 
 
 class Diagnosis:
@@ -36,18 +38,19 @@ class Diagnosis:
         self.inputs, self.references = inputs, references
         self.tasks = {task.name: task for task in tasks}
         self.entries = list(entries)
-        self._mutated: dict[tuple[str, str], Arrays | None] = {}
+        self._mutated: dict[tuple[str, str], Arrays | str | None] = {}
         self._lock = threading.Lock()
 
-    def mutated_reference(self, entry: Mistake, task: str) -> Arrays | None:
-        """``task``'s references computed by the reference with ``entry`` applied (None: it did not run)."""
+    def mutated_reference(self, entry: Mistake, task: str) -> Arrays | str | None:
+        """``task``'s references computed by the reference with ``entry`` applied; the error it raised
+        (``"Type: message"``, as the sandbox reports a case's error); None: there is no reference."""
         key = (entry.id, task)
         with self._lock:
             if key not in self._mutated:
                 self._mutated[key] = self._compute(entry, task)
             return self._mutated[key]
 
-    def _compute(self, entry: Mistake, task: str) -> Arrays | None:
+    def _compute(self, entry: Mistake, task: str) -> Arrays | str | None:
         reference = self.tasks[task].reference
         if reference is None:
             return None
@@ -55,8 +58,8 @@ class Diagnosis:
             with mutants.swapped_in(entry), torch.random.fork_rng():
                 torch.set_num_threads(1)
                 return reference(dict(self.inputs[task]))
-        except Exception:  # a mutant that cannot run on these inputs names nothing
-            return None
+        except Exception as error:  # a mistake that raises is named by the same error on the same inputs
+            return f"{type(error).__name__}: {error}"[:ERROR_CHARS]
 
     def name(self, part: Part, result: TaskResult) -> Mistake | None:
         """The entry that ``result``'s outputs match on ``part``, or None."""
@@ -68,6 +71,10 @@ class Diagnosis:
                 continue
             mutated = self.mutated_reference(entry, part.task)
             if mutated is None:
+                continue
+            if isinstance(mutated, str):
+                if raised_the_same(mutated, result.outputs):
+                    return entry
                 continue
             try:
                 entry_fails_part = not part.check(inputs, correct, mutated)[0]
@@ -81,15 +88,31 @@ class Diagnosis:
         return None
 
 
+def raised_the_same(error: str, student: Arrays) -> bool:
+    """Some case of the student's raised ``error`` (the sandbox keeps a case's error as ``case/error``)."""
+    head = error.split("\n", 1)[0]
+    return any(key.endswith("/error") and str(value).split("\n", 1)[0] == head for key, value in student.items())
+
+
 def same_outputs(mutated: Arrays, correct: Arrays, student: Arrays) -> bool:
-    """Every output of the mutated reference matches the student's within the tolerance rule: for parts
-    whose check derives its expected values from the inputs (it does not read the reference's outputs)."""
-    keys = [key for key in mutated if not key.endswith(".scale") and key in correct]
-    for key in keys:
+    """On every output the mistake changes, the student's matches the mutated reference's within the
+    tolerance rule: for parts whose check derives its expected values from the inputs (it does not read
+    the reference's outputs), or judges a random draw by its statistics."""
+    changed = []
+    for key, value in mutated.items():
+        if key.endswith(".scale") or key not in correct:
+            continue
+        value, right = np.asarray(value, dtype=np.float64), np.asarray(correct[key], dtype=np.float64)
+        if value.shape != right.shape or not np.allclose(value, right, rtol=1e-9, atol=1e-12, equal_nan=True):
+            changed.append(key)
+    for key in changed:
+        value = np.asarray(mutated[key], dtype=np.float64)
         scale = mutated.get(f"{key}.scale", correct.get(f"{key}.scale"))
-        if key not in student or not compare(student[key], mutated[key], scale)[0]:
+        # no error scale of the mistaken value: match within a looser tolerance of its own magnitude
+        loose = (np.abs(value) if scale is None else np.asarray(scale, dtype=np.float64)) + 100.0 * np.abs(value)
+        if key not in student or not compare(student[key], value, loose)[0]:
             return False
-    return bool(keys)
+    return bool(changed)
 
 
 def named(entry: Mistake | None) -> NamedMistake | None:

@@ -20,14 +20,16 @@ StudentCells = dict[str, "tuple[str, str] | None"]  # grade_id -> (source, saved
 
 @dataclass(frozen=True)
 class Adjustment:
-    """An instructor's decision that replaced the hidden tests' verdict on one exercise."""
+    """An instructor's decision: a score that replaced the hidden tests' verdict on one exercise, or an extension
+    (``exercise`` empty; ``points`` and ``was`` are then the total with and without it)."""
 
     exercise: str
     points: float
     was: float  # the score before this decision
-    source: str  # "Formgrader" or "overrides.csv"
+    source: str  # "Formgrader", "overrides.csv" or "extensions.csv"
     reason: str
     text: str  # the line grades.csv's ``adjustments`` column shows
+    date: str = ""  # when it was made, ISO (``autograder.reporting.audit``)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +39,7 @@ class Adjustment:
             "source": self.source,
             "reason": self.reason,
             "text": self.text,
+            "date": self.date,
         }
 
 

@@ -312,9 +312,7 @@ class Course:
         re-run as its output, and under it the hidden tests' verdict (student text cleaned and escaped)."""
         cells = [_markdown(INTRO)]
         if row.final is not None:
-            about = feedback.summary(row)
-            said = "\n".join(f"- {untrusted.markdown(line)}" for line in about.lines())
-            cells.append(_markdown(f"## {untrusted.markdown(about.title)}\n\n{said}"))
+            cells.append(_markdown(feedback.summary(row).markdown()))  # the grade, then "Adjustments"
         for grade_id, (_nb, source, points) in self.cells.items():
             exercise = grade_id[len("check_") :]
             check = row.checks.get(exercise)

@@ -2,7 +2,8 @@
 
 ``student_id``, one column per required exercise, ``points``, ``late_minutes``, ``late_penalty``, ``total``,
 ``max_total``, the bonus exercises, ``adjustments``, ``flags``; every cell made inert for spreadsheets
-(``untrusted.csv_cell``). A row that cannot be written says so in its ``flags`` column; the others are complete.
+(``untrusted.csv_cell``). ``adjustments`` lists every override, Formgrader score and extension with its reason
+and date. A row that cannot be written says so in its ``flags`` column; the others are complete.
 """
 
 import csv
@@ -31,7 +32,7 @@ def cells(row: StudentRow, required: list[str], bonus: list[str]) -> list[str]:
         score_text(final.total),
         score_text(final.max_total),
         *(score_text(final.exercises[e]) for e in bonus),
-        "; ".join(a.text for a in final.adjustments),
+        "; ".join(f"{a.text}, on {a.date}" if a.date else a.text for a in final.adjustments),  # extensions too
         "; ".join(row.flags + ([final.late_note] if final.late_note else [])),
     ]
     return [untrusted.csv_cell(cell) for cell in line]

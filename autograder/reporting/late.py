@@ -26,6 +26,7 @@ without an offset is wall-clock time in the configured ``timezone`` (an IANA nam
 """
 
 import configparser
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -192,6 +193,7 @@ class Policy:
     after_max: str = "zero"
     unit: str = "day"
     timezone: tzinfo | None = None
+    due_name: str = "the due date"  # how the notes name ``due``: a student's extension has its own
 
     def __post_init__(self) -> None:
         if self.due.tzinfo is None or self.due.utcoffset() is None:
@@ -210,6 +212,14 @@ class Policy:
         tz = _timezone(timezone) if isinstance(timezone, str) else timezone
         spec = parse_rule(rule) if isinstance(rule, str) else dict(rule)
         return cls(due=parse_time(due, tz), timezone=tz, **spec)
+
+    def extended_to(self, due: datetime) -> "Policy":
+        """The same rule counted from a student's own due date (an extension, ``autograder.reporting.extensions``)."""
+        return dataclasses.replace(self, due=parse_time(due, self.timezone), due_name="your extended due date")
+
+    def clock(self, when: datetime) -> str:
+        """``when`` on the course's clock, as the feedback writes a due date: ``2026-12-04 23:59 CET``."""
+        return when.astimezone(self.timezone or self.due.tzinfo).strftime("%Y-%m-%d %H:%M %Z").strip()
 
     def _units_late(self, submitted: datetime) -> int:
         """Started units after the due date: calendar days on the course clock, or elapsed hours."""
@@ -230,7 +240,7 @@ class Policy:
         if delta <= timedelta(0):
             return Assessment(0.0, 0.0, "on time")
         minutes = delta.total_seconds() / 60
-        late = f"submitted {_duration(minutes)} after the due date"
+        late = f"submitted {_duration(minutes)} after {self.due_name}"
         if delta <= timedelta(minutes=self.grace_minutes):
             return Assessment(
                 minutes, 0.0, f"{late}, within the {score_text(self.grace_minutes)}-minute grace period: no penalty"

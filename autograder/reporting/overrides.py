@@ -8,24 +8,61 @@ exercise replaces an earlier one. Formgrader's manual scores are the other sourc
 An override sets a score within the exercise's points (0 up to its maximum in the exercise table): a
 number above it is refused, since it would flow into ``total`` and every LMS export (extra credit
 is what the bonus exercises are for). A reason with a comma must be quoted (``"late, but fair"``):
-a line with more than four fields is refused, never cut to its first four.
+a line with more than its header's fields is refused, never cut to its first four.
+
+An optional ``date`` column says when the decision was made (``2026-12-03``); without it the audit trail
+dates it the day ``grade`` first saw it (``autograder.reporting.audit``), so a regrade keeps the date.
 """
 
 import csv
+import datetime as dt
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 COLUMNS = ("student_id", "exercise", "points", "reason")
+OPTIONAL = ("date",)
+DATE_EXAMPLE = "2026-12-03"
+
+
+@dataclass(frozen=True)
+class Override:
+    """One line of overrides.csv: the exercise's new score, why, and when (``None``: not written)."""
+
+    points: float
+    reason: str
+    date: str | None = None
 
 
 class OverridesError(ValueError):
     """An unusable overrides file; the message names the line and what to fix."""
 
 
+def written_date(text: str, where: str, error: type[ValueError]) -> str | None:
+    """The ``date`` cell of an instructor's line (ISO ``YYYY-MM-DD``), or None when empty; ``error`` names the line."""
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise error(
+            f"{where}: date {text!r} is not a date such as {DATE_EXAMPLE} (the day of the decision; "
+            "leave it empty and grade dates it the day it first sees the line)"
+        ) from None
+
+
 def load_overrides(path: str | Path, maxima: Mapping[str, float]) -> dict[str, dict[str, tuple[float, str]]]:
     """``{student_id: {exercise: (points, reason)}}`` from ``path``; ``maxima`` is the exercise table's
     ``{exercise: maximum}`` (``exercises.POINTS``)."""
+    return {
+        sid: {exercise: (o.points, o.reason) for exercise, o in lines.items()}
+        for sid, lines in read_overrides(path, maxima).items()
+    }
+
+
+def read_overrides(path: str | Path, maxima: Mapping[str, float]) -> dict[str, dict[str, Override]]:
+    """``{student_id: {exercise: Override}}`` from ``path``, with each line's ``date`` when it has one."""
     path = Path(path)
     exercise_ids = list(maxima)
     with open(path, newline="", encoding="utf-8-sig") as f:
@@ -34,13 +71,13 @@ def load_overrides(path: str | Path, maxima: Mapping[str, float]) -> dict[str, d
         missing = [c for c in COLUMNS if c not in header]
         if missing:
             raise OverridesError(f"{path}: the header needs {', '.join(COLUMNS)} (missing {', '.join(missing)})")
-        decisions: dict[str, dict[str, tuple[float, str]]] = {}
+        decisions: dict[str, dict[str, Override]] = {}
         for raw in reader:
             number = reader.line_num  # the file's line (a quoted reason may span lines)
             where = f"{path}, line {number}"
             if None in raw:  # csv.DictReader's key for fields beyond the header's
                 raise OverridesError(
-                    f"{where}: {len(COLUMNS) + len(raw[None])} fields where the header has {len(COLUMNS)}: a reason "
+                    f"{where}: {len(header) + len(raw[None])} fields where the header has {len(header)}: a reason "
                     'that holds a comma must be quoted, e.g. ada,extract,0.5,"copied, from bob"'
                 )
             row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
@@ -62,5 +99,6 @@ def load_overrides(path: str | Path, maxima: Mapping[str, float]) -> dict[str, d
                 )
             if not row["student_id"] or not row["reason"]:
                 raise OverridesError(f"{where}: every override needs a student_id and a reason")
-            decisions.setdefault(row["student_id"], {})[row["exercise"]] = (points, row["reason"])
+            date = written_date(row.get("date", ""), where, OverridesError)
+            decisions.setdefault(row["student_id"], {})[row["exercise"]] = Override(points, row["reason"], date)
     return decisions

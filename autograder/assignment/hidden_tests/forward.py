@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from autograder.assignment.hidden_tests.common import (
     SCHEDULE_CHOICES,
@@ -34,6 +35,7 @@ def noising_case(out: Arrays, c: str, rng: np.random.Generator, kind: str, T: in
     out[f"{c}/x_0"] = rng.uniform(-1, 1, size=shape).astype(np.float32)
     out[f"{c}/t"] = timesteps(rng, shape[0], T)
     out[f"{c}/noise"] = rng.standard_normal(shape).astype(np.float32)
+    out[f"{c}/seed"] = np.array(int(rng.integers(1 << 30)))  # noise drawn although noise= was given is then known
 
 
 def make_q_sample(rng: np.random.Generator) -> Arrays:
@@ -59,6 +61,7 @@ def ref_q_sample(inputs: Arrays) -> Arrays:
     out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
+        torch.manual_seed(int(ci["seed"]))  # as the sandbox seeds before the student's call
         with Float64():
             value = q_sample(schedule64(ci), f64(ci["x_0"]), as_tensor(ci["t"]), noise=f64(ci["noise"]))
         out[f"{c}/out"] = as_numpy(value)

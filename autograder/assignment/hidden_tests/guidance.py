@@ -79,6 +79,7 @@ def ref_p_losses_cfg_mask(inputs: Arrays) -> Arrays:
         model = standins.StandInClassModel(ci["x_0"].shape[1], int(ci["num_classes"]))
         t, labels, mask = as_tensor(ci["t"]), as_tensor(ci["labels"]), as_tensor(ci["drop_mask"]).bool()
         used = torch.where(mask, int(ci["num_classes"]), labels)
+        torch.manual_seed(int(ci["seed"]))  # as the sandbox seeds before the student's call
         with Float64():
             x_0, noise = f64(ci["x_0"]), f64(ci["noise"])
             loss = float(as_numpy(p_losses_cfg(model, schedule64(ci), x_0, t, labels, float(ci["p_uncond"]), noise, mask)))
@@ -106,7 +107,20 @@ def make_p_losses_cfg_random(rng: np.random.Generator) -> Arrays:
 
 
 def ref_p_losses_cfg_random(inputs: Arrays) -> Arrays:
-    return {f"{c}/labels": case_inputs(inputs, c)["labels"] for c in cases_of(inputs)}
+    """The labels the reference's model saw, drawing after the case's seed as the sandbox does. The part's
+    check is statistical (any correct draw passes); these name a mistake whose labels match exactly."""
+    from solutions.guidance import p_losses_cfg
+
+    out: Arrays = {}
+    for c in cases_of(inputs):
+        ci = case_inputs(inputs, c)
+        model = standins.StandInClassModel(ci["x_0"].shape[1], int(ci["num_classes"]))
+        torch.manual_seed(int(ci["seed"]))
+        with Float64():
+            x_0, t, labels, p = f64(ci["x_0"]), as_tensor(ci["t"]), as_tensor(ci["labels"]), float(ci["p_uncond"])
+            p_losses_cfg(model, schedule64(ci), x_0, t, labels, p, noise=f64(ci["noise"]))  # as the sandbox calls it
+        out[f"{c}/labels_seen"] = as_numpy(model.calls[-1])
+    return out
 
 
 def label_dropout_check(inputs: Arrays, reference: Arrays, student: Arrays) -> tuple[bool, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from autograder.assignment.hidden_tests.common import (
     SCHEDULE_CHOICES,
@@ -41,6 +42,7 @@ def ref_p_losses(inputs: Arrays) -> Arrays:
         ci = case_inputs(inputs, c)
         model = standins.StandInModel(ci["x_0"].shape[1])
         t, loss_type = as_tensor(ci["t"]), str(ci["loss_type"])
+        torch.manual_seed(int(ci["seed"]))  # as the sandbox seeds before the student's call
         with Float64():
             x_0, noise = f64(ci["x_0"]), f64(ci["noise"])
             loss = float(as_numpy(p_losses(model, schedule64(ci), x_0, t, noise, loss_type)))
