@@ -1603,6 +1603,10 @@ MISTAKES = {'cosine_beta_schedule': {'cosine_beta_schedule(10)': [['cosine_grid_
                                                          0.2142857143, 0.2625, 0.3111111111, 0.36,
                                                          0.4090909091],
                                                         None],
+                                                       ['posterior_no_prev',
+                                                        [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45,
+                                                         0.5],
+                                                        None],
                                                        ['prev_not_one',
                                                         [1.0, 0.03448275862, 0.07959743824, 0.1305542284,
                                                          0.1855660963, 0.2435139939, 0.3033540222,
@@ -1626,10 +1630,6 @@ MISTAKES = {'cosine_beta_schedule': {'cosine_beta_schedule(10)': [['cosine_grid_
                                                         [0.0, 0.1856953382, 0.2821301796, 0.3613228866,
                                                          0.4307738343, 0.4934713709, 0.5507758366,
                                                          0.6032959597, 0.6513103759, 0.6950379848],
-                                                        None],
-                                                       ['posterior_no_prev',
-                                                        [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45,
-                                                         0.5],
                                                         None]]},
  'extract': {'extract(a, t, (4, 3, 8, 8))': [['extract_off_by_one', [0.75, 7.25, 6.156854249, 2.5], None],
                                              ['extract_plus_one', [1.799038106, 0.75, 7.25, 4.174234614],
@@ -1863,7 +1863,17 @@ MISTAKES = {'cosine_beta_schedule': {'cosine_beta_schedule(10)': [['cosine_grid_
                                               ['losses_huber_is_l1', 0.498184493, None],
                                               ['losses_huber_is_l2', 0.3180702907, None],
                                               ['losses_fresh_noise', 0.3231593637, 0.08579694299]]},
- 'q_posterior': {'q_posterior(...) mean': [['posterior_abar_t_for_prev',
+ 'q_posterior': {'q_posterior(...) variance': [['posterior_variance_beta',
+                                                [[[[0.05]]], [[[0.25]]], [[[0.5]]]], None],
+                                               ['posterior_abar_t_for_prev',
+                                                [[[[0.05]]], [[[0.25]]], [[[0.5]]]], None],
+                                               ['posterior_variance_std',
+                                                [[[[0.0]]], [[[0.4307738343]]], [[[0.6950379848]]]], None],
+                                               ['posterior_precision_no_alpha',
+                                                [[[[0.0]]], [[[0.1565210888]]], [[[0.3257265399]]]], None],
+                                               ['posterior_variances_added',
+                                                [[[[0.05]]], [[[0.56395]]], [[[0.9672635462]]]], None]],
+                 'q_posterior(...) mean': [['posterior_abar_t_for_prev',
                                             [[[[1.216579981, -0.1133756398, -1.261805461, -0.3899578544],
                                                [1.10625149, 0.8312409565, -0.7746699364, -1.140256362],
                                                [0.3198223099, 1.267833303, 0.1859156871, -1.193671639],
@@ -1960,17 +1970,7 @@ MISTAKES = {'cosine_beta_schedule': {'cosine_beta_schedule(10)': [['cosine_grid_
                                                [1.038693663, 0.3178505252, -0.9119032657, -0.681608229],
                                                [0.6400101235, 0.9369079101, -0.2662780809, -1.043126088],
                                                [-0.1498243335, 0.983361245, 0.5420865854, -0.7671232086]]]],
-                                            None]],
-                 'q_posterior(...) variance': [['posterior_abar_t_for_prev',
-                                                [[[[0.05]]], [[[0.25]]], [[[0.5]]]], None],
-                                               ['posterior_variance_beta',
-                                                [[[[0.05]]], [[[0.25]]], [[[0.5]]]], None],
-                                               ['posterior_variance_std',
-                                                [[[[0.0]]], [[[0.4307738343]]], [[[0.6950379848]]]], None],
-                                               ['posterior_precision_no_alpha',
-                                                [[[[0.0]]], [[[0.1565210888]]], [[[0.3257265399]]]], None],
-                                               ['posterior_variances_added',
-                                                [[[[0.05]]], [[[0.56395]]], [[[0.9672635462]]]], None]]},
+                                            None]]},
  'SinusoidalPositionEmbeddings': {'SinusoidalPositionEmbeddings(16)(t)': [['embedding_vaswani',
                                                                            [[0.0, 1.0, 0.0, 1.0, 0.0, 1.0,
                                                                              0.0, 1.0, 0.0, 1.0, 0.0, 1.0,
@@ -5922,6 +5922,10 @@ EXPLAIN = {'cosine_grid_off_by_one': ['mistake',
                    'alphas_cumprod is a running product, abar_t = alpha_1 alpha_2 ... alpha_t '
                    '(torch.cumprod(alphas, 0)), not 1 minus the running sum of the betas (which is only its '
                    'first-order approximation).'],
+ 'posterior_no_prev': ['mistake',
+                       'Your posterior_variance is beta_t: the posterior variance of eq. 7 is beta_t (1 - '
+                       'abar_{t-1}) / (1 - abar_t), with abar_{t-1} = alphas_cumprod_prev where you have '
+                       'abar_t (or nothing).'],
  'prev_not_one': ['mistake',
                   'alphas_cumprod_prev must start at 1.0 (abar_0 = 1: no noise yet), not 0: '
                   'F.pad(alphas_cumprod[:-1], (1, 0), value=1.0).'],
@@ -5957,13 +5961,6 @@ EXPLAIN = {'cosine_grid_off_by_one': ['mistake',
  'schedule_posterior_std': ['mistake',
                             'You took a square root: posterior_variance is a variance (eq. 7); sampling '
                             'takes the root.'],
- 'posterior_no_prev': ['mistake',
-                       'Your posterior_variance is beta_t: the posterior variance of eq. 7 is beta_t (1 - '
-                       'abar_{t-1}) / (1 - abar_t), with abar_{t-1} = alphas_cumprod_prev where you have '
-                       'abar_t (or nothing).'],
- 'posterior_upside_down': ['mistake',
-                           'The fraction is upside down: posterior_variance is beta_t (1 - abar_{t-1}) / (1 '
-                           '- abar_t).'],
  'extract_off_by_one': ['mistake',
                         'Off by one: you took a[t - 1]. t is already the 0-based index (index 0 is the '
                         "paper's step 1); take a[t]."],
@@ -6031,6 +6028,10 @@ EXPLAIN = {'cosine_grid_off_by_one': ['mistake',
                         'q_sample drew its own noise although noise was given: pass the same noise to '
                         "q_sample (noise=noise) and use it as the target. The loss compares the network's "
                         'prediction with exactly the noise that made x_t.'],
+ 'posterior_variance_beta': ['mistake',
+                             "You returned beta_t. That is the other choice of sigma_t^2 for the model's "
+                             'step p_theta (Ho et al. section 3.2), not the variance of this posterior: add '
+                             "the two factors' precisions."],
  'posterior_abar_t_for_prev': ['mistake',
                                'You used abar_t where abar_{t-1} belongs: q(x_{t-1} | x_0) is eq. 4 at step '
                                't - 1, with mean sqrt(abar_{t-1}) x_0 and variance 1 - abar_{t-1} '
@@ -6058,10 +6059,6 @@ EXPLAIN = {'cosine_grid_off_by_one': ['mistake',
                                'Off by one: you took alphas_cumprod at t - 1, which does not exist at index '
                                '0. abar_{t-1} is schedule.alphas_cumprod_prev at index t, with 1.0 at index '
                                '0.'],
- 'posterior_variance_beta': ['mistake',
-                             "You returned beta_t. That is the other choice of sigma_t^2 for the model's "
-                             'step p_theta (Ho et al. section 3.2), not the variance of this posterior: add '
-                             "the two factors' precisions."],
  'posterior_variance_std': ['mistake',
                             'You returned a standard deviation (a square root); return the variance.'],
  'posterior_precision_no_alpha': ['mistake',
