@@ -17,7 +17,7 @@ from torch import nn
 
 from autograder.assignment import exercises
 from autograder.paths import ROOT
-from solutions import checks, ddim, forward, losses, sampling, schedules, unet
+from solutions import checks, ddim, forward, losses, posterior, sampling, schedules, unet
 from solutions.schedules import extract
 
 EXERCISES = exercises.EXERCISES  # the exercise table (autograder/assignment/exercises.py)
@@ -204,6 +204,13 @@ def test_extract_wrong_shape(monkeypatch):
     fails_with(checks.check_extract, "shape", "(4, 1, 1, 1)")
 
 
+def test_extract_float64_is_named(monkeypatch):
+    # issue 21: a float64 result surfaced only later, in notebook 03's training cell
+    monkeypatch.setattr(schedules, "extract", lambda a, t, x_shape: extract(a, t, x_shape).double())
+    message = fails_with(checks.check_extract, "extract(a, t, (4, 3, 8, 8)) has dtype torch.float64", "return float32")
+    assert "largest difference" not in message
+
+
 # --------------------------------------------------------------------------- 02 forward
 
 
@@ -232,11 +239,21 @@ def test_q_sample_mistakes(mistake, monkeypatch):
 
 
 def test_q_sample_ignores_given_noise(monkeypatch):
+    # issue 21: caught, but not named ("largest difference ...")
     original = forward.q_sample
     monkeypatch.setattr(
         forward, "q_sample", lambda schedule, x_0, t, noise=None: original(schedule, x_0, t, torch.randn_like(x_0))
     )
-    fails_with(checks.check_q_sample, "q_sample(schedule, x_0, t, noise) is wrong")
+    message = fails_with(
+        checks.check_q_sample, "q_sample(schedule, x_0, t, noise) is wrong", "fresh noise although noise was given"
+    )
+    assert "largest difference" not in message
+
+
+def test_q_sample_float64_is_named(monkeypatch):
+    original = forward.q_sample
+    monkeypatch.setattr(forward, "q_sample", lambda schedule, x_0, t, noise=None: original(schedule, x_0, t, noise).double())
+    fails_with(checks.check_q_sample, "q_sample(schedule, x_0, t, noise) has dtype torch.float64", "return float32")
 
 
 # --------------------------------------------------------------------------- 03 losses
@@ -286,6 +303,50 @@ def test_p_losses_valid_alternatives_are_not_called_wrong(variant, monkeypatch):
     monkeypatch.setattr(losses, "p_losses", allowed)
     message = fails_with(checks.check_p_losses, "valid alternative, but not what this exercise asks", *fragments)
     assert "is wrong" not in message and "no credit" in message
+
+
+def _p_losses_drawing(redraw_in_p_losses):
+    """p_losses that ignores the given noise: drawn in p_losses itself, or by q_sample called without it."""
+
+    def p_losses(model, schedule, x_0, t, noise=None, loss_type="l2"):
+        fn = {"l1": F.l1_loss, "l2": F.mse_loss, "huber": F.smooth_l1_loss}[loss_type]
+        if redraw_in_p_losses:
+            noise = torch.randn_like(x_0)
+            return fn(model(forward.q_sample(schedule, x_0, t, noise=noise), t), noise)
+        return fn(model(forward.q_sample(schedule, x_0, t), t), torch.randn_like(x_0) if noise is None else noise)
+
+    return p_losses
+
+
+@pytest.mark.parametrize("redraw_in_p_losses", [True, False])
+def test_p_losses_fresh_noise_is_named(redraw_in_p_losses, monkeypatch):
+    # issue 21: caught, but not named
+    monkeypatch.setattr(losses, "p_losses", _p_losses_drawing(redraw_in_p_losses))
+    message = fails_with(checks.check_p_losses, "drew its own noise although noise was given", "as the target")
+    assert "largest difference" not in message and "fix q_sample first" not in message
+
+
+def test_p_losses_model_at_t_plus_1_is_named(monkeypatch):
+    # issue 21: model(x_t, t + 1) was caught, but not named
+    def p_losses(model, schedule, x_0, t, noise=None, loss_type="l2"):
+        fn = {"l1": F.l1_loss, "l2": F.mse_loss, "huber": F.smooth_l1_loss}[loss_type]
+        return fn(model(forward.q_sample(schedule, x_0, t, noise=noise), t + 1), noise)
+
+    monkeypatch.setattr(losses, "p_losses", p_losses)
+    message = fails_with(checks.check_p_losses, "The model got t + 1", "same 0-based index t")
+    assert "largest difference" not in message
+
+
+def test_p_losses_float64_is_named(monkeypatch):
+    original = losses.p_losses
+    monkeypatch.setattr(losses, "p_losses", lambda *args, **kwargs: original(*args, **kwargs).double())
+    fails_with(checks.check_p_losses, "p_losses(loss_type='l2') has dtype torch.float64", "return float32")
+
+
+def test_q_posterior_float64_is_named(monkeypatch):
+    original = posterior.q_posterior
+    monkeypatch.setattr(posterior, "q_posterior", lambda *args: tuple(v.double() for v in original(*args)))
+    fails_with(checks.check_q_posterior, "q_posterior(...) mean has dtype torch.float64", "return float32")
 
 
 def test_p_losses_with_unfinished_q_sample(monkeypatch):
@@ -349,18 +410,40 @@ def test_embeddings_variant_passes(monkeypatch):
     checks.check_SinusoidalPositionEmbeddings()
 
 
+def test_embeddings_float64_is_named(monkeypatch):
+    class Float64Embeddings(_Embeddings):
+        def forward(self, time):
+            return super().forward(time).double()
+
+    monkeypatch.setattr(unet, "SinusoidalPositionEmbeddings", lambda dim: Float64Embeddings(dim))
+    fails_with(checks.check_SinusoidalPositionEmbeddings, "SinusoidalPositionEmbeddings(16)(t) has dtype torch.float64")
+
+
+def test_embeddings_long_time_float64_is_named(monkeypatch):
+    # the LongTensor call's result was compared after .float(): a float64 result there went unseen
+    class LongToFloat64(_Embeddings):
+        def forward(self, time):
+            out = super().forward(time)
+            return out if time.is_floating_point() else out.double()
+
+    monkeypatch.setattr(unet, "SinusoidalPositionEmbeddings", lambda dim: LongToFloat64(dim))
+    fails_with(checks.check_SinusoidalPositionEmbeddings, "(t as LongTensor) has dtype torch.float64")
+
+
 class _Block(nn.Module):
-    def __init__(self, dim, dim_out, groups=8, norm_channels=None, act=True, plus_one=True):
+    def __init__(self, dim, dim_out, groups=8, norm_channels=None, act=True, plus_one=True, act_module=nn.SiLU, scale=True):
         super().__init__()
         self.proj = nn.Conv2d(dim, dim_out, 3, padding=1)
         self.norm = nn.GroupNorm(groups, norm_channels or dim_out)
-        self.act = nn.SiLU() if act else nn.Identity()
-        self.plus_one = plus_one
+        self.act = act_module() if act else nn.Identity()
+        self.plus_one, self.scale = plus_one, scale
 
     def forward(self, x, scale_shift=None):
         x = self.norm(self.proj(x))
         if scale_shift is not None:
             scale, shift = scale_shift
+            if not self.scale:  # FiLM reduced to its shift: x * 1 + shift
+                scale = torch.zeros_like(scale) if self.plus_one else torch.ones_like(scale)
             x = x * (scale + 1 if self.plus_one else scale) + shift
         return self.act(x)
 
@@ -394,6 +477,23 @@ def test_block_without_activation(monkeypatch):
 def test_block_scale_without_plus_one(monkeypatch):
     monkeypatch.setattr(unet, "Block", lambda dim, dim_out, groups=8: _Block(dim, dim_out, groups, plus_one=False))
     fails_with(checks.check_Block, "(scale + 1)", "shift")
+
+
+def test_block_relu_is_named(monkeypatch):
+    # issue 21: ReLU for SiLU was caught, but not named
+    monkeypatch.setattr(unet, "Block", lambda dim, dim_out, groups=8: _Block(dim, dim_out, groups, act_module=nn.ReLU))
+    message = fails_with(checks.check_Block, "Block(x) is wrong", "activation is ReLU", "SiLU")
+    assert "largest difference" not in message
+
+
+@pytest.mark.parametrize("plus_one", [True, False])
+def test_block_shift_only_film_is_named(plus_one, monkeypatch):
+    # issue 21: shift-only FiLM (x * 1 + shift, the scale ignored) was caught, but not named
+    monkeypatch.setattr(
+        unet, "Block", lambda dim, dim_out, groups=8: _Block(dim, dim_out, groups, plus_one=plus_one, scale=False)
+    )
+    message = fails_with(checks.check_Block, "Only the shift was applied", "x * (scale + 1) + shift")
+    assert "largest difference" not in message
 
 
 def test_block_variant_passes(monkeypatch):

@@ -88,7 +88,8 @@ def checks_reading(values: Values) -> Iterator[None]:
     """While the block runs, the self-checks read ``values`` in place of ``checks_expected.py``'s."""
     from solutions import checks, checks_expected
 
-    saved = {name: getattr(checks_expected, name) for name in values if hasattr(checks_expected, name)}
+    names = list(values)  # the block may add to ``values`` (build_expected does): restore only these
+    saved = {name: getattr(checks_expected, name) for name in names if hasattr(checks_expected, name)}
     saved_scales = checks.SCALES  # the checks keep their own name for the error scales
     for name, value in values.items():
         setattr(checks_expected, name, value)
@@ -97,7 +98,7 @@ def checks_reading(values: Values) -> Iterator[None]:
         yield
     finally:
         checks.SCALES = saved_scales
-        for name in values:
+        for name in names:
             if name in saved:
                 setattr(checks_expected, name, saved[name])
             else:

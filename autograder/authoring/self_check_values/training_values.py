@@ -1,11 +1,9 @@
 """The self-checks' expected values of notebooks 01-04: the schedules, ``q_sample``, ``p_losses``, the
-posterior and the U-Net parts, each with the named mistakes the checks recognise and the error scales."""
-
-from typing import Any
+posterior and the U-Net parts, with their error scales. The known mistakes' values come from the catalogue
+(``mistakes.py``), not from here."""
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 # the hidden tests' float64 mode and error scales: the self-checks' tolerances are the grader's
 from autograder.assignment.hidden_tests.common import Float64, loss_scale
@@ -13,7 +11,7 @@ from autograder.assignment.hidden_tests.forward import q_sample_scale
 from autograder.assignment.hidden_tests.posterior import q_posterior_scales
 from autograder.assignment.hidden_tests.schedules import cosine_scale, derive_alphas, derive_posterior, derive_prev, derive_sqrt
 from autograder.assignment.hidden_tests.unet import block_scale, embedding_scale, resnet_scale
-from autograder.authoring.self_check_values.inputs import CheckSchedule, Schedule, Values, error_scale, f64, literal
+from autograder.authoring.self_check_values.inputs import CheckSchedule, Values, error_scale, f64, literal
 from solutions import checks as C
 from solutions import forward, losses, posterior, schedules, unet
 
@@ -34,13 +32,16 @@ def schedules_values(s: CheckSchedule) -> tuple[Values, Values]:
     with Float64():
         cosine = schedules.cosine_beta_schedule(C.CHECK_T)
         long = schedules.cosine_beta_schedule(1000)
+        capped = schedules.cosine_beta_schedule(C.CHECK_T, max_beta=0.5)
     picked = (0, 1, 2, 100, 499, 900, 990, 998, 999)
     out["COSINE_10"] = literal(cosine)
     out["COSINE_1000"] = {index: literal(long[index]) for index in picked}
+    out["COSINE_10_CAPPED"] = literal(capped)
     scales = {
         "SCHEDULE": schedule_scales,
         "COSINE_10": error_scale(cosine_scale(C.CHECK_T, 0.008, 0.999, cosine.numpy())),
         "COSINE_1000": error_scale(cosine_scale(1000, 0.008, 0.999, long.numpy())[list(picked)]),
+        "COSINE_10_CAPPED": error_scale(cosine_scale(C.CHECK_T, 0.008, 0.5, capped.numpy())),
     }
     return out, scales
 
@@ -49,33 +50,18 @@ def schedules_values(s: CheckSchedule) -> tuple[Values, Values]:
 
 
 def forward_values(s: CheckSchedule) -> tuple[Values, Values]:
-    """``q_sample`` on the checks' x_0 and noise, and the named mistakes (other schedule constants, steps, roles)."""
+    """``q_sample`` on the checks' x_0 and noise."""
     x_0, noise, t = C.pattern(**C.X0), C.pattern(**C.NOISE), torch.tensor(C.Q_T)
-    sched64 = s.sched64
-    alphas, abar = sched64.alphas, sched64.alphas_cumprod
-    x_0_64, noise_64 = f64(x_0), f64(noise)
-
-    def q(sched: Schedule, x_0: torch.Tensor = x_0_64, t: torch.Tensor = t, noise: torch.Tensor = noise_64) -> Any:
-        with Float64():
-            return literal(forward.q_sample(sched, x_0, t, noise))
-
-    values = {
-        "x_t": q(sched64),
-        "one_minus_abar": q(sched64.replace(sqrt_one_minus_alphas_cumprod=1 - abar)),
-        "no_sqrt": q(sched64.replace(sqrt_alphas_cumprod=abar, sqrt_one_minus_alphas_cumprod=1 - abar)),
-        "alphas": q(sched64.replace(sqrt_alphas_cumprod=alphas.sqrt(), sqrt_one_minus_alphas_cumprod=(1 - alphas).sqrt())),
-        "t_minus_1": q(sched64, t=t - 1),
-        "t_plus_1": q(sched64, t=t + 1),
-        "swapped": q(sched64, x_0=noise_64, noise=x_0_64),
-    }
-    return {"Q_SAMPLE": values}, {"Q_SAMPLE": error_scale(q_sample_scale(s.inputs, x_0, t, noise))}
+    with Float64():
+        x_t = forward.q_sample(s.sched64, f64(x_0), t, f64(noise))
+    return {"Q_SAMPLE": literal(x_t)}, {"Q_SAMPLE": error_scale(q_sample_scale(s.inputs, x_0, t, noise))}
 
 
 # ----------------------------------------------------------------------------- 03 losses and the posterior
 
 
 def losses_values(s: CheckSchedule) -> tuple[Values, Values]:
-    """``p_losses`` for each loss type, and the loss of the named mistakes (model on x_0, x_0 target, other noise)."""
+    """``p_losses`` for each loss type."""
     x_0, noise, t = C.pattern(**C.X0), C.pattern(**C.NOISE), torch.tensor(C.LOSS_T)
     sched64 = s.sched64
     model = C.EpsNet().double()
@@ -86,77 +72,31 @@ def losses_values(s: CheckSchedule) -> tuple[Values, Values]:
     # the error scale of 0.5 x - 0.2 + 0.05 (t + 1): its terms, and x's own
     pred_scale = 0.5 * (x_t.abs().numpy() + x_scale) + 0.2 + 0.05 * (t.double().numpy() + 1.0).reshape(-1, 1, 1, 1)
     pred_scale = 2.0 * pred_scale + pred.detach().abs().numpy()
-    loss_fns = {"l2": F.mse_loss, "l1": F.l1_loss, "huber": F.smooth_l1_loss}
     values, scales = {}, {}
-    for loss_type, loss_fn in loss_fns.items():
+    for loss_type in ("l2", "l1", "huber"):
         with torch.no_grad(), Float64():
             loss = losses.p_losses(model, sched64, f64(x_0), t, noise=f64(noise), loss_type=loss_type)
-            values[loss_type] = {
-                "loss": literal(loss),
-                "model_on_x0": literal(loss_fn(model(f64(x_0), t), f64(noise))),
-                "target_x0": literal(loss_fn(model(x_t, t), f64(x_0))),
-                "other_noise": literal(loss_fn(model(forward.q_sample(sched64, f64(x_0), t, -f64(noise)), t), f64(noise))),
-            }
+        values[loss_type] = literal(loss)
         scales[loss_type] = error_scale(loss_scale(loss_type, pred.detach(), noise, pred_scale, float(loss)))
     return {"P_LOSSES": values}, {"P_LOSSES": scales}
 
 
 def posterior_values(s: CheckSchedule) -> tuple[Values, Values]:
-    """The posterior's mean and variance on the check's inputs, and the named mistakes (float64)."""
+    """The posterior's mean and variance on the check's inputs (float64)."""
     sched64 = s.sched64
     x_0, x_t, t = C.pattern(**C.POST_X0), C.pattern(**C.POST_XT), torch.tensor(C.POST_T)
-    x0, xt = x_0.double(), x_t.double()
     with Float64():
-        mean, variance = posterior.q_posterior(sched64, x0, xt, t)
-
-    def at(name: str) -> torch.Tensor:
-        return getattr(sched64, name)[t].reshape(-1, 1, 1, 1)
-
-    beta, alpha, abar, prev = at("betas"), at("alphas"), at("alphas_cumprod"), at("alphas_cumprod_prev")
-    coef_x0, coef_xt = prev.sqrt() * beta / (1 - abar), alpha.sqrt() * (1 - prev) / (1 - abar)
-    v1, v2 = beta / alpha, 1 - prev  # the two factors' variances as Gaussians in x_{t-1}
-    means = {
-        "correct": mean,
-        "abar_t": abar.sqrt() * beta / (1 - abar) * x0 + alpha.sqrt() * xt,
-        "abar_t_x0": abar.sqrt() * beta / (1 - abar) * x0 + coef_xt * xt,
-        "abar_t_xt": coef_x0 * x0 + alpha.sqrt() * xt,
-        "abar_prev_no_sqrt": prev * beta / (1 - abar) * x0 + coef_xt * xt,
-        "alpha_no_sqrt": coef_x0 * x0 + alpha * (1 - prev) / (1 - abar) * xt,
-        "swapped": coef_x0 * xt + coef_xt * x0,
-        "variance_weights": (v1 * xt / alpha.sqrt() + v2 * prev.sqrt() * x0) / (v1 + v2),
-    }
-    variances = {
-        "correct": variance,
-        "beta": beta,
-        "std": variance.sqrt(),
-        "no_alpha": beta * (1 - prev) / (beta + 1 - prev),
-        "marginal": 1 - abar,
-    }
+        mean, variance = posterior.q_posterior(sched64, f64(x_0), f64(x_t), t)
     mean_scale, variance_scale = q_posterior_scales(s.schedule, x_0, x_t, t)
-    values = {"mean": {k: literal(v) for k, v in means.items()}, "variance": {k: literal(v) for k, v in variances.items()}}
+    values = {"mean": literal(mean), "variance": literal(variance)}
     return {"Q_POSTERIOR": values}, {"Q_POSTERIOR": {"mean": error_scale(mean_scale), "variance": error_scale(variance_scale)}}
 
 
 # ----------------------------------------------------------------------------- 04 U-Net parts
 
 
-def _film(block: Any, time_emb: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    return block.mlp(time_emb)[:, :, None, None].chunk(2, dim=1)
-
-
-def _film_swapped(block: Any, x: torch.Tensor, time_emb: torch.Tensor) -> torch.Tensor:
-    """The mistake of taking the first half of ``mlp(time_emb)`` as the shift and the second as the scale."""
-    scale, shift = _film(block, time_emb)
-    return block.block2(block.block1(x, scale_shift=(shift, scale))) + block.res_conv(x)
-
-
-def _film_in_block2(block: Any, x: torch.Tensor, time_emb: torch.Tensor) -> torch.Tensor:
-    """The mistake of giving the scale and shift to block2 instead of block1."""
-    return block.block2(block.block1(x), scale_shift=_film(block, time_emb)) + block.res_conv(x)
-
-
 def unet_values() -> tuple[Values, Values]:
-    """The embeddings, ``Block`` and ``ResnetBlock`` with the checks' filled parameters, and their named mistakes."""
+    """The embeddings, ``Block`` and ``ResnetBlock`` with the checks' filled parameters."""
     with Float64():
         out: Values = {"EMBEDDINGS": literal(unet.SinusoidalPositionEmbeddings(C.EMB_DIM)(f64(torch.tensor(C.EMB_T))))}
     scales: Values = {"EMBEDDINGS": error_scale(embedding_scale(torch.tensor(C.EMB_T).numpy(), C.EMB_DIM))}
@@ -166,15 +106,7 @@ def unet_values() -> tuple[Values, Values]:
     scale, shift = f64(C.pattern(**C.BLOCK_SCALE)), f64(C.pattern(**C.BLOCK_SHIFT))
     with torch.no_grad():
         with Float64():
-            normed = block.norm(block.proj(x))
-            out["BLOCK"] = {
-                "plain": literal(block(x)),
-                "scale_shift": literal(block(x, scale_shift=(scale, shift))),
-                "no_act": literal(normed),
-                "act_first": literal(block.norm(F.silu(block.proj(x)))),
-                "scale_no_one": literal(F.silu(normed * scale + shift)),
-                "ss_after_act": literal(F.silu(normed) * (scale + 1) + shift),
-            }
+            out["BLOCK"] = {"plain": literal(block(x)), "scale_shift": literal(block(x, scale_shift=(scale, shift)))}
         scales["BLOCK"] = {
             "plain": error_scale(block_scale(block, x)),
             "scale_shift": error_scale(block_scale(block, x, scale_shift=(scale, shift))),
@@ -189,8 +121,6 @@ def unet_values() -> tuple[Values, Values]:
                 "with_time": literal(resnet(x, time_emb)),
                 "without_time": literal(resnet(x, None)),
                 "same": literal(same(x8)),
-                "swapped": literal(_film_swapped(resnet, x, time_emb)),
-                "in_block2": literal(_film_in_block2(resnet, x, time_emb)),
             }
         scales["RESNET"] = {
             "with_time": error_scale(resnet_scale(resnet, x, time_emb)),
