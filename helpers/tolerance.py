@@ -33,6 +33,16 @@ def tolerance(scale):
     return SAFETY * EPS * np.maximum(np.abs(_array(scale)), TINY)
 
 
+MISTAKE_SLACK = 1e4  # a known mistake's value matches within about 1 % of its own size (see mistake_scale)
+
+
+def mistake_scale(scale, value):
+    """The error scale a known mistake's ``value`` is matched with (naming a mistake, never passing one): the
+    correct value's ``scale`` plus ``MISTAKE_SLACK`` times the mistaken value's own size. A mistaken formula can
+    be far worse conditioned in float32 than the correct one, and known mistakes differ by far more than this."""
+    return np.abs(_array(scale)) + MISTAKE_SLACK * np.abs(_array(value))
+
+
 def condition_one_minus(x):
     """Condition number of ``1 - x`` (relative error out per relative error of ``x``): ``|x| / |1 - x|``.
     ``x == 1`` exactly gives 0: then ``1 - x`` is exactly 0 in any precision."""

@@ -20,6 +20,7 @@ from autograder.assignment import exercises, mutants
 from autograder.assignment.catalogue import Mistake
 from autograder.assignment.hidden_tests.common import Arrays, Part, Task, compare
 from autograder.records import NamedMistake, TaskResult
+from solutions import tolerance
 
 NO_MATCH = "No known mistake matches these outputs."
 ERROR_CHARS = 300  # the sandbox keeps this much of a case's error text
@@ -108,8 +109,8 @@ def same_outputs(mutated: Arrays, correct: Arrays, student: Arrays) -> bool:
     for key in changed:
         value = np.asarray(mutated[key], dtype=np.float64)
         scale = mutated.get(f"{key}.scale", correct.get(f"{key}.scale"))
-        # no error scale of the mistaken value: match within a looser tolerance of its own magnitude
-        loose = (np.abs(value) if scale is None else np.asarray(scale, dtype=np.float64)) + 100.0 * np.abs(value)
+        # the correct value's error scale does not bound a mistaken formula's rounding: the rule for naming
+        loose = tolerance.mistake_scale(np.abs(value) if scale is None else scale, value)
         if key not in student or not compare(student[key], value, loose)[0]:
             return False
     return bool(changed)

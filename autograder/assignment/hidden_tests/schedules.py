@@ -93,6 +93,11 @@ def ref_diffusion_schedule(inputs: Arrays) -> Arrays:
             sched = DiffusionSchedule(f64(case_inputs(inputs, c)["betas"]))
         for name in standins.SCHEDULE_ATTRS:
             out[f"{c}/{name}"] = as_numpy(getattr(sched, name))
+        betas = np.asarray(case_inputs(inputs, c)["betas"], dtype=np.float64)
+        for derive in (derive_alphas, derive_prev, derive_sqrt, derive_posterior):
+            # the error scales the parts judge with, for the diagnosis (the parts derive their own)
+            scales = derive(lambda key, c=c: out[f"{c}/{key}"], betas)[1]  # type: ignore[misc]
+            out.update({f"{c}/{name}.scale": np.asarray(scale) for name, scale in scales.items()})
     return out
 
 
