@@ -72,6 +72,13 @@ def _split(zero: Any, one: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
     return zero, one - zero
 
 
+def stored_points(value: torch.Tensor) -> torch.Tensor:
+    """A value as the file stores it: whole, or flat at ``checks.sample_index`` points when it is large."""
+    if value.numel() <= checks.MISTAKE_POINTS:
+        return value
+    return value.flatten()[checks.sample_index(value.numel())]
+
+
 def _same(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor] | None) -> bool:
     if b is None or a[0].shape != b[0].shape:
         return False
@@ -96,8 +103,9 @@ def mistake_values() -> Values:
                 split = _split(value, one.get(what))
                 if split is None or _same(split, _split(correct_zero.get(what), correct_one.get(what))):
                     continue
-                mean, coef = split
-                stored = [entry.id, literal(mean), literal(coef) if bool(coef.abs().max() > 0) else None]
+                mean, coef = (stored_points(value) for value in split)
+                # 4 digits: a mistake matches within about 1 % (tolerance.mistake_scale), and the file stays small
+                stored = [entry.id, literal(mean, 4), literal(coef, 4) if bool(coef.abs().max() > 0) else None]
                 found.setdefault(exercise, {}).setdefault(what, []).append(stored)
     return {"MISTAKES": found, "EXPLAIN": explain, "DEPENDS": dependencies()}
 
