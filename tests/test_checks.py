@@ -547,7 +547,7 @@ def test_resnet_block_with_unfinished_block(monkeypatch):
 
 
 def _p_sample_with(recip=lambda s: s.sqrt_recip_alphas, sigma=lambda s: s.posterior_variance.sqrt(), noise_at_0=False,
-                   shift=0, noise_std=lambda s: s.sqrt_one_minus_alphas_cumprod):  # fmt: skip
+                   shift=0, noise_std=lambda s: s.sqrt_one_minus_alphas_cumprod, last_noisy_index=1):  # fmt: skip
     @torch.no_grad()
     def p_sample(model, schedule, x_t, t, t_index, clip_denoised=False):
         eps = model(x_t, t)
@@ -558,7 +558,7 @@ def _p_sample_with(recip=lambda s: s.sqrt_recip_alphas, sigma=lambda s: s.poster
         else:
             coef = extract(schedule.betas, t, x_t.shape) / extract(noise_std(schedule), t, x_t.shape)
             mean = extract(recip(schedule), t, x_t.shape) * (x_t - coef * eps)
-        if t_index == 0 and not noise_at_0:
+        if t_index < last_noisy_index and not noise_at_0:
             return mean
         return mean + extract(sigma(schedule), t, x_t.shape) * torch.randn_like(x_t)
 
@@ -566,8 +566,8 @@ def _p_sample_with(recip=lambda s: s.sqrt_recip_alphas, sigma=lambda s: s.poster
 
 
 P_SAMPLE_MISTAKES = {
-    "variance_as_std": (_p_sample_with(sigma=lambda s: s.posterior_variance), "scale z by sqrt(posterior_variance_t)"),
-    "recip_alpha": (_p_sample_with(recip=lambda s: 1 / s.alphas), "1/alpha_t instead of 1/sqrt(alpha_t)"),
+    "variance_as_std": (_p_sample_with(sigma=lambda s: s.posterior_variance), "sqrt(posterior_variance_t), not by the variance"),
+    "recip_alpha": (_p_sample_with(recip=lambda s: 1 / s.alphas), "1/alpha_t where eq. 11 has 1/sqrt(alpha_t)"),
     "noise_at_0": (_p_sample_with(noise_at_0=True), "t_index == 0 return the mean alone"),
     "off_by_one": (_p_sample_with(shift=-1), "off by one"),
     "alphas_not_cumprod": (_p_sample_with(noise_std=lambda s: (1 - s.alphas).sqrt()), "alphas instead of alphas_cumprod"),
@@ -579,6 +579,19 @@ def test_p_sample_mistakes(mistake, monkeypatch):
     wrong, hint = P_SAMPLE_MISTAKES[mistake]
     monkeypatch.setattr(sampling, "p_sample", wrong)
     fails_with(checks.check_p_sample, hint)
+
+
+def test_p_sample_without_noise_at_t_index_1_too(monkeypatch):
+    # issue 21: `if t_index <= 1: return mean` passed every case (none was at index 1)
+    monkeypatch.setattr(sampling, "p_sample", _p_sample_with(last_noisy_index=2))
+    message = fails_with(checks.check_p_sample, "No noise was added at t_index 1", "t_index == 0", "t_index=1")
+    assert "No noise was added: for t_index > 0" not in message  # not the mistake of never adding noise
+
+
+def test_p_sample_without_any_noise(monkeypatch):
+    monkeypatch.setattr(sampling, "p_sample", _p_sample_with(last_noisy_index=10**6))
+    message = fails_with(checks.check_p_sample, "No noise was added: for t_index > 0")
+    assert "at t_index 1" not in message
 
 
 def test_p_sample_beta_variance_is_a_valid_alternative(monkeypatch):
@@ -633,10 +646,77 @@ def test_p_sample_loop_variant_passes(monkeypatch):
     checks.check_p_sample_loop()
 
 
+# --------------------------------------------------------------------------- 05 the likelihood (vlb_term)
+
+
+BITS = 1 / math.log(2)
+
+
+def _vlb_term_with(log=torch.log, log_sign=1.0, to_bits=BITS, reduce="mean", std=False, dtype=None):
+    """vlb_term written out here, with one slip at a time."""
+
+    def vlb_term(model, schedule, x_0, t, noise=None, variance="posterior"):
+        x_t = forward.q_sample(schedule, x_0, t, noise=noise)
+        m_q, v_q = posterior.q_posterior(schedule, x_0, x_t, t)
+        eps = model(x_t, t)
+        coef = extract(schedule.betas, t, x_t.shape) / extract(schedule.sqrt_one_minus_alphas_cumprod, t, x_t.shape)
+        m_p = extract(schedule.sqrt_recip_alphas, t, x_t.shape) * (x_t - coef * eps)
+        v_p = v_q if variance == "posterior" else extract(schedule.betas, t, x_t.shape)
+        if std:
+            v_p = v_p.sqrt()
+        kl = 0.5 * (log_sign * log(v_p / v_q) + (v_q + (m_q - m_p) ** 2) / v_p - 1)
+        per_image = kl.mean() if reduce == "batch" else kl.flatten(1).mean(1)
+        out = per_image * to_bits
+        return out.to(dtype) if dtype is not None else out
+
+    return vlb_term
+
+
+VLB_MISTAKES = {
+    # issue 21: each of these was caught, but not named
+    "log_sign": (_vlb_term_with(log_sign=-1.0), ["log term has the wrong sign", "never negative"]),
+    "log10": (_vlb_term_with(log=torch.log10), ["uses log10", "natural logarithm"]),
+    "times_ln2": (_vlb_term_with(to_bits=math.log(2)), ["multiplied by ln 2"]),
+    "batch_averaged": (_vlb_term_with(reduce="batch"), ["averaged over the batch", "one KL per image"]),
+    "variance_as_std": (_vlb_term_with(std=True), ["used as a standard deviation"]),
+    # not caught before: a float64 result, which breaks training later
+    "float64": (_vlb_term_with(dtype=torch.float64), ["torch.float64", "return float32"]),
+}
+
+
+@pytest.mark.parametrize("mistake", VLB_MISTAKES)
+def test_vlb_term_mistakes(mistake, monkeypatch):
+    from solutions import likelihood
+
+    wrong, hints = VLB_MISTAKES[mistake]
+    monkeypatch.setattr(likelihood, "vlb_term", wrong)
+    message = fails_with(checks.check_vlb_term, *hints)
+    assert "largest difference" not in message
+
+
+def test_vlb_term_variant_passes(monkeypatch):
+    from solutions import likelihood
+
+    monkeypatch.setattr(likelihood, "vlb_term", _vlb_term_with())
+    checks.check_vlb_term()
+
+
+def test_vlb_term_negative_terms_are_pointed_out_even_unnamed(monkeypatch):
+    from solutions import likelihood
+
+    monkeypatch.setattr(likelihood, "vlb_term", lambda *args, **kwargs: _vlb_term_with()(*args, **kwargs) - 2.0)
+    message = fails_with(checks.check_vlb_term, "is wrong", "never negative")
+    assert "known mistake" not in message
+
+
 # --------------------------------------------------------------------------- 08 DDIM (bonus)
 
 
-def _ddim_step_with(cumprod=lambda s: s.alphas_cumprod, clamp=True, noise=True):
+def _ddim_step_with(cumprod=lambda s: s.alphas_cumprod, clamp=True, rederive=True, noise=True, eta_factor=True,
+                    eta_used=True, sigma_root=True, jump=True, sigma_power=2, direction="prev", x0_power=0.5,
+                    noise_power=1):  # fmt: skip
+    """ddim_step written out here, with one slip at a time."""
+
     @torch.no_grad()
     def ddim_step(model, schedule, x_t, t, t_prev, eta=0.0, clip_denoised=True):
         eps = model(x_t, t)
@@ -645,18 +725,35 @@ def _ddim_step_with(cumprod=lambda s: s.alphas_cumprod, clamp=True, noise=True):
         x0 = (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
         if clip_denoised and clamp:
             x0 = x0.clamp(-1, 1)
-            eps = (x_t - abar.sqrt() * x0) / (1 - abar).sqrt()
-        sigma = eta * ((1 - abar_prev) / (1 - abar)).sqrt() * (1 - abar / abar_prev).sqrt()
-        out = abar_prev.sqrt() * x0 + (1 - abar_prev - sigma**2).clamp(min=0).sqrt() * eps
-        return out + sigma * torch.randn_like(x_t) if eta > 0 and noise else out
+            if rederive:
+                eps = (x_t - abar.sqrt() * x0) / (1 - abar).sqrt()
+        ratio = (1 - abar / abar_prev) if jump else extract(schedule.betas, t, x_t.shape)
+        sigma = ((1 - abar_prev) / (1 - abar)).sqrt() * (ratio.sqrt() if sigma_root else ratio)
+        sigma = sigma * (eta if eta_factor else 1.0) * (1.0 if eta_used else 0.0)
+        if direction == "prev":
+            scale = (1 - abar_prev - sigma**sigma_power).clamp(min=0).sqrt()
+        else:
+            scale = {"no_sigma": (1 - abar_prev).sqrt(), "abar": (1 - abar).sqrt()}[direction]
+        out = abar_prev**x0_power * x0 + scale * eps
+        return out + sigma**noise_power * torch.randn_like(x_t) if eta > 0 and noise else out
 
     return ddim_step
 
 
 DDIM_MISTAKES = {
-    "alphas": (_ddim_step_with(cumprod=lambda s: s.alphas), "alphas where DDIM needs alphas_cumprod"),
     "no_clip": (_ddim_step_with(clamp=False), "clamp x0_hat"),
     "no_noise": (_ddim_step_with(noise=False), "add sigma * z"),
+    # issue 21: each of these was caught, but not named
+    "no_rederive": (_ddim_step_with(rederive=False), "eps was not re-derived after clipping"),
+    "eta_missing": (_ddim_step_with(eta_factor=False), "sigma lacks the factor eta"),
+    "eta_ignored": (_ddim_step_with(eta_used=False), "eta was ignored"),
+    "sigma_no_sqrt": (_ddim_step_with(sigma_root=False), "second factor lacks its square root"),
+    "beta_for_jump": (_ddim_step_with(jump=False), "sigma uses beta_t"),
+    "sigma_for_sigma2": (_ddim_step_with(sigma_power=1), "subtracts sigma where it should subtract sigma^2"),
+    "direction_no_sigma": (_ddim_step_with(direction="no_sigma"), "direction term ignores sigma"),
+    "direction_abar": (_ddim_step_with(direction="abar"), "uses the current abar_t"),
+    "x0_variance": (_ddim_step_with(x0_power=1.0), "scaled by abar_prev"),
+    "noise_variance": (_ddim_step_with(noise_power=2), "noise term is sigma * z, not sigma^2 * z"),
 }
 
 
@@ -667,6 +764,12 @@ def test_ddim_mistakes(mistake, monkeypatch):
     fails_with(checks.check_ddim_step, hint)
 
 
+def test_ddim_alphas_for_alphas_cumprod_is_caught(monkeypatch):
+    # abar comes from the provided code above the solution region; rewritten with alphas it is still wrong
+    monkeypatch.setattr(ddim, "ddim_step", _ddim_step_with(cumprod=lambda s: s.alphas))
+    fails_with(checks.check_ddim_step, "is wrong")
+
+
 def test_ddim_variant_passes(monkeypatch):
     monkeypatch.setattr(ddim, "ddim_step", _ddim_step_with())
     checks.check_ddim_step()
@@ -674,4 +777,106 @@ def test_ddim_variant_passes(monkeypatch):
 
 def test_ddim_with_eta_1_matches_ddpm_noise():
     schedule = checks.frozen_schedule()
-    assert abs(checks.EXPECTED.DDIM["eta_1"]["correct"][1] - float(schedule.posterior_variance[6].sqrt())) < 1e-6
+    assert abs(checks.EXPECTED.DDIM["eta_1"][1] - float(schedule.posterior_variance[6].sqrt())) < 1e-6
+
+
+# --------------------------------------------------------------------------- 10 classifier-free guidance (bonus)
+
+
+def _p_losses_cfg_with(null=lambda model: model.num_classes, use_mask=True, draw=None):
+    """p_losses_cfg written out here, with one slip at a time; ``draw(B, p)``: how the mask is drawn."""
+    from solutions import guidance
+
+    def p_losses_cfg(model, schedule, x_0, t, labels, p_uncond=0.1, noise=None, drop_mask=None):
+        noise = torch.randn_like(x_0) if noise is None else noise
+        if drop_mask is None or not use_mask:
+            drop_mask = draw(len(labels), p_uncond) if draw else torch.rand(len(labels)) < p_uncond
+        labels = labels.masked_fill(drop_mask, null(model))
+        x_t = guidance.q_sample(schedule, x_0, t, noise=noise)
+        return F.mse_loss(model(x_t, t, labels), noise)
+
+    return p_losses_cfg
+
+
+CFG_MISTAKES = {
+    # issue 21: both read "No label was dropped"
+    "null_is_last_class": (_p_losses_cfg_with(null=lambda model: model.num_classes - 1), "num_classes - 1, the last real class"),
+    "mask_ignored": (_p_losses_cfg_with(use_mask=False), "drop_mask was ignored"),
+    # issue 21: not caught (the share of dropped labels is right)
+    "first_labels": (_p_losses_cfg_with(draw=lambda n, p: torch.arange(n) < round(p * n)), "first p_uncond * B labels"),
+}
+
+
+@pytest.mark.parametrize("mistake", CFG_MISTAKES)
+def test_p_losses_cfg_mistakes(mistake, monkeypatch):
+    from solutions import guidance
+
+    wrong, hint = CFG_MISTAKES[mistake]
+    monkeypatch.setattr(guidance, "p_losses_cfg", wrong)
+    message = fails_with(checks.check_p_losses_cfg, hint)
+    assert "No label was dropped" not in message
+
+
+def test_p_losses_cfg_fixed_generator_is_not_random(monkeypatch):
+    from solutions import guidance
+
+    fixed = lambda n, p: torch.rand(n, generator=torch.Generator().manual_seed(0)) < p  # noqa: E731
+    monkeypatch.setattr(guidance, "p_losses_cfg", _p_losses_cfg_with(draw=fixed))
+    message = fails_with(checks.check_p_losses_cfg, "not random", "the same labels")
+    assert "first p_uncond" not in message
+
+
+def test_p_losses_cfg_variant_passes(monkeypatch):
+    from solutions import guidance
+
+    monkeypatch.setattr(guidance, "p_losses_cfg", _p_losses_cfg_with())
+    checks.check_p_losses_cfg()
+
+
+def _p_sample_guided_with(mix):
+    """p_sample_guided written out here, with ``mix(eps_c, eps_u, w)`` for the guided estimate."""
+    from solutions import guidance
+
+    @torch.no_grad()
+    def p_sample_guided(model, schedule, x_t, t, t_index, labels, w, clip_denoised=False):
+        eps_c, eps_u = model(x_t, t, labels), model(x_t, t, None)
+        eps = mix(eps_c, eps_u, w)
+        return guidance.p_sample(lambda x, s: eps, schedule, x_t, t, t_index, clip_denoised=clip_denoised)
+
+    return p_sample_guided
+
+
+GUIDED_MISTAKES = {
+    # issue 21: caught, not named
+    "uncond_added": (lambda c, u, w: (1 + w) * c + w * u, "unconditional estimate is added"),
+    # issue 21: named "the other convention" (both agree at w = 0, the first case)
+    "weights_swapped": (lambda c, u, w: (1 + w) * u - w * c, "two estimates are swapped"),
+    "scale_convention": (lambda c, u, w: u + w * (c - u), "other convention"),
+}
+
+
+@pytest.mark.parametrize("mistake", GUIDED_MISTAKES)
+def test_p_sample_guided_mistakes(mistake, monkeypatch):
+    from solutions import guidance
+
+    mix, hint = GUIDED_MISTAKES[mistake]
+    monkeypatch.setattr(guidance, "p_sample_guided", _p_sample_guided_with(mix))
+    message = fails_with(checks.check_p_sample_guided, hint)
+    if mistake != "scale_convention":
+        assert "other convention" not in message
+
+
+def test_p_sample_guided_variant_passes(monkeypatch):
+    from solutions import guidance
+
+    monkeypatch.setattr(guidance, "p_sample_guided", _p_sample_guided_with(lambda c, u, w: (1 + w) * c - w * u))
+    checks.check_p_sample_guided()
+
+
+def test_p_sample_guided_with_a_wrong_p_sample_blames_p_sample(monkeypatch):
+    from solutions import guidance
+
+    wrong = _p_sample_with(sigma=lambda s: s.posterior_variance)
+    monkeypatch.setattr(sampling, "p_sample", wrong)
+    monkeypatch.setattr(guidance, "p_sample", wrong)
+    fails_with(checks.check_p_sample_guided, "calls your p_sample, which fails its own check")

@@ -55,8 +55,11 @@ def make_p_losses_cfg_mask(rng: np.random.Generator) -> Arrays:
         mask = rng.random(shape[0]) < 0.5
         mask[0], mask[1] = True, False
         out[f"c{i}/drop_mask"] = mask
-        out[f"c{i}/p_uncond"] = np.array(float(rng.uniform(0.05, 0.5)))
-        out[f"c{i}/label"] = np.array(f"{kind} schedule, T={T}, K={K}, drop_mask={mask.astype(int).tolist()}")
+        # a given mask decides alone: p_uncond 1 and 0 make an ignored mask drop every label, or none
+        out[f"c{i}/p_uncond"] = np.array(float(i % 2 == 0))
+        out[f"c{i}/label"] = np.array(
+            f"{kind} schedule, T={T}, K={K}, drop_mask={mask.astype(int).tolist()}, p_uncond={float(i % 2 == 0):g}"
+        )
     return out
 
 
@@ -79,9 +82,9 @@ def ref_p_losses_cfg_mask(inputs: Arrays) -> Arrays:
         model = standins.StandInClassModel(ci["x_0"].shape[1], int(ci["num_classes"]))
         t, labels, mask = as_tensor(ci["t"]), as_tensor(ci["labels"]), as_tensor(ci["drop_mask"]).bool()
         used = torch.where(mask, int(ci["num_classes"]), labels)
-        torch.manual_seed(int(ci["seed"]))  # as the sandbox seeds before the student's call
         with Float64():
             x_0, noise = f64(ci["x_0"]), f64(ci["noise"])
+            torch.manual_seed(int(ci["seed"]))  # as the sandbox does: a mistake that draws is drawn alike
             loss = float(as_numpy(p_losses_cfg(model, schedule64(ci), x_0, t, labels, float(ci["p_uncond"]), noise, mask)))
             x_t = q_sample(schedule64(ci), x_0, t, noise=noise)
             pred = model(x_t, t, used)
@@ -107,19 +110,20 @@ def make_p_losses_cfg_random(rng: np.random.Generator) -> Arrays:
 
 
 def ref_p_losses_cfg_random(inputs: Arrays) -> Arrays:
-    """The labels the reference's model saw, drawing after the case's seed as the sandbox does. The part's
-    check is statistical (any correct draw passes); these name a mistake whose labels match exactly."""
+    """The labels the model sees in the reference, seeded as the sandbox seeds the student's call. The part's
+    check does not compare with them (any random mask with the right share passes); the diagnosis does: a
+    mistaken reference drawing from the same seed sees the same labels as that mistake."""
     from solutions.guidance import p_losses_cfg
 
     out: Arrays = {}
     for c in cases_of(inputs):
         ci = case_inputs(inputs, c)
         model = standins.StandInClassModel(ci["x_0"].shape[1], int(ci["num_classes"]))
-        torch.manual_seed(int(ci["seed"]))
         with Float64():
-            x_0, t, labels, p = f64(ci["x_0"]), as_tensor(ci["t"]), as_tensor(ci["labels"]), float(ci["p_uncond"])
-            p_losses_cfg(model, schedule64(ci), x_0, t, labels, p, noise=f64(ci["noise"]))  # as the sandbox calls it
-        out[f"{c}/labels_seen"] = as_numpy(model.calls[-1])
+            torch.manual_seed(int(ci["seed"]))
+            p_losses_cfg(model, schedule64(ci), f64(ci["x_0"]), as_tensor(ci["t"]), as_tensor(ci["labels"]),
+                         float(ci["p_uncond"]), f64(ci["noise"]))  # fmt: skip
+        out[f"{c}/labels_seen"] = as_numpy(model.calls[-1]).astype(np.float64)
     return out
 
 
@@ -142,6 +146,13 @@ def label_dropout_check(inputs: Arrays, reference: Arrays, student: Arrays) -> t
         slack = 0.0 if p in (0.0, 1.0) else 5.0 * math.sqrt(p * (1 - p) / n) + 1.0 / n
         if abs(share - p) > slack:
             return False, f"{ci['label']}: {100 * share:.1f} % of the labels were dropped, expected p_uncond = {100 * p:.1f} %"
+        # a random mask drops alike in both halves of the batch; "the first p_uncond * B" does not
+        halves = [float(half.mean()) for half in np.array_split(dropped, 2)]
+        if abs(halves[0] - halves[1]) > 2 * slack:
+            return False, (
+                f"{ci['label']}: {100 * halves[0]:.1f} % of the first half of the batch and {100 * halves[1]:.1f} % of "
+                "the second were dropped: the drop mask is not random (drop each label independently, with probability p_uncond)"
+            )
     return True, ""
 
 

@@ -34,7 +34,7 @@ def make_p_sample(rng: np.random.Generator, zero_variance: bool) -> Arrays:
     configs = [("linear", 1000), ("cosine", 1000), ("cosine", 50), ("linear", 50)]
     i = 0
     for kind, T in configs:
-        for t_index in (0, T - 1, int(rng.integers(1, T - 1))):
+        for t_index in (0, 1, T - 1, int(rng.integers(2, T - 1))):  # 1: the last step that adds noise
             c = f"c{i}"
             put_schedule(out, c, kind, T)
             if zero_variance:  # the mean alone, whatever the noise step does
@@ -137,8 +137,11 @@ def ref_p_sample_loop(inputs: Arrays) -> Arrays:
                     generator=torch.Generator().manual_seed(int(ci["seed"])),
                 )
             value = as_numpy(torch.stack(result) if isinstance(result, list) else result)
-            # each stand-in step rounds 0.9 x + 0.01 (t + 1) + beta (+ clamp + 0.05): a few ulps per step taken
-            steps = np.arange(len(value)).reshape(-1, *([1] * len(shape))) if bool(ci["return_all"]) else len(ci["sched.betas"])
+            # each stand-in step rounds 0.9 x + 0.01 (t + 1) + beta (+ clamp + 0.05): a few ulps per step taken,
+            # counted back from the last element, which has taken every step (a list without x_T starts at one)
+            T = len(ci["sched.betas"])
+            taken = np.arange(len(value)) + max(0, T + 1 - len(value))
+            steps = taken.reshape(-1, *([1] * len(shape))) if bool(ci["return_all"]) else T
             out[f"{c}/out"], out[f"{c}/out.scale"] = value, 4.0 * steps * (np.abs(value) + 1.0)
     finally:
         sampling.p_sample = saved
