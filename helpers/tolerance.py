@@ -74,6 +74,12 @@ def check(got, want, scale=None):
     return bool((err <= tol).all()), float(err.ravel()[worst]), float(tol.ravel()[worst])
 
 
+def distance(got, want, scale=None):
+    """The worst ``|got - want|`` relative to its tolerance: at most 1 where ``check`` passes (inf: other shapes)."""
+    ok, err, tol = check(got, want, scale)
+    return err / tol if tol else (0.0 if ok else math.inf)
+
+
 def close(got, want, scale=None):
     """True when ``got`` matches ``want`` within the tolerance of ``scale`` (see the module docstring)."""
     return check(got, want, scale)[0]

@@ -7,7 +7,7 @@ callee is right, the caller's own mistake is still reported as before.
 import pytest
 import torch
 
-from solutions import checks, forward, guidance, likelihood, losses, posterior, sampling
+from solutions import checks, forward, guidance, likelihood, losses, posterior, sampling, schedules
 from solutions.schedules import extract
 
 
@@ -18,9 +18,9 @@ def wrong_q_sample(schedule, x_0, t, noise=None):
     return abar.sqrt() * x_0 + (1 - abar) * noise
 
 
-def wrong_q_posterior(schedule, x_0, x_t, t):
-    mean, variance = posterior.q_posterior(schedule, x_0, x_t, t)
-    return mean, variance.sqrt()
+def wrong_extract(a, t, x_shape):
+    """A student's extract one index late (a[t + 1])."""
+    return extract(a, (t + 1).clamp(max=len(a) - 1), x_shape)
 
 
 def message_of(check):
@@ -38,14 +38,14 @@ def test_a_wrong_q_sample_is_reported_where_it_is(monkeypatch, check, calls):
         monkeypatch.setattr(module, "q_sample", wrong_q_sample)
     message = message_of(check)
     assert message.startswith(f"{calls} calls your q_sample, which fails its own check: fix q_sample first"), message
-    assert "is wrong" not in message
+    assert "is wrong." not in message and "largest difference" not in message
     assert "fix q_sample first" not in message_of(checks.check_q_sample)  # the callee's own check names the mistake
 
 
-def test_a_wrong_q_posterior_is_reported_by_p_sample_as_its_callee(monkeypatch):
-    for module in (posterior, sampling, likelihood):
-        monkeypatch.setattr(module, "q_posterior", wrong_q_posterior)
-    assert "p_sample calls your q_posterior, which fails its own check" in message_of(checks.check_p_sample)
+def test_a_wrong_extract_is_reported_by_p_sample_as_its_callee(monkeypatch):
+    for module in (schedules, sampling, posterior):  # a student's helpers/schedules.py, as the modules import it
+        monkeypatch.setattr(module, "extract", wrong_extract)
+    assert "p_sample calls your extract, which fails its own check" in message_of(checks.check_p_sample)
 
 
 def test_the_callers_own_mistake_is_still_named_when_its_callees_pass(monkeypatch):

@@ -2,14 +2,16 @@
 
 For a part that failed, each catalogue entry of its exercise (``autograder/assignment/catalogue/``) is run
 as a mutated *reference* on this run's hidden inputs, on the trusted side (our own code, never the
-student's), and the student's outputs are compared with it by the part's own check, the tolerance rule
-included. The first entry that the part itself rejects and the student's outputs match names the
-mistake; when none does, the feedback says that no known mistake matches. Mutated references are
+student's), and the student's outputs are compared with it: by the part's own check, and output by
+output within ``tolerance.mistake_scale``. Of the entries that the part itself rejects and the student's
+outputs match, the closest names the mistake; when none does, the feedback says that no known mistake
+matches. Mutated references are
 computed once per run and entry, when a part first needs them.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping, Sequence
 
@@ -18,7 +20,7 @@ import torch
 
 from autograder.assignment import exercises, mutants
 from autograder.assignment.catalogue import Mistake
-from autograder.assignment.hidden_tests.common import Arrays, Part, Task, compare
+from autograder.assignment.hidden_tests.common import Arrays, Part, Task
 from autograder.records import NamedMistake, TaskResult
 from solutions import tolerance
 
@@ -63,11 +65,12 @@ class Diagnosis:
             return f"{type(error).__name__}: {error}"[:ERROR_CHARS]
 
     def name(self, part: Part, result: TaskResult) -> Mistake | None:
-        """The entry that ``result``'s outputs match on ``part``, or None."""
+        """The entry that ``result``'s outputs match on ``part`` (the closest, when several do), or None."""
         if result.status != "ok":
             return None
         inputs, correct = self.inputs[part.task], self.references[part.task]
-        for entry in self.entries:
+        matches: list[tuple[float, int, Mistake]] = []
+        for order, entry in enumerate(self.entries):
             if entry.exercise != part.exercise:
                 continue
             mutated = self.mutated_reference(entry, part.task)
@@ -75,18 +78,19 @@ class Diagnosis:
                 continue
             if isinstance(mutated, str):
                 if raised_the_same(mutated, result.outputs):
-                    return entry
+                    matches.append((0.0, order, entry))
                 continue
             try:
-                entry_fails_part = not part.check(inputs, correct, mutated)[0]
-                matches = entry_fails_part and (
-                    part.check(inputs, mutated, result.outputs)[0] or same_outputs(mutated, correct, result.outputs)
-                )
+                if part.check(inputs, correct, mutated)[0]:
+                    continue  # this entry passes the part: it cannot be what failed it
+                distance = closeness(mutated, correct, result.outputs)
+                if distance > 1.0 and part.check(inputs, mutated, result.outputs)[0]:
+                    distance = 1.0  # the part's own check matches it, within the part's tolerance
             except Exception:  # a check that cannot read the mutated outputs names nothing
                 continue
-            if matches:
-                return entry
-        return None
+            if distance <= 1.0:
+                matches.append((distance, order, entry))
+        return min(matches, key=lambda match: match[:2])[2] if matches else None
 
 
 def raised_the_same(error: str, student: Arrays) -> bool:
@@ -95,25 +99,25 @@ def raised_the_same(error: str, student: Arrays) -> bool:
     return any(key.endswith("/error") and str(value).split("\n", 1)[0] == head for key, value in student.items())
 
 
-def same_outputs(mutated: Arrays, correct: Arrays, student: Arrays) -> bool:
-    """On every output the mistake changes, the student's matches the mutated reference's within the
-    tolerance rule: for parts whose check derives its expected values from the inputs (it does not read
-    the reference's outputs), or judges a random draw by its statistics."""
-    changed = []
+def closeness(mutated: Arrays, correct: Arrays, student: Arrays) -> float:
+    """How far the student's outputs are from the mutated reference's, on every output the mistake changes:
+    the worst error over its tolerance (``tolerance.mistake_scale``: at most 1 is a match; inf: no output to
+    compare). For parts whose check derives its expected values from the inputs, or judges a random draw by
+    its statistics, this is the only comparison; for the others it ranks entries that both match."""
+    worst, changed = 0.0, 0
     for key, value in mutated.items():
         if key.endswith(".scale") or key not in correct:
             continue
         value, right = np.asarray(value, dtype=np.float64), np.asarray(correct[key], dtype=np.float64)
-        if value.shape != right.shape or not np.allclose(value, right, rtol=1e-9, atol=1e-12, equal_nan=True):
-            changed.append(key)
-    for key in changed:
-        value = np.asarray(mutated[key], dtype=np.float64)
+        if value.shape == right.shape and np.allclose(value, right, rtol=1e-9, atol=1e-12, equal_nan=True):
+            continue  # the mistake does not change this output
+        changed += 1
+        if key not in student:
+            return math.inf
         scale = mutated.get(f"{key}.scale", correct.get(f"{key}.scale"))
-        # the correct value's error scale does not bound a mistaken formula's rounding: the rule for naming
         loose = tolerance.mistake_scale(np.abs(value) if scale is None else scale, value)
-        if key not in student or not compare(student[key], value, loose)[0]:
-            return False
-    return bool(changed)
+        worst = max(worst, tolerance.distance(np.asarray(student[key], dtype=np.float64), value, loose))
+    return worst if changed else math.inf
 
 
 def named(entry: Mistake | None) -> NamedMistake | None:
