@@ -3077,10 +3077,11 @@ EXPLAIN = {'cosine_grid_off_by_one': ['mistake',
  'guidance_w_on_uncond': ['mistake',
                           'You computed eps(c) + w * eps(no class): guidance is (1 + w) * eps(c) - w * '
                           'eps(no class).'],
- 'guidance_scale_convention': ['mistake',
+ 'guidance_scale_convention': ['alternative',
                                'You used the other convention, eps(no class) + w * (eps(c) - eps(no class)), '
-                               'where the scale is s = 1 + w. This exercise takes the weight w: (1 + w) * '
-                               'eps(c) - w * eps(no class).'],
+                               'where the scale is s = 1 + w (the guidance scale of many libraries; both '
+                               'conventions give the same samples with s = 1 + w). This exercise takes the '
+                               'weight w: (1 + w) * eps(c) - w * eps(no class).'],
  'guidance_uncond_real_label': ['mistake',
                                 'The unconditional pass was given the real labels: eps(x_t, t, no class) '
                                 'needs model(x_t, t, None), or the token model.num_classes for every image. '

@@ -117,7 +117,7 @@ def _grader(tmp_path):
     grader.cells = check_cells.course_cells()
     grader.points = dict(exercises.POINTS)
     isolation = SimpleNamespace(describe=lambda: "test isolation", summary=lambda: "test", mode="bubblewrap")
-    grader.run = SimpleNamespace(seed=7, inputs={}, references={}, isolation=isolation)
+    grader.run = SimpleNamespace(seed=7, inputs={}, references={}, isolation=isolation, diagnosis=None)
     grader.out = tmp_path / "out"  # where _write puts the class folder
     return grader
 

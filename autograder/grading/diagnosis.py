@@ -20,7 +20,7 @@ import torch
 
 from autograder.assignment import exercises, mutants
 from autograder.assignment.catalogue import Mistake
-from autograder.assignment.hidden_tests.common import Arrays, Part, Task
+from autograder.assignment.hidden_tests.common import Arrays, Part, Task, compare
 from autograder.records import NamedMistake, TaskResult
 from solutions import tolerance
 
@@ -66,10 +66,15 @@ class Diagnosis:
 
     def name(self, part: Part, result: TaskResult) -> Mistake | None:
         """The entry that ``result``'s outputs match on ``part`` (the closest, when several do), or None."""
+        found = self.matches(part, result)
+        return min(found)[2] if found else None
+
+    def matches(self, part: Part, result: TaskResult) -> list[tuple[float, int, Mistake]]:
+        """``[(distance, catalogue order, entry)]``: every entry that ``result``'s outputs match on ``part``."""
         if result.status != "ok":
-            return None
+            return []
         inputs, correct = self.inputs[part.task], self.references[part.task]
-        matches: list[tuple[float, int, Mistake]] = []
+        matches: list[tuple[float, int, Mistake]] = []  # sortable: no two share an order
         for order, entry in enumerate(self.entries):
             if entry.exercise != part.exercise:
                 continue
@@ -90,7 +95,7 @@ class Diagnosis:
                 continue
             if distance <= 1.0:
                 matches.append((distance, order, entry))
-        return min(matches, key=lambda match: match[:2])[2] if matches else None
+        return matches
 
 
 def raised_the_same(error: str, student: Arrays) -> bool:
@@ -102,7 +107,7 @@ def raised_the_same(error: str, student: Arrays) -> bool:
 def closeness(mutated: Arrays, correct: Arrays, student: Arrays) -> float:
     """How far the student's outputs are from the mutated reference's, on every output the mistake changes:
     the worst error over its tolerance (``tolerance.mistake_scale``: at most 1 is a match; inf: no output to
-    compare). For parts whose check derives its expected values from the inputs, or judges a random draw by
+    compare, or an output the mistake leaves right is wrong in the student's). For parts whose check derives its expected values from the inputs, or judges a random draw by
     its statistics, this is the only comparison; for the others it ranks entries that both match."""
     worst, changed = 0.0, 0
     for key, value in mutated.items():
@@ -110,7 +115,11 @@ def closeness(mutated: Arrays, correct: Arrays, student: Arrays) -> float:
             continue
         value, right = np.asarray(value, dtype=np.float64), np.asarray(correct[key], dtype=np.float64)
         if value.shape == right.shape and np.allclose(value, right, rtol=1e-9, atol=1e-12, equal_nan=True):
-            continue  # the mistake does not change this output
+            # the mistake does not change this output: the student's must be right there, or this entry
+            # explains only part of what is wrong (another, larger mistake is the better name)
+            if key in student and not compare(student[key], right, correct.get(f"{key}.scale"))[0]:
+                return math.inf
+            continue
         changed += 1
         if key not in student:
             return math.inf

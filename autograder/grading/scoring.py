@@ -10,9 +10,11 @@ failed part names the known mistake its outputs match (``diagnosis``), or says t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from autograder.assignment import exercises
+from autograder.assignment.catalogue import Mistake
 from autograder.assignment.hidden_tests.common import Arrays, Part
 from autograder.grading.diagnosis import NO_MATCH, Diagnosis, named
 from autograder.records import ExerciseVerdict, PartVerdict, TaskResult
@@ -38,19 +40,38 @@ def score(
         max_points = float(exercise_points.get(exercise, points[exercise]))
         total_weight = sum(p.weight for p in own)
         got, details = 0.0, []
-        for part in own:
+        judged = [(part, results.get(part.task, NOT_RUN)) for part in own]
+        judged_parts = [(part, result, *part_verdict(part, inputs, references, result)) for part, result in judged]
+        names = name_mistakes(judged_parts, diagnosis)
+        for part, _result, ok, message in judged_parts:
             share = max_points * part.weight / total_weight
-            result = results.get(part.task, NOT_RUN)
-            ok, message = part_verdict(part, inputs, references, result)
-            mistake = None
-            if not ok and diagnosis is not None and result.status == "ok" and not message.startswith("not implemented"):
-                entry = diagnosis.name(part, result)
-                mistake = named(entry)
+            entry = names.get(part.name)
+            if part.name in names:
                 message = f"{message} {entry.message() if entry is not None else NO_MATCH}".strip()
             got += share if ok else 0.0
-            details.append(PartVerdict(part.name, round(share if ok else 0.0, 4), round(share, 4), ok, message, mistake))
+            verdict = PartVerdict(part.name, round(share if ok else 0.0, 4), round(share, 4), ok, message, named(entry))
+            details.append(verdict)
         verdicts[exercise] = ExerciseVerdict(round(got, 4), max_points, details)
     return verdicts
+
+
+def name_mistakes(judged: Sequence[tuple[Part, TaskResult, bool, str]], diagnosis: Diagnosis | None) -> dict[str, Mistake | None]:
+    """``{part name: the known mistake it is named by, or None}`` for the failed parts that the diagnosis can
+    judge (answered, not a stub). One mistake usually fails several parts: an entry that matches more of the
+    exercise's failed parts is preferred over one that matches fewer, then the closest (two entries can agree
+    on one part, e.g. at w = 0, and differ on another)."""
+    if diagnosis is None:
+        return {}
+    candidates = {
+        part.name: diagnosis.matches(part, result)
+        for part, result, ok, message in judged
+        if not ok and result.status == "ok" and not message.startswith("not implemented")
+    }
+    parts_matched = Counter(entry.id for found in candidates.values() for entry in {m[2] for m in found})
+    return {
+        name: min(found, key=lambda m: (-parts_matched[m[2].id], m[0], m[1]))[2] if found else None
+        for name, found in candidates.items()
+    }
 
 
 def part_verdict(
