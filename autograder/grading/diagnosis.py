@@ -107,8 +107,9 @@ def raised_the_same(error: str, student: Arrays) -> bool:
 def closeness(mutated: Arrays, correct: Arrays, student: Arrays) -> float:
     """How far the student's outputs are from the mutated reference's, on every output the mistake changes:
     the worst error over its tolerance (``tolerance.mistake_scale``: at most 1 is a match; inf: no output to
-    compare, or an output the mistake leaves right is wrong in the student's). For parts whose check derives its expected values from the inputs, or judges a random draw by
-    its statistics, this is the only comparison; for the others it ranks entries that both match."""
+    compare, or an output the mistake leaves right is wrong in the student's). For parts whose check
+    derives its expected values from the inputs, or judges a random draw by its statistics, this is the
+    only comparison; for the others it ranks entries that both match."""
     worst, changed = 0.0, 0
     for key, value in mutated.items():
         if key.endswith(".scale") or key not in correct:
