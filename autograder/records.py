@@ -9,7 +9,7 @@ Every class here is plain data: building one runs no student code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -60,7 +60,8 @@ class NamedMistake:
 @dataclass(frozen=True)
 class PartVerdict:
     """One unit of credit of an exercise: its share of the points and whether the hidden test passed.
-    A failed part names the known mistake its outputs match (``mistake``; None: none matches)."""
+    A failed part names the known mistake its outputs match (``mistake``; None: none matches) and says so
+    in ``diagnosis`` until the row joins it to the (cleaned) message."""
 
     part: str
     points: float
@@ -68,6 +69,11 @@ class PartVerdict:
     ok: bool
     message: str
     mistake: NamedMistake | None = None
+    diagnosis: str = ""  # the grader's own sentence on a failed part (trusted text), shown after ``message``
+
+    def shown(self, message: str) -> PartVerdict:
+        """This verdict with ``message`` (the student-facing text, cleaned) and the diagnosis after it."""
+        return replace(self, message=f"{message} {self.diagnosis}".strip(), diagnosis="")
 
 
 @dataclass

@@ -83,7 +83,7 @@ def test_every_entry_is_named(grading, tmp_path, entry):
     assert expected in [m.id for m in named], f"{entry.id} is named as {[m.id for m in named]}"
     part = next(p for p in failed if p.mistake is not None and p.mistake.id == expected)
     shown = exercises_entry(expected)
-    assert shown.explain in part.message and part.mistake.kind == shown.kind
+    assert shown.explain in part.diagnosis and part.mistake.kind == shown.kind
 
 
 def test_float64_result_fails_and_says_so(grading, tmp_path):
@@ -103,7 +103,7 @@ def test_unknown_mistake_says_no_known_mistake(grading, tmp_path):
     old = "return sqrt_alphas_cumprod_t * x_0 + sqrt_one_minus_alphas_cumprod_t * noise"
     text = source.replace(old, f"return 0.5 * ({old[len('return ') :]}) + 0.1")
     verdict = graded(grading, package(tmp_path, "unknown_q_sample", "forward", text), "q_sample")
-    assert verdict.parts[0].mistake is None and NO_MATCH in verdict.parts[0].message
+    assert verdict.parts[0].mistake is None and verdict.parts[0].diagnosis == NO_MATCH
 
 
 def test_dtype_recorded_by_the_box():

@@ -1,14 +1,14 @@
-# ruff: noqa: E501 - mutants are one-line text replacements
+# ruff: noqa: E501 - each entry is one line of the table
 """The course's exercises, in one table. Everything about grading derives from it.
 
 One ``Exercise`` per graded exercise: its id (the top-level function or class around its solution
 region), the module and notebook it lives in, its points, whether it is extra credit, its hidden-test
 tasks (inputs, the reference call, the sandbox call) and parts (units of credit, sharing the
-exercise's points by weight), and its mutants (known mistakes that ``validate`` proves the hidden
-tests catch). From this table come: the nbgrader metadata of the notebooks' check cells
-(``python -m autograder helpers`` writes the points there), the hidden tests' task and part lists,
-the sandbox calls, the mutants list, ``max_total`` and the bonus columns of ``grades.csv``, and the
-tests' exercise lists.
+exercise's points by weight). Its known mistakes are in the catalogue (``catalogue/<module>.py``; an
+entry scaffolded by ``new-exercise`` may list its own in ``mutants=``). From this table come: the nbgrader
+metadata of the notebooks' check cells (``python -m autograder helpers`` writes the points there), the
+hidden tests' task and part lists, the sandbox calls, ``MUTANTS`` (the catalogue's entries with their
+exercise and module), ``max_total`` and the bonus columns of ``grades.csv``, and the tests' exercise lists.
 
 Adding an exercise: write its solution region in ``solutions/<module>.py`` (in a top-level function, or
 in a class's ``__init__``/``forward``), then ``python -m autograder new-exercise NAME --module M --notebook NN``

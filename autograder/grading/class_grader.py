@@ -8,7 +8,6 @@ with earlier ones and writes them.
 """
 
 import argparse
-import dataclasses
 import time
 import traceback
 from pathlib import Path
@@ -25,6 +24,7 @@ from autograder.sandbox.limits import Limits
 
 PASSED = "all checks passed"
 NO_HELPERS_PART = "not graded: your hand-in has no helpers/ folder (see the notes)"
+CHECK_CHARS = 1000  # a self-check's message: the known mistake's sentence and the numbers fit
 
 
 def sandbox_and_verdicts(
@@ -58,9 +58,9 @@ class ClassGrader:
         for exercise in exercises.EXERCISES:
             result = sandbox.results.get(f"check:{exercise}", TaskResult("not run"))
             if "ok" in result.outputs:
-                check = (bool(result.outputs["ok"]), withheld.clean(str(result.outputs.get("message", "")), 600, lines=6))
+                check = (bool(result.outputs["ok"]), withheld.clean(str(result.outputs.get("message", "")), CHECK_CHARS, lines=6))
             else:
-                check = (False, withheld.clean(f"{result.status}: {result.detail}", 600, lines=6))
+                check = (False, withheld.clean(f"{result.status}: {result.detail}", CHECK_CHARS, lines=6))
             # a hand-in without helpers/ ran the stubs: what failed is the missing folder, not "COMPLETE THIS"
             checks[exercise] = (False, NO_HELPERS_PART) if no_helpers and not check[0] else check
         return checks
@@ -73,10 +73,8 @@ class ClassGrader:
         student_cells = submission.compare_check_cells(sub, course_cells)
         sandbox, verdicts = sandbox_and_verdicts(self.run, sub.helpers, self.points)
         for verdict in verdicts.values():
-            verdict.parts = [
-                dataclasses.replace(
-                    part, message=withheld.clean(NO_HELPERS_PART if sub.no_helpers and not part.ok else part.message)
-                )
+            verdict.parts = [  # the message may quote the student's output: cleaned; the diagnosis is the grader's
+                part.shown(withheld.clean(NO_HELPERS_PART if sub.no_helpers and not part.ok else part.message))
                 for part in verdict.parts
             ]
         checks = self.self_checks(sandbox, bool(sub.no_helpers))

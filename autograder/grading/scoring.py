@@ -46,10 +46,10 @@ def score(
         for part, _result, ok, message in judged_parts:
             share = max_points * part.weight / total_weight
             entry = names.get(part.name)
-            if part.name in names:
-                message = f"{message} {entry.message() if entry is not None else NO_MATCH}".strip()
+            said = (entry.message() if entry is not None else NO_MATCH) if part.name in names else ""
             got += share if ok else 0.0
-            verdict = PartVerdict(part.name, round(share if ok else 0.0, 4), round(share, 4), ok, message, named(entry))
+            points_here = round(share if ok else 0.0, 4)
+            verdict = PartVerdict(part.name, points_here, round(share, 4), ok, message, named(entry), said)
             details.append(verdict)
         verdicts[exercise] = ExerciseVerdict(round(got, 4), max_points, details)
     return verdicts

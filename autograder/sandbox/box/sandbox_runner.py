@@ -266,7 +266,7 @@ def run_check(exercise: str) -> dict[str, np.ndarray]:
             getattr(checks, f"check_{exercise}")()
         return {"ok": np.array(True), "message": np.array(printed.getvalue().strip()[-300:])}
     except BaseException as error:  # noqa: B036
-        return {"ok": np.array(False), "message": np.array(f"{type(error).__name__}: {error}"[:300])}
+        return {"ok": np.array(False), "message": np.array(f"{type(error).__name__}: {error}"[:1000])}  # the grader cleans it
 
 
 def run_task(task: str, call: dict | None) -> dict[str, np.ndarray]:
