@@ -232,7 +232,7 @@ def test_a_grading_error_with_student_text_still_gives_a_writable_row(tmp_path, 
     entry_json = json.dumps(report_entry(finalize(row, exercises.REQUIRED, exercises.BONUS, {}, {}, None)), ensure_ascii=False)
     assert _encodable(entry_json) and "\ufffd" in row.flags[0] + row.source
     # even when the zero row cannot be scored, the hand-in keeps a row (and the class its outputs)
-    monkeypatch.setattr(scoring, "score", lambda *args: 1 / 0)
+    monkeypatch.setattr(scoring, "score", lambda *args, **kwargs: 1 / 0)
     row = grader.safe_grade_one(entry)
     assert row.student_id == "dave" and "grading error (ZeroDivisionError)" in row.flags[0]
     finalize(row, exercises.REQUIRED, exercises.BONUS, {}, {}, None)
