@@ -28,6 +28,9 @@ HAND_INS = {
     "rows-c": ("vlb_times_ln2", "ddim_direction_no_sigma", "cfg_first_labels_dropped"),
     "rows-d": ("vlb_batch_mean", "ddim_sigma_no_sqrt"),
     "rows-e": ("vlb_variance_as_std", "ddim_noise_variance"),
+    "rows-f": ("ddim_eta_ignored",),
+    "rows-g": ("ddim_beta_for_jump",),
+    "rows-h": ("ddim_direction_sigma_not_squared",),
     "noise": ("q_sample_ignores_noise",),  # and the exercises that call q_sample are right
 }  # fmt: skip
 SAME_OUTPUTS = {"guidance_conditional_only": "guidance_uncond_real_label"}
@@ -112,6 +115,16 @@ def test_each_mistake_is_named_in_report_feedback_and_harnesses(graded, sid):
         assert json.dumps(expected.explain)[1:-1] in gradescope and json.dumps(expected.explain)[1:-1] in pl, entry.id
         others = {e: v for e, v in student["verdicts"].items() if e not in {m.exercise for m in map(_entry, HAND_INS[sid])}}
         assert all(v["points"] == v["max"] for v in others.values()), (sid, others.keys())
+
+
+@pytest.mark.slow
+def test_mistakes_named_wrongly_before_are_not_any_more(graded):
+    out, _report, students = graded
+    swapped = _seen((out / "feedback" / "rows-a.html").read_text())
+    assert "two estimates are swapped" in swapped and "other convention" not in swapped
+    for sid in ("rows-a", "rows-b"):  # the null token K - 1, an ignored drop_mask
+        page = _seen((out / "feedback" / f"{sid}.html").read_text())
+        assert "No label was dropped" not in page, sid
 
 
 @pytest.mark.slow
