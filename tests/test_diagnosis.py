@@ -3,7 +3,6 @@
 fails; correct code names nothing; a result that is not float32 fails its parts and says so.
 """
 
-import importlib
 import sys
 
 import numpy as np
@@ -16,7 +15,7 @@ from autograder.grading.diagnosis import NO_MATCH, Diagnosis
 from autograder.paths import ROOT
 from autograder.records import TaskResult
 from autograder.sandbox.box import calls, standins
-from tests.test_tolerance import MODULES, PROVIDED, install_dependency
+from tests.test_tolerance import install_dependency, load_package
 
 SEED = 20261206
 # entries whose outputs are identical on every input (their sentences say both causes): the earlier one names both
@@ -36,17 +35,7 @@ def grading():
 
 def package(tmp_path, name, module=None, text=None):
     """The reference's modules as package ``name``, ``module``'s text replaced by ``text``."""
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "__init__.py").write_text("")
-    for each in MODULES + PROVIDED:
-        source = text if each == module else (ROOT / "solutions" / f"{each}.py").read_text()
-        (folder / f"{each}.py").write_text(source)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        return {each: importlib.import_module(f"{name}.{each}") for each in MODULES}
-    finally:
-        sys.path.remove(str(tmp_path))
+    return load_package(tmp_path, name, texts={module: text} if module else None)
 
 
 def graded(grading, modules, exercise):

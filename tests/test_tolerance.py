@@ -32,13 +32,14 @@ SEEDS = (0, 1, 2)
 # --------------------------------------------------------------------------- the in-process student side
 
 
-def load_package(tmp_path, name, changes=()):
-    """The solution modules with text ``changes`` [(module, old, new)] applied, imported as package ``name``."""
+def load_package(tmp_path, name, changes=(), texts=None):
+    """The solution modules with text ``changes`` [(module, old, new)] applied (or a module's whole text from
+    ``texts``), imported as package ``name``."""
     folder = tmp_path / name
     folder.mkdir()
     (folder / "__init__.py").write_text("")
     for module in MODULES + PROVIDED:
-        text = (ROOT / "solutions" / f"{module}.py").read_text()
+        text = (texts or {}).get(module) or (ROOT / "solutions" / f"{module}.py").read_text()
         for target, old, new in changes:
             if target == module:
                 assert old in text, f"{name}: {old!r} not in solutions/{module}.py"
