@@ -30,6 +30,7 @@ import pytest
 from autograder import untrusted
 from autograder.assignment import check_cells
 from autograder.authoring import release
+from autograder.grading.diagnosis import NO_MATCH
 from autograder.paths import ROOT
 from tests import attacks
 
@@ -407,7 +408,8 @@ def _deps_leak(batch, part_name, line):
     """What of ``line`` (a reference line the sandbox received) the p_losses part ``part_name`` and the outputs quote."""
     assert_contained(batch, "atk_deps", leak_check=False)
     part = next(p for p in batch.run.student("atk_deps")["verdicts"]["p_losses"]["parts"] if p["part"] == part_name)
-    assert part["message"] == untrusted.WITHHELD, part["message"]  # the attack found the source; its message is withheld
+    # the attack found the source; its message is withheld (what follows is the grader's own diagnosis)
+    assert part["message"] == f"{untrusted.WITHHELD} {NO_MATCH}", part["message"]
     key = re.sub(r"\s+", "", line)
     quoted = [label for label, text in batch.run.student_texts("atk_deps").items() if key in attacks.normalized(text)]
     return attacks.leaks(part["message"]), quoted

@@ -67,6 +67,6 @@ class Trail:
         return written or self.today
 
     def save(self) -> None:
-        """Write the trail into the class folder (nothing for an in-memory trail)."""
-        if self.path is not None:
+        """Write the trail into the class folder (nothing for an in-memory trail, or while nothing was adjusted)."""
+        if self.path is not None and (self.entries or self.path.exists()):
             replace_file(self.path, json.dumps({"about": ABOUT, "adjustments": self.entries}, indent=1) + "\n")

@@ -358,6 +358,10 @@ PITFALL_KEPT = {
     "prev_not_one": 1 / 2,
     "prev_repeats_first": 1 / 2,
     "groupnorm_input": 1 / 2,  # Block: __init__ wrong, forward right
+    "prev_not_shifted": 1 / 2,  # alphas_cumprod_prev and the posterior variance built on it
+    "schedule_one_minus_abar_no_sqrt": 3 / 4,  # the square-root constants' part only
+    "schedule_one_minus_alphas": 3 / 4,
+    "schedule_posterior_std": 3 / 4,  # the posterior variance's part only
 }
 
 
