@@ -17,6 +17,7 @@ from autograder.assignment import exercises, mutants
 from autograder.authoring import stubs
 from autograder.harnesses import gradescope_runtime, prairielearn
 
+from .test_diagnosis import SAME_OUTPUTS  # entries whose outputs are identical on every input
 from .test_semester import SOLUTION_MODULES, _cli
 
 # the table: caught but not named, named wrongly, not caught (one hand-in per column of mistakes)
@@ -33,7 +34,6 @@ HAND_INS = {
     "rows-h": ("ddim_direction_sigma_not_squared",),
     "noise": ("q_sample_ignores_noise",),  # and the exercises that call q_sample are right
 }  # fmt: skip
-SAME_OUTPUTS = {"guidance_conditional_only": "guidance_uncond_real_label"}
 # a float64 result from these exercises: (module, the reference's return text, exercise)
 FLOAT64 = (
     ("forward", "return sqrt_alphas_cumprod_t * x_0 + sqrt_one_minus_alphas_cumprod_t * noise", "q_sample"),
